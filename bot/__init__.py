@@ -1,0 +1,3 @@
+"""Claim Ledger: attributed claims about contested news, answered from a curated ledger."""
+
+__version__ = "0.1.0"

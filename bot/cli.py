@@ -1,0 +1,196 @@
+"""The ``claimledger`` command line: ask, import, export, run, sync. The same core the bot uses."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from .config import Settings
+from .errors import ImportFileError, LedgerError, location
+from .ledger import DEFAULT_SCOPE, Ledger
+from .matching import Matcher
+from .progress import ProgressBar
+from .rendering import answer_json, render_answer_text
+from .seed import seed_if_empty
+from .transfer import export_text, import_file
+
+log = logging.getLogger(__name__)
+
+CLI_ACTOR = "cli"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="claimledger",
+        description="Claim Ledger: who said what about a contested event, with evidence and sources.",
+    )
+    parser.add_argument("--log-level", default=None, help="DEBUG, INFO, WARNING (default from CLAIMLEDGER_LOG_LEVEL)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def with_db(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        p.add_argument("--db", type=Path, help="ledger file (default: $CLAIMLEDGER_DB, else ~/.local/share/...)")
+        p.add_argument("--scope", default=DEFAULT_SCOPE, help=argparse.SUPPRESS)
+        return p
+
+    ask = with_db(sub.add_parser("ask", help="answer a question from the ledger"))
+    ask.add_argument("question", nargs="?", help="the question, in quotes")
+    ask.add_argument("--batch", type=Path, metavar="FILE", help="questions from a file: one per line, or JSONL")
+    ask.add_argument("--top", type=int, default=5, help="at most this many claims (default 5)")
+    ask.add_argument("--json", action="store_true", help="print JSON instead of text")
+    ask.add_argument("--threshold", type=float, default=None, help="minimum match score (default: the setting)")
+
+    imp = with_db(sub.add_parser("import", help="import a native JSON, CSV or JSONL file"))
+    imp.add_argument("file", type=Path)
+    imp.add_argument("--dry-run", action="store_true", help="report what would change, change nothing")
+
+    exp = with_db(sub.add_parser("export", help="export the ledger (native JSON by default)"))
+    exp.add_argument("file", type=Path, nargs="?", help="output file (default: standard output)")
+    exp.add_argument("--format", choices=["native", "csv", "jsonl"], default=None, help="default: from the file name")
+    exp.add_argument("--incident", help="only this incident (slug or title)")
+
+    run = with_db(sub.add_parser("run", help="run the Discord bot (needs DISCORD_TOKEN)"))
+    run.set_defaults(sync=False)
+
+    sync = with_db(sub.add_parser("sync", help="register the slash commands with Discord"))
+    sync.add_argument("--guild", type=int, help="sync to this server only (instant); default: global")
+    return parser
+
+
+def open_ledger(path: Path, settings: Settings, *, seed: bool) -> Ledger:
+    """Open (creating if needed) the ledger; a new one is seeded with the bundled data unless ``seed`` is False."""
+    is_new = not path.exists()
+    ledger = Ledger.open(path)
+    if is_new and seed:
+        seed_if_empty(ledger, DEFAULT_SCOPE, settings.seed_dir)
+    return ledger
+
+
+def _read_batch(path: Path) -> list[tuple[Any, str]]:
+    questions = []
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as err:
+        raise ImportFileError(f"Cannot read {path}: {err}") from None
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        if line.lstrip().startswith("{"):
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise ImportFileError("Broken JSONL question file.", [(number, err.msg)]) from None
+            if not isinstance(obj, dict) or not isinstance(obj.get("question"), str):
+                raise ImportFileError("Broken JSONL question file.", [(number, 'needs a "question" string')])
+            questions.append((obj.get("id", number), obj["question"]))
+        else:
+            questions.append((number, line))
+    return questions
+
+
+def cmd_ask(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    if bool(args.question) == bool(args.batch):
+        print("claimledger ask: give either a QUESTION or --batch FILE.", file=sys.stderr)
+        return 2
+    if not 1 <= args.top <= 50:
+        print("claimledger ask: --top must be between 1 and 50.", file=sys.stderr)
+        return 2
+    with open_ledger(args.db or settings.db_path, settings, seed=True) as ledger:
+        threshold = args.threshold if args.threshold is not None else settings.match_threshold
+        matcher = Matcher(ledger, threshold=threshold)
+        if args.batch:
+            for qid, question in _read_batch(args.batch):
+                try:
+                    answer = matcher.ask(args.scope, question, top=args.top)
+                    record = {"id": qid, **answer_json(answer)}
+                except LedgerError as err:
+                    record = {"id": qid, "question": question, "error": str(err), "matches": []}
+                out.write(json.dumps(record, ensure_ascii=False) + "\n")
+            return 0
+        answer = matcher.ask(args.scope, args.question, top=args.top)
+        if args.json:
+            out.write(json.dumps(answer_json(answer), ensure_ascii=False, indent=2) + "\n")
+        else:
+            out.write(render_answer_text(answer))
+    return 0
+
+
+def cmd_import(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    with open_ledger(args.db or settings.db_path, settings, seed=False) as ledger:
+        report = import_file(
+            ledger,
+            args.scope,
+            args.file,
+            actor=CLI_ACTOR,
+            dry_run=args.dry_run,
+            progress=ProgressBar(f"Importing {args.file.name}"),
+        )
+    out.write(report.summary() + "\n")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    fmt = args.format
+    if fmt is None:
+        suffix = args.file.suffix.lower() if args.file else ""
+        fmt = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}.get(suffix, "native")
+    with open_ledger(args.db or settings.db_path, settings, seed=True) as ledger:
+        text = export_text(ledger, args.scope, fmt, incident=args.incident)
+    if args.file:
+        args.file.write_text(text, encoding="utf-8")
+        print(f"Wrote {args.file} ({fmt}).", file=sys.stderr)
+    else:
+        out.write(text)
+    return 0
+
+
+def cmd_run(args: argparse.Namespace, settings: Settings, out: TextIO, *, sync_guild: int | None = None) -> int:
+    if not settings.token:
+        print(
+            "claimledger: DISCORD_TOKEN is not set. Put it in the environment or in a .env file"
+            " (see README, 'Running the bot'). To ask from the terminal, use: claimledger ask \"...\"",
+            file=sys.stderr,
+        )
+        return 2
+    from .runner import run_bot  # imports discord.py only when the bot is wanted
+
+    return run_bot(
+        settings, db_path=args.db or settings.db_path, sync_only=args.command == "sync", sync_guild=sync_guild
+    )
+
+
+COMMANDS = {"ask": cmd_ask, "import": cmd_import, "export": cmd_export}
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
+    out = out or sys.stdout
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = Settings.from_env()
+        logging.basicConfig(
+            level=(args.log_level or settings.log_level).upper(),
+            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+            stream=sys.stderr,
+        )
+        if args.command in ("run", "sync"):
+            return cmd_run(args, settings, out, sync_guild=getattr(args, "guild", None))
+        return COMMANDS[args.command](args, settings, out)
+    except ImportFileError as err:
+        print(f"claimledger {args.command}: {err}", file=sys.stderr)
+        for where, message in err.problems[10:]:
+            print(f"  {location(where)}: {message}", file=sys.stderr)
+        return 1
+    except LedgerError as err:
+        print(f"claimledger {args.command}: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

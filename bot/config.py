@@ -1,0 +1,86 @@
+"""Settings, read from the environment (and a ``.env`` file), all under the ``CLAIMLEDGER_`` prefix
+except Discord's own ``DISCORD_TOKEN``."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import InvalidInputError
+
+log = logging.getLogger(__name__)
+
+_FALSE = ("0", "false", "no", "off")
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def default_db_path(env: Mapping[str, str] | None = None) -> Path:
+    env = os.environ if env is None else env
+    base = env.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "claim-ledger" / "ledger.db"
+
+
+def read_dotenv(path: Path) -> dict[str, str]:
+    """KEY=VALUE lines; '#' comments and blank lines ignored; surrounding quotes stripped."""
+    values: dict[str, str] = {}
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        return values
+    for line in lines:
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.partition("=")
+        key = key.strip().removeprefix("export ").strip()
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+            value = value[1:-1]
+        values[key] = value
+    return values
+
+
+@dataclass(frozen=True)
+class Settings:
+    db_path: Path
+    token: str | None = None
+    dev_guild: int | None = None
+    log_level: str = "INFO"
+    seed_dir: Path = REPO_ROOT / "data"
+    match_threshold: float | None = None
+    owner_ids: frozenset[int] = field(default_factory=frozenset)
+    seed_new_servers: bool = True
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, dotenv: Path | None = Path(".env")) -> Settings:
+        """The process environment wins over the ``.env`` file."""
+        merged: dict[str, str] = dict(read_dotenv(dotenv)) if dotenv else {}
+        merged.update(os.environ if env is None else env)
+
+        def opt_int(key: str) -> int | None:
+            raw = merged.get(key, "").strip()
+            if not raw:
+                return None
+            if not raw.isdigit():
+                raise InvalidInputError(f"{key} must be a number (a Discord id); got {raw!r}.")
+            return int(raw)
+
+        threshold = merged.get("CLAIMLEDGER_MATCH_THRESHOLD", "").strip()
+        try:
+            match_threshold = float(threshold) if threshold else None
+        except ValueError:
+            raise InvalidInputError(f"CLAIMLEDGER_MATCH_THRESHOLD must be a number; got {threshold!r}.") from None
+        owners = {int(x) for x in merged.get("CLAIMLEDGER_OWNER_IDS", "").replace(",", " ").split() if x.isdigit()}
+        return cls(
+            db_path=Path(merged.get("CLAIMLEDGER_DB") or default_db_path(merged)).expanduser(),
+            token=merged.get("DISCORD_TOKEN", "").strip() or None,
+            dev_guild=opt_int("CLAIMLEDGER_DEV_GUILD"),
+            log_level=(merged.get("CLAIMLEDGER_LOG_LEVEL") or "INFO").upper(),
+            seed_dir=Path(merged.get("CLAIMLEDGER_SEED_DIR") or REPO_ROOT / "data"),
+            match_threshold=match_threshold,
+            owner_ids=frozenset(owners),
+            seed_new_servers=merged.get("CLAIMLEDGER_SEED_NEW_SERVERS", "1").strip().lower() not in _FALSE,
+        )

@@ -1,0 +1,49 @@
+"""Typed errors of the ledger core; their messages are written to be shown to a user."""
+
+from __future__ import annotations
+
+
+class LedgerError(Exception):
+    """Base class: every error the core raises on purpose. ``str(err)`` is fit to show a user."""
+
+
+class NotFoundError(LedgerError):
+    """A claim, speaker, incident or source id/name that does not exist in this scope."""
+
+    def __init__(self, kind: str, key: object, suggestions: list[str] | None = None) -> None:
+        self.kind = kind
+        self.key = key
+        self.suggestions = suggestions or []
+        message = f"No {kind} {key!s} in this ledger."
+        if self.suggestions:
+            message += " Did you mean: " + ", ".join(self.suggestions) + "?"
+        super().__init__(message)
+
+
+class InvalidInputError(LedgerError):
+    """User-supplied data that fails validation (too long, wrong format, unknown value)."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        self.field = field
+        super().__init__(message)
+
+
+class ImportFileError(LedgerError):
+    """An import file that cannot be read; ``problems`` lists ``(where, message)`` pairs, where ``where`` is a
+    line number (flat files) or a JSON path like ``claims[3]``."""
+
+    def __init__(self, message: str, problems: list[tuple[int | str, str]] | None = None) -> None:
+        self.problems = problems or []
+        if self.problems:
+            shown = "; ".join(f"{location(where)}: {msg}" for where, msg in self.problems[:10])
+            more = len(self.problems) - 10
+            message = f"{message} {shown}" + (f" (and {more} more)" if more > 0 else "")
+        super().__init__(message)
+
+
+class PermissionDeniedError(LedgerError):
+    """The acting user may not do this (not a moderator of this server)."""
+
+
+def location(where: int | str) -> str:
+    return f"line {where}" if isinstance(where, int) else where

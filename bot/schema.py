@@ -1,0 +1,167 @@
+"""The ledger's schema, as numbered migrations (sqlite-utils 4 ``Migrations``).
+
+Never edit a migration that has shipped: add the next number.
+"""
+
+from __future__ import annotations
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+migrations = Migrations("claimledger")
+
+EVIDENCE_STATUSES = "('presented', 'not_presented', 'partial', 'disputed', 'unknown')"
+SPEAKER_KINDS = "('person', 'organisation', 'agency', 'media', 'group')"
+
+# The searchable text of one claim, gathered from the claim, its speaker, incident and sources.
+_CLAIM_SEARCH_VIEW = """
+CREATE VIEW claim_search AS
+SELECT
+    c.id AS id,
+    c.text AS claim,
+    coalesce(c.quote, '') AS quote,
+    coalesce(s.name || ' ' || coalesce((SELECT group_concat(value, ' ') FROM json_each(s.aliases)), ''), '')
+        AS speaker,
+    coalesce(i.title || ' ' || coalesce((SELECT group_concat(value, ' ') FROM json_each(i.aliases)), ''), '')
+        AS incident,
+    coalesce((SELECT group_concat(value, ' ') FROM json_each(c.tags)), '') AS tags,
+    coalesce((SELECT group_concat(src.title, ' ') FROM claim_sources cs JOIN sources src ON src.id = cs.source_id
+              WHERE cs.claim_id = c.id), '') AS sources
+FROM claims c
+LEFT JOIN speakers s ON s.id = c.speaker_id
+LEFT JOIN incidents i ON i.id = c.incident_id
+"""
+
+
+def _reindex(where: str) -> str:
+    """Trigger body that rebuilds the FTS rows of the claims selected by ``where`` (a condition on claims)."""
+    return f"""
+        DELETE FROM claims_fts WHERE rowid IN (SELECT id FROM claims WHERE {where});
+        INSERT INTO claims_fts (rowid, claim, quote, speaker, incident, tags, sources)
+            SELECT id, claim, quote, speaker, incident, tags, sources FROM claim_search
+            WHERE id IN (SELECT id FROM claims WHERE {where});
+    """
+
+
+@migrations()
+def m0001_initial(db: Database) -> None:
+    db.executescript(
+        f"""
+        CREATE TABLE incidents (
+            id INTEGER PRIMARY KEY,
+            scope TEXT NOT NULL,
+            slug TEXT NOT NULL,
+            title TEXT NOT NULL,
+            date TEXT,
+            place TEXT,
+            summary TEXT,
+            aliases TEXT NOT NULL DEFAULT '[]',
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            UNIQUE (scope, slug)
+        );
+        CREATE TABLE speakers (
+            id INTEGER PRIMARY KEY,
+            scope TEXT NOT NULL,
+            name TEXT NOT NULL,
+            role TEXT,
+            kind TEXT NOT NULL DEFAULT 'person' CHECK (kind IN {SPEAKER_KINDS}),
+            aliases TEXT NOT NULL DEFAULT '[]',
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE UNIQUE INDEX speakers_scope_name ON speakers (scope, name COLLATE NOCASE);
+        CREATE TABLE sources (
+            id INTEGER PRIMARY KEY,
+            scope TEXT NOT NULL,
+            url TEXT,
+            title TEXT NOT NULL,
+            publisher TEXT
+        );
+        CREATE UNIQUE INDEX sources_scope_key ON sources (scope, title, coalesce(url, ''));
+        CREATE TABLE claims (
+            id INTEGER PRIMARY KEY,
+            scope TEXT NOT NULL,
+            ref TEXT,
+            incident_id INTEGER REFERENCES incidents (id),
+            speaker_id INTEGER REFERENCES speakers (id),
+            text TEXT NOT NULL,
+            quote TEXT,
+            said_at TEXT,
+            said_where TEXT,
+            tags TEXT NOT NULL DEFAULT '[]',
+            evidence_status TEXT NOT NULL DEFAULT 'unknown' CHECK (evidence_status IN {EVIDENCE_STATUSES}),
+            evidence_details TEXT,
+            evidence_links TEXT NOT NULL DEFAULT '[]',
+            removed_reason TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE UNIQUE INDEX claims_scope_ref ON claims (scope, ref) WHERE ref IS NOT NULL;
+        CREATE INDEX claims_scope ON claims (scope);
+        CREATE INDEX claims_incident ON claims (incident_id);
+        CREATE INDEX claims_speaker ON claims (speaker_id);
+        CREATE TABLE claim_sources (
+            claim_id INTEGER NOT NULL REFERENCES claims (id) ON DELETE CASCADE,
+            source_id INTEGER NOT NULL REFERENCES sources (id),
+            position INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (claim_id, source_id)
+        );
+        CREATE INDEX claim_sources_source ON claim_sources (source_id);
+        CREATE TABLE revisions (
+            id INTEGER PRIMARY KEY,
+            scope TEXT NOT NULL,
+            entity TEXT NOT NULL,
+            entity_id INTEGER NOT NULL,
+            action TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            at TEXT NOT NULL,
+            old TEXT,
+            new TEXT
+        );
+        CREATE INDEX revisions_entity ON revisions (scope, entity, entity_id);
+        CREATE TABLE settings (
+            scope TEXT NOT NULL,
+            key TEXT NOT NULL,
+            value TEXT,
+            PRIMARY KEY (scope, key)
+        );
+        """
+    )
+
+
+@migrations()
+def m0002_full_text(db: Database) -> None:
+    db.executescript(
+        _CLAIM_SEARCH_VIEW
+        + f""";
+        CREATE VIRTUAL TABLE claims_fts USING fts5 (
+            claim, quote, speaker, incident, tags, sources,
+            tokenize = 'porter unicode61 remove_diacritics 2'
+        );
+        CREATE VIRTUAL TABLE claims_fts_vocab USING fts5vocab (claims_fts, 'row');
+        CREATE TRIGGER claims_ai AFTER INSERT ON claims BEGIN {_reindex("id = new.id")} END;
+        CREATE TRIGGER claims_au AFTER UPDATE ON claims BEGIN
+            DELETE FROM claims_fts WHERE rowid = old.id;
+            {_reindex("id = new.id")}
+        END;
+        CREATE TRIGGER claims_ad AFTER DELETE ON claims BEGIN
+            DELETE FROM claims_fts WHERE rowid = old.id;
+        END;
+        CREATE TRIGGER speakers_au AFTER UPDATE OF name, aliases ON speakers BEGIN
+            {_reindex("speaker_id = new.id")}
+        END;
+        CREATE TRIGGER incidents_au AFTER UPDATE OF title, aliases ON incidents BEGIN
+            {_reindex("incident_id = new.id")}
+        END;
+        CREATE TRIGGER sources_au AFTER UPDATE OF title ON sources BEGIN
+            {_reindex("id IN (SELECT claim_id FROM claim_sources WHERE source_id = new.id)")}
+        END;
+        CREATE TRIGGER claim_sources_ai AFTER INSERT ON claim_sources BEGIN {_reindex("id = new.claim_id")} END;
+        CREATE TRIGGER claim_sources_ad AFTER DELETE ON claim_sources BEGIN {_reindex("id = old.claim_id")} END;
+        """
+    )
+
+
+def apply(db: Database) -> None:
+    migrations.apply(db)

@@ -1,0 +1,131 @@
+"""The command line: JSON contract, empty result, batch mode, import/export, first-use seeding."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.cli import build_parser, main
+
+MATCH_KEYS = {
+    "claim_id", "ref", "score", "claim", "quote", "speaker", "said_at", "said_where", "evidence", "sources", "incident",
+}  # fmt: skip
+
+
+def run(*argv: str) -> tuple[int, str]:
+    out = io.StringIO()
+    code = main(list(argv), out=out)
+    return code, out.getvalue()
+
+
+def test_ask_json_contract(db_path: Path) -> None:
+    code, out = run(
+        "ask", "Who claimed responsibility for the Crocus City Hall attack?", "--json", "--db", str(db_path)
+    )
+    assert code == 0
+    data = json.loads(out)
+    assert set(data) == {"question", "took_ms", "matches"}
+    assert isinstance(data["took_ms"], float)
+    assert data["matches"], "the seed ledger answers this"
+    for match in data["matches"]:
+        assert set(match) == MATCH_KEYS
+        assert set(match["speaker"]) == {"name", "role", "aliases"}
+        assert set(match["evidence"]) == {"status", "details"}
+        assert set(match["incident"]) == {"slug", "title"}
+        assert all(set(s) == {"url", "title"} for s in match["sources"])
+    assert data["matches"][0]["speaker"]["name"] == "Islamic State Khorasan"
+    assert data["matches"][0]["evidence"]["status"] == "presented"
+
+
+def test_ask_text_and_empty_result(db_path: Path) -> None:
+    code, out = run("ask", "How do I bake sourdough bread?", "--db", str(db_path))
+    assert code == 0
+    assert "No claim in this ledger matches" in out
+    code, out = run("ask", "How do I bake sourdough bread?", "--json", "--db", str(db_path))
+    assert json.loads(out)["matches"] == []
+
+
+def test_ask_fts_syntax_is_harmless(db_path: Path) -> None:
+    for question in ['"unbalanced', "NEAR(putin ukraine", "putin AND OR NOT", "*", "-ukraine", "(((", "💥 <@123>"]:
+        code, out = run("ask", "--json", "--db", str(db_path), "--", question)
+        assert code == 0, question
+        assert "matches" in json.loads(out)
+
+
+def test_ask_batch_plain_and_jsonl(db_path: Path, tmp_path: Path) -> None:
+    plain = tmp_path / "q.txt"
+    plain.write_text("What did Medvedev say?\n\nHow do I bake bread?\n", encoding="utf-8")
+    code, out = run("ask", "--batch", str(plain), "--db", str(db_path), "--top", "3")
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert code == 0 and [r["id"] for r in lines] == [1, 3]
+    assert lines[0]["matches"] and len(lines[0]["matches"]) <= 3
+    jsonl = tmp_path / "q.jsonl"
+    jsonl.write_text('{"id": "a7", "question": "Did the FSB show proof?"}\n', encoding="utf-8")
+    code, out = run("ask", "--batch", str(jsonl), "--db", str(db_path))
+    record = json.loads(out)
+    assert record["id"] == "a7" and record["question"] == "Did the FSB show proof?"
+
+
+def test_import_creates_ledger_with_only_imported_data(tmp_path: Path, db_path: Path) -> None:
+    csv_file = tmp_path / "c.csv"
+    csv_file.write_text("ref,claim\nx1,The mayor said the bridge is closed\n", encoding="utf-8")
+    code, out = run("import", str(csv_file), "--db", str(db_path))
+    assert code == 0 and "1 new" in out
+    code, out = run("export", "--format", "jsonl", "--db", str(db_path))
+    assert [json.loads(line)["ref"] for line in out.splitlines()] == ["x1"]
+
+
+def test_import_errors_exit_1_and_name_lines(tmp_path: Path, db_path: Path, capsys: pytest.CaptureFixture) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text("claim,said_at\nok,2024\nbad,someday\n", encoding="utf-8")
+    code, _ = run("import", str(bad), "--db", str(db_path))
+    assert code == 1
+    assert "line 3" in capsys.readouterr().err
+
+
+def test_export_to_file_round_trips(tmp_path: Path, db_path: Path) -> None:
+    out_file = tmp_path / "ledger.json"
+    assert run("export", str(out_file), "--db", str(db_path))[0] == 0
+    other = tmp_path / "other.db"
+    assert run("import", str(out_file), "--db", str(other))[0] == 0
+    again = tmp_path / "again.json"
+    assert run("export", str(again), "--db", str(other))[0] == 0
+    assert out_file.read_text(encoding="utf-8") == again.read_text(encoding="utf-8")
+
+
+def test_db_from_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    path = tmp_path / "env.db"
+    monkeypatch.setenv("CLAIMLEDGER_DB", str(path))
+    assert run("ask", "Medvedev", "--json")[0] == 0
+    assert path.exists()
+
+
+def test_run_without_token_says_so(db_path: Path, capsys: pytest.CaptureFixture) -> None:
+    code, _ = run("run", "--db", str(db_path))
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "DISCORD_TOKEN is not set" in err and "Traceback" not in err
+
+
+def test_every_command_documented_in_readme() -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    parser = build_parser()
+    commands = next(a for a in parser._actions if a.dest == "command").choices
+    for name in commands:
+        assert f"claimledger {name}" in readme, name
+
+
+def test_console_entry_point_runs(db_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "ask", "what did zelensky say", "--json", "--db", str(db_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["matches"]
