@@ -1,0 +1,166 @@
+"""The Bot subclass, its command tree, and the one place that turns errors into user messages."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from .config import Settings
+from .errors import LedgerError, PermissionDeniedError
+from .service import LedgerService
+
+log = logging.getLogger(__name__)
+
+DEFAULT_EXTENSIONS: tuple[str, ...] = ("cogs.ask", "cogs.admin")
+UNEXPECTED = "Something went wrong on Claim Ledger's side. It has been logged; please try again in a moment."
+
+
+def scope_of(guild_id: int | None) -> str:
+    """The ledger scope of a server (direct messages have none)."""
+    if guild_id is None:
+        raise LedgerError("Claim Ledger works inside a server; ask me in one of its channels.")
+    return str(guild_id)
+
+
+def user_message(error: BaseException) -> str | None:
+    """The message a user sees for an error, or None for an unexpected error (to be logged)."""
+    if isinstance(error, app_commands.CommandInvokeError | commands.CommandInvokeError):
+        error = error.original
+    if isinstance(error, app_commands.TransformerError) and error.__cause__ is not None:
+        error = error.__cause__
+    if isinstance(error, PermissionDeniedError):
+        return str(error)
+    if isinstance(error, LedgerError):
+        return str(error)
+    if isinstance(error, app_commands.CommandOnCooldown):
+        return f"Easy there: you can ask again in {error.retry_after:.0f} s."
+    if isinstance(error, app_commands.MissingPermissions):
+        needed = ", ".join(p.replace("_", " ").title() for p in error.missing_permissions)
+        return f"You need the {needed} permission for that."
+    if isinstance(error, app_commands.BotMissingPermissions):
+        needed = ", ".join(p.replace("_", " ").title() for p in error.missing_permissions)
+        return f"I am missing the {needed} permission in this channel. A server admin can grant it."
+    if isinstance(error, app_commands.NoPrivateMessage):
+        return "That command works only inside a server."
+    if isinstance(error, app_commands.CheckFailure):
+        return str(error) or "You can't use that command here."
+    if isinstance(error, discord.Forbidden):
+        return f"Discord refused: I lack a permission here ({error.text or 'Missing Permissions'}, code {error.code})."
+    if isinstance(error, discord.HTTPException):
+        return f"Discord returned an error ({error.status}, code {error.code}): {error.text or 'no details'}."
+    return None
+
+
+class LedgerTree(app_commands.CommandTree):
+    async def on_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError, /) -> None:
+        await self.handle_error(interaction, error)
+
+    async def handle_error(self, interaction: discord.Interaction, error: BaseException) -> None:
+        """Map any error from a command, view or modal to one ephemeral message; log the unexpected."""
+        message = user_message(error)
+        if message is None:
+            command = interaction.command.qualified_name if interaction.command else None
+            log.error(
+                "Unexpected error: command=%s guild=%s channel=%s user=%s data=%s",
+                command,
+                interaction.guild_id,
+                interaction.channel_id,
+                interaction.user.id if interaction.user else None,
+                interaction.data,
+                exc_info=error,
+            )
+            message = UNEXPECTED
+        else:
+            log.debug("User error in %s: %s", interaction.command and interaction.command.name, message)
+        await send_ephemeral(interaction, message)
+
+
+async def send_ephemeral(interaction: discord.Interaction, message: str) -> None:
+    """Reply ephemerally whether or not the interaction was already answered; never raise."""
+    try:
+        if interaction.response.is_done():
+            await interaction.followup.send(
+                message[:2000], ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
+            )
+        else:
+            await interaction.response.send_message(
+                message[:2000], ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
+            )
+    except discord.HTTPException:
+        log.warning("Could not deliver an error message to interaction %s", interaction.id, exc_info=True)
+
+
+def intents() -> discord.Intents:
+    """Only what the bot uses: guilds and guild messages (for mentions). No privileged intents."""
+    wanted = discord.Intents.none()
+    wanted.guilds = True
+    wanted.guild_messages = True
+    return wanted
+
+
+class ClaimLedgerBot(commands.Bot):
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        ledger: LedgerService,
+        extensions: Sequence[str] = DEFAULT_EXTENSIONS,
+        **options: Any,
+    ) -> None:
+        options.setdefault("intents", intents())
+        options.setdefault("allowed_mentions", discord.AllowedMentions.none())
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            tree_cls=LedgerTree,
+            help_command=None,
+            owner_ids=set(settings.owner_ids) or None,
+            **options,
+        )
+        self.settings = settings
+        self.ledger = ledger
+        self.initial_extensions = tuple(extensions)
+        self.failed_extensions: dict[str, BaseException] = {}
+
+    async def setup_hook(self) -> None:
+        for extension in self.initial_extensions:
+            try:
+                await self.load_extension(extension)
+            except Exception as error:
+                self.failed_extensions[extension] = error
+                log.exception("Failed to load extension %s; the others still load", extension)
+
+    async def on_ready(self) -> None:
+        log.info("Ready as %s (%s) in %d server(s)", self.user, self.user and self.user.id, len(self.guilds))
+
+    async def on_guild_available(self, guild: discord.Guild) -> None:
+        await self._prepare_guild(guild)
+
+    async def on_guild_join(self, guild: discord.Guild) -> None:
+        await self._prepare_guild(guild)
+
+    async def _prepare_guild(self, guild: discord.Guild) -> None:
+        if not self.settings.seed_new_servers:
+            return
+        try:
+            if await self.ledger.ensure_seeded(scope_of(guild.id), self.settings.seed_dir):
+                log.info("Seeded the ledger of %s (%s) with the bundled incidents", guild.name, guild.id)
+        except Exception:
+            log.exception("Seeding the ledger of guild %s failed", guild.id)
+
+    async def on_command_error(self, context: commands.Context, error: commands.CommandError) -> None:
+        if isinstance(error, commands.CommandNotFound | commands.NotOwner | commands.CheckFailure):
+            return  # a mention that is a question, not a command: the ask cog answers it
+        log.error("Error in prefix command %s", context.command, exc_info=error)
+
+    async def sync_commands(self, guild_id: int | None = None) -> list[app_commands.AppCommand]:
+        """Register the commands with Discord: to one server (instant) or globally."""
+        if guild_id is None:
+            return await self.tree.sync()
+        guild = discord.Object(id=guild_id)
+        self.tree.copy_global_to(guild=guild)
+        return await self.tree.sync(guild=guild)

@@ -1,0 +1,58 @@
+"""Starting the bot: ``claimledger run`` and ``claimledger sync``."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from pathlib import Path
+
+import discord
+
+from .client import ClaimLedgerBot
+from .config import Settings
+from .service import LedgerService
+
+log = logging.getLogger(__name__)
+
+
+async def _main(settings: Settings, db_path: Path, *, sync_only: bool, sync_guild: int | None) -> int:
+    service = LedgerService(db_path, threshold=settings.match_threshold)
+    try:
+        async with ClaimLedgerBot(settings=settings, ledger=service) as bot:
+            assert settings.token is not None
+            if sync_only:
+                await bot.login(settings.token)
+                guild = sync_guild or settings.dev_guild
+                synced = await bot.sync_commands(guild)
+                where = f"server {guild}" if guild else "all servers (global; may take up to an hour to show)"
+                print(f"Synced {len(synced)} commands to {where}.")
+                return 0
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                with contextlib.suppress(NotImplementedError):  # not on every platform
+                    loop.add_signal_handler(sig, lambda: asyncio.ensure_future(bot.close()))
+            await bot.start(settings.token)
+            return 0
+    finally:
+        service.close()
+
+
+def run_bot(settings: Settings, *, db_path: Path, sync_only: bool = False, sync_guild: int | None = None) -> int:
+    try:
+        return asyncio.run(_main(settings, db_path, sync_only=sync_only, sync_guild=sync_guild))
+    except discord.LoginFailure:
+        print(
+            "claimledger: Discord rejected the token (401 Unauthorized). Copy a fresh one from the Developer"
+            " Portal (Bot → Reset Token) into DISCORD_TOKEN.",
+            file=sys.stderr,
+        )
+        return 2
+    except discord.PrivilegedIntentsRequired:
+        print("claimledger: Discord refused a privileged intent; this bot needs none.", file=sys.stderr)
+        return 2
+    except (discord.GatewayNotFound, discord.ConnectionClosed, OSError) as error:
+        print(f"claimledger: cannot reach Discord: {error}", file=sys.stderr)
+        return 1
