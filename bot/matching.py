@@ -247,3 +247,31 @@ class Matcher:
         coverage = covered / len(tokens) if tokens else 0.0
         fuzzy = fuzz.token_set_ratio(processed_q, processed_doc) / 100
         return 0.6 * coverage + 0.4 * fuzzy
+
+    def autocomplete(self, scope: str, text: str, *, limit: int = 25) -> list[tuple[str, str]]:
+        """Suggestions as a member types a question: matching speakers first, then matching claims.
+
+        Returns (label, value) pairs, each at most 100 characters (Discord's limit for choices).
+        """
+        text = text.strip()
+        if len(text) < 2:
+            return []
+        out: list[tuple[str, str]] = []
+        folded = utils.default_process(text)
+        for speaker in self.ledger.list_speakers(scope):
+            names = [speaker.name, *speaker.aliases]
+            best = max(fuzz.partial_ratio(folded, utils.default_process(n)) for n in names)
+            if best >= 80:
+                out.append((f"What did {speaker.name} say?"[:100], f"What did {speaker.name} say?"[:100]))
+        answer = self.ask(scope, text[: LIMITS["question"]], top=limit)
+        for match in answer.matches:
+            who = match.claim.speaker.name if match.claim.speaker else "Unattributed"
+            label = f"{who}: {match.claim.text}"
+            out.append((label[:99] + "…" if len(label) > 100 else label, match.claim.text[:100]))
+        seen: set[str] = set()
+        unique = []
+        for label, value in out:
+            if value not in seen:
+                seen.add(value)
+                unique.append((label, value))
+        return unique[:limit]

@@ -66,9 +66,7 @@ class LedgerService:
 
     async def autocomplete(self, scope: str, text: str, *, limit: int = 25) -> list[tuple[str, str]]:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(
-            self._readers, lambda: self._matcher().autocomplete(scope, text, limit=limit)
-        )
+        return await loop.run_in_executor(self._readers, lambda: self._matcher().autocomplete(scope, text, limit=limit))
 
     async def ensure_seeded(self, scope: str, seed_dir: Path) -> bool:
         """Seed a server's ledger with the bundled incidents once, the first time the bot meets the server."""

@@ -48,3 +48,137 @@ async def test_starts_syncs_and_answers_ask(emu: DiscordEmulator, guild: Guild, 
     assert "Evidence presented" in first["value"]
     assert message["allowed_mentions"] == {"parse": []}
     assert inter.latency is not None and inter.latency < 3.0
+
+
+async def ask(emu: DiscordEmulator, guild: Guild, user_id: str, question: str) -> dict:
+    inter = await emu.slash(guild.id, guild.channel_id, user_id, "ask", {"question": question})
+    return await inter.wait_message()
+
+
+async def test_nothing_matched(emu: DiscordEmulator, guild: Guild, running: Running) -> None:
+    member = emu.add_member(guild.id, "bob")
+    message = await ask(emu, guild, member.id, "How do I bake sourdough bread?")
+    embed = message["embeds"][0]
+    assert "No claim in this server's ledger matches" in embed["description"]
+    assert not embed.get("fields")
+
+
+async def test_paging_only_for_the_asker(emu: DiscordEmulator, guild: Guild, running: Running) -> None:
+    alice = emu.add_member(guild.id, "alice")
+    carol = emu.add_member(guild.id, "carol")
+    message = await ask(emu, guild, alice.id, "What did Putin and the FSB say about Ukraine?")
+    first_page = message["embeds"][0]
+    assert "page 1/" in first_page["footer"]["text"]
+    assert message["components"], "more matches than fit: a pager is attached"
+    # Someone else cannot page.
+    other = await emu.click(message, "pager:next", carol.id)
+    refusal = await other.wait_message()
+    assert "Only the person who asked" in refusal["content"] and refusal["flags"] & 64
+    assert message["embeds"][0] == first_page
+    # The asker can.
+    turn = await emu.click(message, "pager:next", alice.id)
+    await turn.wait_response()
+    assert turn.response_type == 7
+    assert "page 2/" in message["embeds"][0]["footer"]["text"]
+    assert message["embeds"][0]["fields"][0]["name"].startswith("4. ")
+
+
+async def test_pager_times_out_cleanly(
+    emu: DiscordEmulator, guild: Guild, running: Running, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cogs import views
+
+    original_init = views.AnswerPager.__init__
+
+    def short(self, answer, author_id, *, timeout=300.0):
+        original_init(self, answer, author_id, timeout=0.2)
+
+    monkeypatch.setattr(views.AnswerPager, "__init__", short)
+    alice = emu.add_member(guild.id, "alice")
+    message = await ask(emu, guild, alice.id, "What did Putin and the FSB say about Ukraine?")
+    await emu.wait_until(
+        lambda: all(c.get("disabled") for row in message["components"] for c in row["components"]),
+        timeout=3,
+        what="the pager to disable itself",
+    )
+
+
+async def test_mention_gets_the_same_answer_as_a_reply(emu: DiscordEmulator, guild: Guild, running: Running) -> None:
+    member = emu.add_member(guild.id, "dave")
+    question = "Who claimed responsibility for the Crocus City Hall attack?"
+    slash = await ask(emu, guild, member.id, question)
+    posted = await emu.post_message(guild.channel_id, member.id, f"<@{emu.app_id}> {question}", mention_bot=True)
+    request = await emu.wait_for(
+        lambda r: r.method == "POST" and r.path.endswith(f"/channels/{guild.channel_id}/messages")
+    )
+    body = request.json
+    assert str(body["message_reference"]["message_id"]) == posted["id"]
+    assert body["allowed_mentions"]["parse"] == [] and body["allowed_mentions"]["replied_user"] is False
+    assert body["embeds"][0]["fields"] == slash["embeds"][0]["fields"]
+
+
+async def test_message_without_mention_is_ignored(emu: DiscordEmulator, guild: Guild, running: Running) -> None:
+    member = emu.add_member(guild.id, "erin")
+    await emu.post_message(guild.channel_id, member.id, "did ukraine do it?")
+    await asyncio.sleep(0.2)
+    assert not emu.requests_to("POST", rf"/channels/{guild.channel_id}/messages$")
+
+
+async def test_context_menu_answers_ephemerally(emu: DiscordEmulator, guild: Guild, running: Running) -> None:
+    member = emu.add_member(guild.id, "frank")
+    target = await emu.post_message(
+        guild.channel_id, member.id, "BREAKING: Russia's FSB says the gunmen had a link to Ukraine!!"
+    )
+    inter = await emu.context_menu(guild.id, guild.channel_id, member.id, "Find claims", target)
+    message = await inter.wait_message()
+    assert message["flags"] & 64
+    names = " ".join(f["name"] for f in message["embeds"][0]["fields"])
+    assert "Federal Security Service" in names
+
+
+async def test_autocomplete_suggests_within_limits(emu: DiscordEmulator, guild: Guild, running: Running) -> None:
+    member = emu.add_member(guild.id, "gina")
+    choices = await emu.autocomplete(guild.id, guild.channel_id, member.id, "ask", {"question": "medvedev"}, "question")
+    assert choices and len(choices) <= 25
+    assert any("Medvedev" in c["name"] for c in choices)
+    assert all(1 <= len(c["name"]) <= 100 and len(c["value"]) <= 100 for c in choices)
+
+
+async def test_long_claim_and_mentions_are_safe(emu: DiscordEmulator, guild: Guild, running: Running) -> None:
+    role_id = emu.add_role(guild.id, "Everyone-ish")
+    text = f"@everyone <@&{role_id}> the mayor of Testville said the bridge collapse was sabotage. " + "word " * 400
+    await running.service.write(
+        lambda ledger: ledger.add_claim(
+            guild.id,
+            text=text[:1500],
+            quote="q " * 700,
+            actor="test",
+            evidence_status="not presented",
+            evidence_details="none " * 190,
+        )
+    )
+    member = emu.add_member(guild.id, "hank")
+    message = await ask(emu, guild, member.id, "testville bridge collapse sabotage mayor")
+    field = message["embeds"][0]["fields"][0]
+    assert len(field["value"]) <= 1024
+    assert "/entry" in field["value"] or "/claim show" in field["value"]
+    assert message["allowed_mentions"] == {"parse": []}
+    assert "@everyone" not in field["value"]
+
+
+async def test_rate_limited_response_is_retried(emu: DiscordEmulator, guild: Guild, running: Running) -> None:
+    emu.rate_limit_next("POST", r"/interactions/\d+/[^/]+/callback", retry_after=0.05)
+    member = emu.add_member(guild.id, "ivy")
+    message = await ask(emu, guild, member.id, "What did Medvedev say?")
+    assert message["embeds"][0]["fields"]
+    statuses = [r.status for r in emu.requests_to("POST", r"/callback")]
+    assert statuses[:2] == [429, 204] or statuses[:2] == [429, 200]
+
+
+async def test_cooldown_is_friendly(emu: DiscordEmulator, guild: Guild, running: Running) -> None:
+    member = emu.add_member(guild.id, "jack")
+    for _ in range(5):
+        await ask(emu, guild, member.id, "What did Medvedev say?")
+    inter = await emu.slash(guild.id, guild.channel_id, member.id, "ask", {"question": "again?"})
+    message = await inter.wait_message()
+    assert "Easy there" in message["content"] and message["flags"] & 64
