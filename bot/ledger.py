@@ -470,6 +470,7 @@ class Ledger:
         *,
         incident: str | int | None = None,
         speaker: str | int | None = None,
+        tag: str | None = None,
         include_removed: bool = False,
         limit: int | None = None,
         offset: int = 0,
@@ -482,6 +483,9 @@ class Ledger:
         if speaker is not None:
             where.append("c.speaker_id = ?")
             params.append(self.get_speaker(scope, speaker).id)
+        if tag is not None:
+            where.append("EXISTS (SELECT 1 FROM json_each(c.tags) WHERE value = ?)")
+            params.append(tag)
         if not include_removed:
             where.append("c.removed_reason IS NULL")
         sql = f"SELECT {_CLAIM_COLUMNS} FROM claims c WHERE {' AND '.join(where)} ORDER BY c.id"

@@ -15,6 +15,7 @@ from rapidfuzz import fuzz, utils
 from .errors import InvalidInputError
 from .ledger import Ledger
 from .models import Answer, Claim, Match
+from .sides import balance
 from .validation import LIMITS
 
 DEFAULT_THRESHOLD = 0.35
@@ -224,7 +225,12 @@ class Matcher:
                 score = self._score(processed_q, tokens, claim)
                 scored.append((score, claim))
             scored.sort(key=lambda pair: (-pair[0], pair[1].id))
-            matches = [Match(claim, round(score, 4)) for score, claim in scored if score >= self.threshold][:top]
+            matches = [Match(claim, round(score, 4)) for score, claim in scored if score >= self.threshold]
+            matches = balance(
+                matches,
+                lambda tag, incident: self.ledger.list_claims(scope, tag=tag, incident=incident),
+                lambda claim: round(self._score(processed_q, tokens, claim), 4),
+            )[:top]
         took = (time.perf_counter() - started) * 1000
         return Answer(question=question, matches=tuple(matches), took_ms=round(took, 2))
 
