@@ -12,7 +12,7 @@ import re
 import discord
 
 from .models import Answer, Claim, EvidenceStatus, Match
-from .rendering import confidence_label, who
+from .rendering import match_label, who
 from .validation import format_partial_date
 
 TITLE_LIMIT = 256
@@ -65,7 +65,7 @@ def claim_field_value(match: Match | None, claim: Claim, *, limit: int = FIELD_V
     When it does not fit, the evidence details, then the quote, then the claim text are cut (in that
     order, each keeping at least a readable start), and the cut claim points to its full entry.
     """
-    tail = f"`#{claim.id}`" + (f" · {confidence_label(match.score)} ({match.score:.2f})" if match else "")
+    tail = f"`#{claim.id}`" + (f" · {match_label(match)} ({match.score:.2f})" if match else "")
     when = format_partial_date(claim.said_at) + (f" · {inert(claim.said_where)}" if claim.said_where else "")
     parts = {
         "text": inert(claim.text),

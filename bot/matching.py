@@ -1,208 +1,281 @@
-"""The matcher: a member's question (or a pasted post) → the few claims that answer it.
+"""The matcher: a member's question (or a pasted post) → the few claims that answer it, or nothing.
 
-Baseline: FTS5 BM25 candidates from a safe query, re-scored with rapidfuzz, with abstention.
-Pure Python, no Discord.
+1. The question is cleaned (URLs, mentions, signatures out) and cut into content words.
+2. Words the ledger does not know are corrected against its key vocabulary (speaker names and aliases,
+   incident names and aliases, tags, and for small ledgers every claim word) with rapidfuzz: "medvedv",
+   "zelenskyy", "kiev" find what "Medvedev", "Zelenskiy", "Kyiv" find.
+3. Candidates come from the FTS5 index (BM25), queried with the rarest few words only, each quoted:
+   nothing a member types can act as FTS syntax, and common words cannot blow up the candidate set.
+4. Candidates are re-scored: how much of the question they cover (IDF-weighted), how much of the claim
+   the question covers, fuzzy similarity, and what the question asks about: a speaker, evidence, a date.
+5. The confidence must reach a threshold, else the answer is "nothing matches". Ties break by claim id.
+
+Pure Python over the ledger's SQLite connection; no Discord.
 """
 
 from __future__ import annotations
 
+import math
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from rapidfuzz import fuzz, utils
+from rapidfuzz import fuzz, process, utils
 
 from .errors import InvalidInputError
 from .ledger import Ledger
-from .models import Answer, Claim, Match
+from .models import Answer, Claim, EvidenceStatus, Match, Speaker
 from .sides import balance
+from .textnorm import (
+    DateAsked,
+    asks_for_evidence,
+    content_words,
+    dates_asked,
+    is_date_word,
+    norm,
+    strip_noise,
+    words,
+)
 from .validation import LIMITS
 
-DEFAULT_THRESHOLD = 0.35
-
-STOPWORDS = frozenset(
-    [
-        "a",
-        "about",
-        "above",
-        "after",
-        "again",
-        "against",
-        "all",
-        "am",
-        "an",
-        "and",
-        "any",
-        "are",
-        "as",
-        "at",
-        "be",
-        "because",
-        "been",
-        "before",
-        "being",
-        "below",
-        "between",
-        "both",
-        "but",
-        "by",
-        "can",
-        "did",
-        "do",
-        "does",
-        "doing",
-        "down",
-        "during",
-        "each",
-        "few",
-        "for",
-        "from",
-        "further",
-        "had",
-        "has",
-        "have",
-        "having",
-        "he",
-        "her",
-        "here",
-        "hers",
-        "herself",
-        "him",
-        "himself",
-        "his",
-        "how",
-        "i",
-        "if",
-        "in",
-        "into",
-        "is",
-        "it",
-        "its",
-        "itself",
-        "just",
-        "me",
-        "more",
-        "most",
-        "my",
-        "myself",
-        "no",
-        "nor",
-        "not",
-        "now",
-        "of",
-        "off",
-        "on",
-        "once",
-        "only",
-        "or",
-        "other",
-        "our",
-        "ours",
-        "ourselves",
-        "out",
-        "over",
-        "own",
-        "same",
-        "she",
-        "should",
-        "so",
-        "some",
-        "such",
-        "than",
-        "that",
-        "the",
-        "their",
-        "theirs",
-        "them",
-        "themselves",
-        "then",
-        "there",
-        "these",
-        "they",
-        "this",
-        "those",
-        "through",
-        "to",
-        "too",
-        "under",
-        "until",
-        "up",
-        "very",
-        "was",
-        "we",
-        "were",
-        "what",
-        "when",
-        "where",
-        "which",
-        "while",
-        "who",
-        "whom",
-        "why",
-        "will",
-        "with",
-        "would",
-        "you",
-        "your",
-        "yours",
-        "yourself",
-        "yourselves",
-        "anything",
-        "something",
-        "said",
-        "say",
-        "says",
-        "tell",
-        "told",
-        "know",
-        "think",
-    ]
-)
-_TOKEN_RE = re.compile(r"\w+", re.UNICODE)
-_URL_RE = re.compile(r"https?://\S+|www\.\S+|pic\.twitter\.com/\S+")
-_MENTION_RE = re.compile(r"<(?:@[!&]?|#|a?:\w+:)\d+>")
+DEFAULT_THRESHOLD = 0.3
+MAX_QUERY_TERMS = 10
+CANDIDATES = 60
+RESCORE = 40
+SMALL_LEDGER = 20_000  # claims: below this every claim word joins the fuzzy vocabulary
+FTS_WEIGHTS = "4.0, 3.0, 2.5, 1.5, 1.0, 1.5"  # claim, quote, speaker, incident, tags, sources
 
 
-def question_tokens(question: str, limit: int = 40) -> list[str]:
-    """Content words of a question: URLs, Discord mentions and punctuation removed, stopwords dropped, de-duplicated."""
-    text = _MENTION_RE.sub(" ", _URL_RE.sub(" ", question)).lower()
-    seen: dict[str, None] = {}
-    for token in _TOKEN_RE.findall(text):
-        token = token.strip("_")
-        if (len(token) > 1 and token not in STOPWORDS and not token.isdigit()) or (token.isdigit() and len(token) >= 2):
-            seen.setdefault(token, None)
-        if len(seen) >= limit:
-            break
-    return list(seen)
+@dataclass
+class _ScopeVocab:
+    """What the matcher knows about one scope, rebuilt when the database changes."""
+
+    version: tuple[int, int]
+    speakers: list[Speaker]
+    key_words: list[str]  # lowercase words for fuzzy correction
+    key_set: set[str]
+    speaker_words: dict[int, set[str]]  # speaker id -> normalised name/alias words
+    speaker_phrases: list[tuple[re.Pattern[str], int]]  # alias/name pattern -> speaker id
+    incident_titles: list[str]
+    total_docs: int
 
 
-def fts_query(tokens: list[str]) -> str | None:
-    """An FTS5 MATCH expression that can only mean "any of these words": every token is a quoted string."""
-    safe = ['"' + t.replace('"', '""') + '"' for t in tokens if t]
-    return " OR ".join(safe) if safe else None
+@dataclass
+class _Term:
+    word: str  # as typed (lowercase)
+    norm: str
+    idf: float
+    known: bool
+    correction: str | None = None
+    similarity: float = 0.0
 
 
-@dataclass(frozen=True)
-class Candidate:
-    claim_id: int
-    bm25: float
+@dataclass
+class _Query:
+    question: str
+    terms: list[_Term]
+    dates: list[DateAsked]
+    wants_evidence: bool
+    speakers: set[int]
+    processed: str
+    norm_set: set[str] = field(default_factory=set)
 
 
 class Matcher:
-    def __init__(self, ledger: Ledger, *, threshold: float | None = None, candidates: int = 60) -> None:
+    def __init__(self, ledger: Ledger, *, threshold: float | None = None) -> None:
         self.ledger = ledger
         self.threshold = DEFAULT_THRESHOLD if threshold is None else threshold
-        self.candidates = candidates
+        self._vocab: dict[str, _ScopeVocab] = {}
+        self._tokenizer_ready = False
+        self._own_changes = 0  # rows the tokenizer wrote to its temp table: not changes to the ledger
 
-    def _candidates(self, scope: str, query: str) -> list[Candidate]:
+    # ------------------------------------------------------------------ caches
+
+    def _version(self) -> tuple[int, int]:
+        data_version = self.ledger._rows("PRAGMA data_version")[0]["data_version"]
+        return data_version, self.ledger.conn.total_changes - self._own_changes
+
+    def _scope_vocab(self, scope: str) -> _ScopeVocab:
+        version = self._version()
+        cached = self._vocab.get(scope)
+        if cached is not None and cached.version == version:
+            return cached
+        speakers = self.ledger.list_speakers(scope)
+        incidents = self.ledger.list_incidents(scope)
+        phrases: list[str] = []
+        speaker_words: dict[int, set[str]] = {}
+        speaker_phrases: list[tuple[re.Pattern[str], int]] = []
+        for speaker in speakers:
+            names = [speaker.name, *speaker.aliases]
+            phrases += names
+            for name in names:
+                # Short all-caps aliases (IS, RT, FSB) count only when typed in capitals: "is" is a word.
+                exact_case = len(name) <= 3 and name.isupper()
+                text = name if exact_case else name.lower()
+                flags = 0 if exact_case else re.IGNORECASE
+                speaker_phrases.append((re.compile(r"(?<!\w)" + re.escape(text) + r"(?!\w)", flags), speaker.id))
+            speaker_words[speaker.id] = {norm(w) for n in names for w in content_words(n) if len(w) > 2}
+        incident_titles = []
+        for incident in incidents:
+            phrases += [incident.title, *incident.aliases]
+            incident_titles.append(incident.title)
+        key = {w for phrase in phrases for w in words(phrase) if len(w) > 2}
+        tag_rows = self.ledger._rows(
+            "SELECT DISTINCT j.value AS tag FROM claims c, json_each(c.tags) j WHERE c.scope = ? LIMIT 2000", [scope]
+        )
+        key |= {w for r in tag_rows for w in words(str(r["tag"])) if len(w) > 2}
+        claim_count = self.ledger.count_claims(scope)
+        if claim_count <= SMALL_LEDGER:
+            for row in self.ledger._rows(
+                "SELECT text, coalesce(quote, '') AS quote FROM claims WHERE scope = ? AND removed_reason IS NULL",
+                [scope],
+            ):
+                key |= {w for w in words(row["text"] + " " + row["quote"]) if len(w) > 3}
+        total = self.ledger._rows("SELECT count(*) AS n FROM claims")[0]["n"]
+        vocab = _ScopeVocab(
+            version=self._version(),
+            speakers=speakers,
+            key_words=sorted(key),
+            key_set=key,
+            speaker_words=speaker_words,
+            speaker_phrases=speaker_phrases,
+            incident_titles=incident_titles,
+            total_docs=max(total, 1),
+        )
+        self._vocab[scope] = vocab
+        return vocab
+
+    # --------------------------------------------------------------- tokenizing
+
+    def _stems(self, tokens: list[str]) -> list[str]:
+        """The index's own stems (porter, unicode61) for each token, via a temporary FTS5 table."""
+        conn = self.ledger.conn
+        with self.ledger._lock:
+            before = conn.total_changes
+            was_in_transaction = conn.in_transaction
+            if not self._tokenizer_ready:
+                conn.execute(
+                    "CREATE VIRTUAL TABLE IF NOT EXISTS temp.question_tokens USING fts5"
+                    "(x, tokenize = 'porter unicode61 remove_diacritics 2')"
+                )
+                conn.execute(
+                    "CREATE VIRTUAL TABLE IF NOT EXISTS temp.question_tokens_vocab"
+                    " USING fts5vocab(temp, question_tokens, 'instance')"
+                )
+                self._tokenizer_ready = True
+            conn.executemany("INSERT INTO temp.question_tokens (rowid, x) VALUES (?, ?)", list(enumerate(tokens)))
+            rows = conn.execute("SELECT doc, term FROM temp.question_tokens_vocab ORDER BY doc, offset").fetchall()
+            conn.execute("DELETE FROM temp.question_tokens")
+            if conn.in_transaction and not was_in_transaction:
+                conn.commit()
+            self._own_changes += conn.total_changes - before
+        stems = [""] * len(tokens)
+        for doc, term in rows:
+            if not stems[doc]:
+                stems[doc] = term
+        return stems
+
+    def _doc_freqs(self, stems: list[str]) -> dict[str, int]:
+        wanted = sorted({s for s in stems if s})
+        if not wanted:
+            return {}
         rows = self.ledger._rows(
-            "SELECT f.rowid AS id, bm25(claims_fts, 4.0, 3.0, 2.0, 1.5, 1.0, 1.0) AS rank"
+            f"SELECT term, doc FROM claims_fts_vocab WHERE term IN ({','.join('?' * len(wanted))})", wanted
+        )
+        return {r["term"]: r["doc"] for r in rows}
+
+    def _parse(self, scope: str, question: str) -> _Query:
+        vocab = self._scope_vocab(scope)
+        cleaned = strip_noise(question)
+        dates = dates_asked(cleaned)
+        tokens = list(dict.fromkeys(content_words(cleaned)))
+        if dates:  # the date itself is matched by said_at, not as words
+            tokens = [t for t in tokens if not is_date_word(t)]
+        tokens = tokens[:64]
+        stems = self._stems(tokens)
+        freqs = self._doc_freqs(stems)
+        n = vocab.total_docs
+        max_idf = math.log(1 + n)
+        terms: list[_Term] = []
+        for token, stem in zip(tokens, stems, strict=True):
+            df = freqs.get(stem, 0)
+            known = df > 0
+            idf = math.log(1 + n / df) if known else max_idf
+            terms.append(_Term(word=token, norm=norm(token), idf=idf, known=known))
+        self._correct(terms, vocab)
+        query = _Query(
+            question=question,
+            terms=terms,
+            dates=dates,
+            wants_evidence=asks_for_evidence(words(cleaned)),
+            speakers=self._speakers_named(terms, vocab, cleaned),
+            processed=utils.default_process(" ".join(t.word for t in terms)),
+        )
+        query.norm_set = {t.norm for t in terms} | {norm(t.correction) for t in terms if t.correction}
+        return query
+
+    def _correct(self, terms: list[_Term], vocab: _ScopeVocab) -> None:
+        """Unknown words (typos, transliterations) take the closest key word of the ledger, if close enough."""
+        for term in terms:
+            if term.word in vocab.key_set or len(term.word) < 4 or term.word.isdigit():
+                continue
+            if term.known and len(term.word) < 6:
+                continue
+            found = process.extractOne(
+                term.word, vocab.key_words, scorer=fuzz.ratio, score_cutoff=82 if len(term.word) > 5 else 74
+            )
+            if found and found[0] != term.word:
+                term.correction = found[0]
+                term.similarity = found[1] / 100
+
+    def _speakers_named(self, terms: list[_Term], vocab: _ScopeVocab, text: str) -> set[int]:
+        """Speakers the question names: a name or alias as a phrase, or a distinctive name word (fuzzy-corrected)."""
+        named = {t.norm for t in terms} | {norm(t.correction) for t in terms if t.correction}
+        generic = {"president", "russian", "ukrainian", "russia", "ukraine", "state", "agency", "service", "news"}
+        found = {sid for sid, ws in vocab.speaker_words.items() if (ws - generic) & named}
+        found |= {sid for pattern, sid in vocab.speaker_phrases if pattern.search(text)}
+        return found
+
+    # ------------------------------------------------------------------ search
+
+    def _candidates(self, scope: str, query: _Query, *, prefix: str | None = None) -> list[tuple[int, float]]:
+        chosen: dict[str, float] = {}
+        for term in query.terms:
+            if term.known:
+                chosen[term.word] = max(chosen.get(term.word, 0), term.idf)
+            if term.correction:
+                chosen[term.correction] = max(chosen.get(term.correction, 0), term.idf * term.similarity)
+        best = sorted(chosen.items(), key=lambda kv: (-kv[1], kv[0]))[:MAX_QUERY_TERMS]
+        parts = ['"' + word.replace('"', '""') + '"' for word, _ in best]
+        if prefix:
+            parts.append('"' + prefix.replace('"', '""') + '"*')
+        if not parts:
+            return []
+        rows = self.ledger._rows(
+            f"SELECT f.rowid AS id, bm25(claims_fts, {FTS_WEIGHTS}) AS rank"
             " FROM claims_fts f JOIN claims c ON c.id = f.rowid"
             " WHERE claims_fts MATCH ? AND c.scope = ? AND c.removed_reason IS NULL"
             " ORDER BY rank, f.rowid LIMIT ?",
-            [query, scope, self.candidates],
+            [" OR ".join(parts), scope, CANDIDATES],
         )
-        return [Candidate(r["id"], -r["rank"]) for r in rows]
+        return [(r["id"], -r["rank"]) for r in rows]
+
+    def _dated(self, scope: str, query: _Query) -> list[tuple[int, float]]:
+        """For questions about a date: the claims said on it join the candidates."""
+        out: list[tuple[int, float]] = []
+        for date in query.dates[:3]:
+            if date.month is None:
+                continue
+            pattern = f"%-{date.month:02d}" + (f"-{date.day:02d}" if date.day else "") + "%"
+            if date.year is not None:
+                pattern = f"{date.year:04d}" + pattern[1:]
+            rows = self.ledger._rows(
+                "SELECT id FROM claims WHERE scope = ? AND removed_reason IS NULL AND said_at LIKE ?"
+                " ORDER BY id LIMIT ?",
+                [scope, pattern, CANDIDATES],
+            )
+            out += [(r["id"], 0.0) for r in rows]
+        return out
 
     def ask(self, scope: str, question: str, *, top: int = 5) -> Answer:
         started = time.perf_counter()
@@ -210,70 +283,125 @@ class Matcher:
             raise InvalidInputError(
                 f"The question is {len(question)} characters long; the limit is {LIMITS['question']}.", "question"
             )
-        tokens = question_tokens(question)
-        query = fts_query(tokens)
-        matches: list[Match] = []
-        if query:
-            candidates = self._candidates(scope, query)
-            claims = {c.id: c for c in self.ledger.get_claims(scope, [c.claim_id for c in candidates])}
-            processed_q = utils.default_process(" ".join(tokens))
-            scored = []
-            for cand in candidates:
-                claim = claims.get(cand.claim_id)
-                if claim is None:
-                    continue
-                score = self._score(processed_q, tokens, claim)
-                scored.append((score, claim))
-            scored.sort(key=lambda pair: (-pair[0], pair[1].id))
-            matches = [Match(claim, round(score, 4)) for score, claim in scored if score >= self.threshold]
+        query = self._parse(scope, question)
+        scored = self._rank(scope, query, self._candidates(scope, query) + self._dated(scope, query))
+        matches = [Match(claim, round(conf, 4)) for _, conf, claim in scored if conf >= self.threshold]
+        if matches:
             matches = balance(
                 matches,
                 lambda tag, incident: self.ledger.list_claims(scope, tag=tag, incident=incident),
-                lambda claim: round(self._score(processed_q, tokens, claim), 4),
-            )[:top]
-        took = (time.perf_counter() - started) * 1000
-        return Answer(question=question, matches=tuple(matches), took_ms=round(took, 2))
-
-    def _score(self, processed_q: str, tokens: list[str], claim: Claim) -> float:
-        doc = " ".join(
-            part
-            for part in (
-                claim.text,
-                claim.quote or "",
-                claim.speaker.name if claim.speaker else "",
-                " ".join(claim.speaker.aliases) if claim.speaker else "",
-                claim.incident.title if claim.incident else "",
-                " ".join(claim.tags),
+                lambda claim: round(self._confidence(query, claim, 0.0)[1], 4),
             )
-            if part
-        )
-        processed_doc = utils.default_process(doc)
-        doc_words = set(processed_doc.split())
-        covered = sum(1 for t in tokens if t in doc_words or any(w.startswith(t[:5]) for w in doc_words))
-        coverage = covered / len(tokens) if tokens else 0.0
-        fuzzy = fuzz.token_set_ratio(processed_q, processed_doc) / 100
-        return 0.6 * coverage + 0.4 * fuzzy
+        suggestions: tuple[str, ...] = ()
+        if not matches:
+            suggestions = self.did_you_mean(scope, question)
+        took = (time.perf_counter() - started) * 1000
+        return Answer(question=question, matches=tuple(matches[:top]), took_ms=round(took, 2), suggestions=suggestions)
+
+    def _rank(self, scope: str, query: _Query, candidates: list[tuple[int, float]]) -> list[tuple[float, float, Claim]]:
+        if not candidates:
+            return []
+        bm25: dict[int, float] = {}
+        for claim_id, score in candidates:
+            if len(bm25) >= RESCORE and claim_id not in bm25:
+                continue
+            bm25[claim_id] = max(score, bm25.get(claim_id, 0.0))
+        candidates = list(bm25.items())
+        top_bm25 = max(bm25.values()) or 1.0
+        claims = self.ledger.get_claims(scope, [cid for cid, _ in candidates])
+        scored = []
+        for claim in claims:
+            rank, confidence = self._confidence(query, claim, bm25[claim.id] / top_bm25)
+            scored.append((rank, confidence, claim))
+        scored.sort(key=lambda item: (-item[0], item[2].id))
+        return scored
+
+    def _confidence(self, query: _Query, claim: Claim, bm25_norm: float) -> tuple[float, float]:
+        """(ranking score, confidence in 0..1) of one claim for one question."""
+        speaker_names = [claim.speaker.name, *claim.speaker.aliases] if claim.speaker else []
+        incident_names = [claim.incident.title, *claim.incident.aliases] if claim.incident else []
+        body = " ".join([claim.text, claim.quote or "", *(s.title for s in claim.sources)])
+        context = " ".join([*speaker_names, *incident_names, " ".join(claim.tags), claim.evidence.details or ""])
+        body_words = content_words(body)
+        doc_norms = {norm(w) for w in body_words} | {norm(w) for w in content_words(context)}
+        total_idf = sum(t.idf for t in query.terms) or 1.0
+        covered = 0.0
+        for term in query.terms:
+            if term.norm in doc_norms:
+                covered += term.idf
+            elif term.correction and norm(term.correction) in doc_norms:
+                covered += term.idf * term.similarity
+        q_cov = covered / total_idf
+        body_norms = {norm(w) for w in body_words}
+        d_cov = len(body_norms & query.norm_set) / len(body_norms) if body_norms else 0.0
+        fuzzy = fuzz.token_set_ratio(query.processed, utils.default_process(" ".join(body_words))) / 100
+        confidence = 0.6 * q_cov + 0.25 * d_cov + 0.15 * fuzzy * min(q_cov * 2, 1.0)
+        bonus = 0.0
+        if query.speakers and claim.speaker is not None:
+            bonus += 0.15 if claim.speaker.id in query.speakers else -0.05
+        if query.wants_evidence:
+            status = claim.evidence.status
+            if status in (EvidenceStatus.PRESENTED, EvidenceStatus.NOT_PRESENTED, EvidenceStatus.PARTIAL):
+                bonus += 0.06
+            if "evidence" in claim.tags:
+                bonus += 0.04
+        confidence = min(max(confidence + (bonus if q_cov > 0.15 else 0.0), 0.0), 1.0)
+        rank = 0.0
+        if query.dates:
+            # A date asked is a strong constraint: claims said then come first, claims said at another time fall.
+            agreement = max(d.agreement(claim.said_at) for d in query.dates)
+            confidence = min(max(confidence + (0.4 * agreement if agreement > 0 else 0.2 * agreement), 0.0), 1.0)
+            rank = agreement
+        return rank + confidence + 0.3 * bm25_norm, confidence
+
+    # ------------------------------------------------------------ suggestions
+
+    def did_you_mean(self, scope: str, question: str, *, limit: int = 3) -> tuple[str, ...]:
+        """Closest speaker names and incident titles to a question that matched nothing."""
+        vocab = self._scope_vocab(scope)
+        choices: dict[str, str] = {}
+        for speaker in vocab.speakers:
+            for name in (speaker.name, *speaker.aliases):
+                choices[name] = speaker.name
+        for title in vocab.incident_titles:
+            choices[title] = title
+        cleaned = " ".join(content_words(strip_noise(question)))
+        if not cleaned or not choices:
+            return ()
+        found = process.extract(
+            cleaned, list(choices), scorer=fuzz.partial_ratio, processor=utils.default_process, limit=10,
+            score_cutoff=80,
+        )  # fmt: skip
+        out: list[str] = []
+        for name, _, _ in found:
+            if len(name) >= 4 and choices[name] not in out:
+                out.append(choices[name])
+        return tuple(out[:limit])
 
     def autocomplete(self, scope: str, text: str, *, limit: int = 25) -> list[tuple[str, str]]:
-        """Suggestions as a member types a question: matching speakers first, then matching claims.
+        """Suggestions as a member types: matching speakers first, then matching claims.
 
         Returns (label, value) pairs, each at most 100 characters (Discord's limit for choices).
         """
-        text = text.strip()
+        text = text.strip()[: LIMITS["question"]]
         if len(text) < 2:
             return []
+        vocab = self._scope_vocab(scope)
         out: list[tuple[str, str]] = []
-        folded = utils.default_process(text)
-        for speaker in self.ledger.list_speakers(scope):
-            names = [speaker.name, *speaker.aliases]
-            best = max(fuzz.partial_ratio(folded, utils.default_process(n)) for n in names)
-            if best >= 80:
-                out.append((f"What did {speaker.name} say?"[:100], f"What did {speaker.name} say?"[:100]))
-        answer = self.ask(scope, text[: LIMITS["question"]], top=limit)
-        for match in answer.matches:
-            who = match.claim.speaker.name if match.claim.speaker else "Unattributed"
-            label = f"{who}: {match.claim.text}"
-            out.append((label[:99] + "…" if len(label) > 100 else label, match.claim.text[:100]))
+        typed = utils.default_process(text)
+        last = words(text)[-1] if words(text) else ""
+        for speaker in vocab.speakers:
+            names = [utils.default_process(n) for n in (speaker.name, *speaker.aliases)]
+            if any(n.startswith(typed) or (len(typed) > 3 and fuzz.partial_ratio(typed, n) >= 85) for n in names):
+                question = f"What did {speaker.name} say?"[:100]
+                out.append((question, question))
+        query = self._parse(scope, text)
+        prefix = last if last and not text.endswith(" ") and len(last) >= 2 else None
+        scored = self._rank(scope, query, self._candidates(scope, query, prefix=prefix))
+        for _, _, claim in scored:
+            who = claim.speaker.name if claim.speaker else "Unattributed"
+            label = f"{who}: {claim.text}"
+            out.append((label if len(label) <= 100 else label[:99] + "…", claim.text[:100]))
         seen: set[str] = set()
         unique = []
         for label, value in out:

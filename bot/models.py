@@ -112,6 +112,7 @@ class Revision:
 class Match:
     claim: Claim
     score: float
+    other_side: bool = False  # brought in to show the other side of a dispute, not for its own relevance
 
 
 @dataclass(frozen=True, slots=True)

@@ -58,6 +58,12 @@ def source_line(claim: Claim) -> str:
     return "; ".join(f"{s.title} <{s.url}>" if s.url else s.title for s in claim.sources)
 
 
+def match_label(match: Match) -> str:
+    if match.other_side:
+        return "other side of a dispute"
+    return confidence_label(match.score)
+
+
 def confidence_label(score: float) -> str:
     if score >= 0.75:
         return "strong match"
@@ -94,7 +100,7 @@ def render_answer_text(answer: Answer, *, width: int = 100) -> str:
         return "\n".join(out) + "\n"
     for number, match in enumerate(answer.matches, start=1):
         ref = f" [{match.claim.ref}]" if match.claim.ref else ""
-        out.append(f"{number}. {who(match.claim)} — #{match.claim.id}{ref}, {confidence_label(match.score)}")
+        out.append(f"{number}. {who(match.claim)} — #{match.claim.id}{ref}, {match_label(match)}")
         out.extend(render_claim_text(match.claim, width=width))
         out.append("")
     out.append(f"{len(answer.matches)} claim(s) in {answer.took_ms:.1f} ms. Claims are attributed, not verified.")

@@ -48,7 +48,9 @@ def balance(matches: Sequence[Match], fetch: Fetch, score: Score, *, window: int
                 if not others:
                     continue
                 best = max(others, key=lambda c: (score(c), -c.id))
-                counterpart = next((m for m in result if m.claim.id == best.id), None) or Match(best, score(best))
+                counterpart = next((m for m in result if m.claim.id == best.id), None) or Match(
+                    best, score(best), other_side=True
+                )
                 if counterpart in result:
                     result.remove(counterpart)
                 position = min(page.index(match) + 1, window - 1)

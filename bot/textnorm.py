@@ -1,0 +1,151 @@
+"""Turning questions and posts into words: URLs, mentions, signatures and noise out; dates and intents found.
+
+Pure functions, no SQLite, no Discord.
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+from dataclasses import dataclass
+
+STOPWORDS = frozenset(
+    """a about above after again against all also am an and any are as at be because been before being below
+    between both but by can could did do does doing done down during each few for from further get got had has
+    have having he her here hers herself him himself his how i if in into is it its itself just me more most my
+    myself no nor not now of off on once only or other our ours ourselves out over own same she should so some
+    such than that the their theirs them themselves then there these they this those through to too under until
+    up very was we were what when where which while who whom why will with would you your yours yourself
+    yourselves anything something said say says tell told know think thing things like one ever really much
+    many via amp rt lol u ur im dont didnt doesnt isnt wasnt wont cant yes yeah ok okay please""".split()  # noqa: SIM905
+)
+
+_URL_RE = re.compile(r"https?://\S+|www\.\S+|pic\.twitter\.com/\S+|\b\S+\.(?:com|org|net|ly|co)/\S*", re.I)
+_MENTION_RE = re.compile(r"<(?:@[!&]?|#|a?:\w+:)\d+>|@\w+")
+# A tweet's trailing signature: "— Name (@handle) January 14, 2020"
+_SIGNATURE_RE = re.compile(r"[—–-]\s*[^—–\n]{0,80}\(@\w+\)\s*\w+\s+\d{1,2},\s*\d{4}\s*$")
+_HASHTAG_RE = re.compile(r"#(\w+)")
+_CAMEL_RE = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+_WORD_RE = re.compile(r"[^\W_]+(?:['’][^\W_]+)*", re.UNICODE)
+
+EVIDENCE_WORDS = frozenset(
+    """proof proofs prove proved proven evidence evidenced show shown showed presented present substantiate
+    substantiated backed back footage video documents document documented corroborate corroborated verify
+    verified basis""".split()  # noqa: SIM905
+)
+
+_MONTHS = {name.lower(): i for i, name in enumerate(calendar.month_name) if name}
+_MONTHS.update({name.lower(): i for i, name in enumerate(calendar.month_abbr) if name})
+_MONTH_NAMES = "|".join(sorted(_MONTHS, key=len, reverse=True))
+_DATE_PATTERNS = [
+    re.compile(r"\b(\d{4})-(\d{2})(?:-(\d{2}))?\b"),
+    re.compile(rf"\b({_MONTH_NAMES})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?(?:,?\s+(\d{{4}}))?\b", re.I),
+    re.compile(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?({_MONTH_NAMES})\.?(?:,?\s+(\d{{4}}))?\b", re.I),
+    re.compile(rf"\b({_MONTH_NAMES})\.?\s+(\d{{4}})\b", re.I),
+]
+
+
+@dataclass(frozen=True)
+class DateAsked:
+    """A date named in a question; any part may be missing."""
+
+    year: int | None
+    month: int | None
+    day: int | None
+
+    def agreement(self, said_at: str | None) -> float:
+        """1.0 when the claim's date agrees at the precision asked, 0.5 same month only, -1.0 contradicts,
+        0.0 when the claim has no date."""
+        if not said_at:
+            return 0.0
+        parts = [int(p) for p in said_at.split("-")]
+        year, month, day = [*parts, None, None][:3]
+        if self.year is not None and year != self.year:
+            return -1.0
+        if self.month is not None:
+            if month is None:
+                return 0.0
+            if month != self.month:
+                return -1.0
+        if self.day is not None:
+            if day is None:
+                return 0.5
+            return 1.0 if day == self.day else -1.0
+        return 1.0
+
+
+def strip_noise(text: str) -> str:
+    """Remove URLs, Discord and Twitter mentions, and a tweet's trailing signature; split hashtags."""
+    text = _SIGNATURE_RE.sub(" ", text.strip())
+    text = _URL_RE.sub(" ", text)
+    text = _MENTION_RE.sub(" ", text)
+    return _HASHTAG_RE.sub(lambda m: " " + _CAMEL_RE.sub(" ", m.group(1)) + " ", text)
+
+
+def words(text: str) -> list[str]:
+    """Lowercase words, possessives dropped ("Putin's" → "putin")."""
+    out = []
+    for word in _WORD_RE.findall(text):
+        word = word.lower()
+        if word.endswith(("'s", "’s")):
+            word = word[:-2]
+        out.append(word.replace("’", "'"))
+    return out
+
+
+def content_words(text: str) -> list[str]:
+    """Words that carry meaning: no stopwords, no single letters, no bare numbers other than years."""
+    return [
+        w
+        for w in words(text)
+        if w not in STOPWORDS and len(w) > 1 and (not w.isdigit() or (len(w) == 4 and w.startswith(("19", "20"))))
+    ]
+
+
+def norm(word: str) -> str:
+    """A light stem so "claims"/"claimed"/"claiming" meet; used for coverage, not for the index."""
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    for suffix in ("ing", "ed", "es", "s"):
+        if len(word) > len(suffix) + 3 and word.endswith(suffix) and not word.endswith("ss"):
+            return word[: -len(suffix)]
+    return word
+
+
+def dates_asked(text: str) -> list[DateAsked]:
+    found: list[DateAsked] = []
+    for number, pattern in enumerate(_DATE_PATTERNS):
+        for match in pattern.finditer(text):
+            groups = match.groups()
+            try:
+                if number == 0:
+                    date = DateAsked(int(groups[0]), int(groups[1]), int(groups[2]) if groups[2] else None)
+                elif number == 1:
+                    date = DateAsked(int(groups[2]) if groups[2] else None, _MONTHS[groups[0].lower()], int(groups[1]))
+                elif number == 2:
+                    date = DateAsked(int(groups[2]) if groups[2] else None, _MONTHS[groups[1].lower()], int(groups[0]))
+                else:
+                    date = DateAsked(int(groups[1]), _MONTHS[groups[0].lower()], None)
+            except (KeyError, ValueError):
+                continue
+            if date.month is not None and not 1 <= date.month <= 12:
+                continue
+            if date.day is not None and not 1 <= date.day <= 31:
+                continue
+            if date not in found:
+                found.append(date)
+    # "22 March 2024" also reads as "March 2024": keep only the most precise reading.
+    return [
+        d
+        for d in found
+        if not (d.day is None and any(o.day is not None and (o.month, o.year) == (d.month, d.year) for o in found))
+    ]
+
+
+def asks_for_evidence(tokens: list[str]) -> bool:
+    return any(t in EVIDENCE_WORDS for t in tokens)
+
+
+def is_date_word(word: str) -> bool:
+    """A month name or a year: part of a date rather than of the question's subject."""
+    return word in _MONTHS or (word.isdigit() and len(word) == 4)

@@ -1,0 +1,145 @@
+"""The matcher: safe queries, typos and transliterations, abstention, intents, determinism, caching."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bot.errors import InvalidInputError
+from bot.ledger import DEFAULT_SCOPE, Ledger
+from bot.matching import DEFAULT_THRESHOLD, Matcher
+from bot.textnorm import DateAsked, content_words, dates_asked, strip_noise
+
+S = DEFAULT_SCOPE
+QUESTIONS = [json.loads(line) for line in (Path(__file__).parent / "seed_questions.jsonl").read_text().splitlines()]
+
+
+@pytest.fixture
+def matcher(seeded: Ledger) -> Matcher:
+    return Matcher(seeded)
+
+
+def refs(matcher: Matcher, question: str, top: int = 5) -> list[str | None]:
+    return [m.claim.ref for m in matcher.ask(S, question, top=top).matches]
+
+
+def speakers(matcher: Matcher, question: str) -> list[str]:
+    return [m.claim.speaker.name for m in matcher.ask(S, question).matches if m.claim.speaker]
+
+
+@pytest.mark.parametrize(
+    ("variant", "canonical"),
+    [("zelenskyy", "zelenskiy"), ("zelensky", "zelenskiy"), ("medvedv", "medvedev"), ("kiev regime", "kyiv regime")],
+)
+def test_typos_and_transliterations_find_the_same_claims(matcher: Matcher, variant: str, canonical: str) -> None:
+    got = refs(matcher, f"what did {variant} say")
+    assert got, variant
+    assert got[0] in refs(matcher, f"what did {canonical} say")
+
+
+def test_incident_alias_finds_the_incident(matcher: Matcher) -> None:
+    answer = matcher.ask(S, "Moscow concert hall attack Ukraine involvement")
+    assert answer.matches
+    assert all(m.claim.incident and m.claim.incident.slug == "crocus-city-hall-attack-2024" for m in answer.matches)
+
+
+@pytest.mark.parametrize("question", [q["q"] for q in QUESTIONS if q["expect"] == "abstain"])
+def test_off_topic_questions_abstain(matcher: Matcher, question: str) -> None:
+    assert refs(matcher, question) == []
+
+
+def test_short_on_topic_question_answers(matcher: Matcher) -> None:
+    assert refs(matcher, "FSB link to ukraine")[0] == "crocus-2024-010"
+
+
+def test_seed_quality_does_not_regress(matcher: Matcher) -> None:
+    on_topic = [q for q in QUESTIONS if q["expect"] != "abstain"]
+    hits = sum(1 for q in on_topic if (got := refs(matcher, q["q"])) and got[0] in q["expect"])
+    assert hits / len(on_topic) >= 0.9, f"hit@1 {hits}/{len(on_topic)}"
+
+
+def test_speaker_question_ranks_that_speaker_first(matcher: Matcher) -> None:
+    assert speakers(matcher, "what did Simonyan say")[0] == "Margarita Simonyan"
+    assert speakers(matcher, "Yusov")[0] == "Andriy Yusov"
+
+
+def test_evidence_question_ranks_unproven_allegations_first(matcher: Matcher) -> None:
+    first = matcher.ask(S, "what proof did Russia give that Ukraine was involved?").matches[0].claim
+    assert first.evidence.status.value == "not_presented"
+    assert "ukraine-link" in first.tags
+
+
+def test_time_question_ranks_claims_of_that_day(matcher: Matcher) -> None:
+    matches = matcher.ask(S, "what was said on March 23").matches
+    assert matches and all(m.claim.said_at == "2024-03-23" for m in matches if not m.other_side)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.text(max_size=300) | st.sampled_from(['"', "*", "-x", "NEAR(a b)", "a AND OR NOT b", "(((", "^", ":", "'"]))
+def test_any_text_is_a_safe_question(matcher: Matcher, question: str) -> None:
+    answer = matcher.ask(S, question)
+    assert answer.question == question
+    assert all(0.0 <= m.score <= 1.0 for m in answer.matches)
+
+
+def test_fts_operators_are_words_not_syntax(matcher: Matcher) -> None:
+    plain = refs(matcher, "putin ukraine window")
+    assert refs(matcher, 'putin AND "ukraine" NOT window*') == plain
+    assert refs(matcher, "putin NEAR(ukraine) OR window") == refs(matcher, "putin near ukraine or window")
+
+
+def test_deterministic_order(matcher: Matcher) -> None:
+    first = refs(matcher, "did ukraine have anything to do with it", top=9)
+    assert all(refs(matcher, "did ukraine have anything to do with it", top=9) == first for _ in range(3))
+
+
+def test_over_long_question_is_refused(matcher: Matcher) -> None:
+    with pytest.raises(InvalidInputError, match="limit is 4000"):
+        matcher.ask(S, "x" * 4001)
+
+
+def test_cache_notices_new_speaker_and_claim(seeded: Ledger) -> None:
+    matcher = Matcher(seeded)
+    assert refs(matcher, "what did Grzegorz Brzeczyszczykiewicz say") == []
+    seeded.create_speaker(S, name="Grzegorz Brzeczyszczykiewicz", aliases=["Brzeczyszczykiewicz"], actor="t")
+    seeded.add_claim(
+        S,
+        text="Brzeczyszczykiewicz said the hall had no fire exits.",
+        speaker="Brzeczyszczykiewicz",
+        ref="new-1",
+        actor="t",
+    )
+    assert refs(matcher, "what did Brzeczyszczykiewic say")[0] == "new-1"
+
+
+def test_threshold_is_a_setting(seeded: Ledger) -> None:
+    assert Matcher(seeded).threshold == DEFAULT_THRESHOLD
+    strict = Matcher(seeded, threshold=0.99)
+    assert strict.ask(S, "what did medvedev say").matches == ()
+
+
+def test_did_you_mean_for_near_misses(matcher: Matcher) -> None:
+    answer = matcher.ask(S, "medvedv moon landing")
+    if not answer.matches:
+        assert "Dmitry Medvedev" in answer.suggestions
+
+
+def test_autocomplete_within_discord_limits(matcher: Matcher) -> None:
+    choices = matcher.autocomplete(S, "zelen")
+    assert choices and len(choices) <= 25
+    assert choices[0][0] == "What did Volodymyr Zelenskiy say?"
+    assert all(len(label) <= 100 and len(value) <= 100 for label, value in choices)
+    assert matcher.autocomplete(S, "x") == []
+
+
+def test_text_helpers() -> None:
+    assert strip_noise("Look https://t.co/x <@123> #AustralianFires — Bob (@bob) January 14, 2020").split() == [
+        "Look", "Australian", "Fires",
+    ]  # fmt: skip
+    assert content_words("What did Putin's FSB say?") == ["putin", "fsb"]
+    assert dates_asked("statements from 22 March 2024") == [DateAsked(2024, 3, 22)]
+    assert dates_asked("what happened on March 23rd?") == [DateAsked(None, 3, 23)]
