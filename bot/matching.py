@@ -39,10 +39,12 @@ from .textnorm import (
 from .validation import LIMITS
 
 DEFAULT_THRESHOLD = 0.3
-MAX_QUERY_TERMS = 10
-CANDIDATES = 60
-RESCORE = 40
+MAX_QUERY_TERMS = 24
+CANDIDATES = 100
+RESCORE = 100
 SMALL_LEDGER = 20_000  # claims: below this every claim word joins the fuzzy vocabulary
+# Ranking: BM25 (normalised within the candidates), question coverage, claim coverage, fuzzy similarity.
+RANK_WEIGHTS = (0.6, 0.2, 0.4, 0.1)
 FTS_WEIGHTS = "4.0, 3.0, 2.5, 1.5, 1.0, 1.5"  # claim, quote, speaker, incident, tags, sources
 
 
@@ -346,13 +348,14 @@ class Matcher:
             if "evidence" in claim.tags:
                 bonus += 0.04
         confidence = min(max(confidence + (bonus if q_cov > 0.15 else 0.0), 0.0), 1.0)
-        rank = 0.0
+        rank = RANK_WEIGHTS[0] * bm25_norm + RANK_WEIGHTS[1] * q_cov + RANK_WEIGHTS[2] * d_cov
+        rank += RANK_WEIGHTS[3] * fuzzy + bonus
         if query.dates:
             # A date asked is a strong constraint: claims said then come first, claims said at another time fall.
             agreement = max(d.agreement(claim.said_at) for d in query.dates)
             confidence = min(max(confidence + (0.4 * agreement if agreement > 0 else 0.2 * agreement), 0.0), 1.0)
-            rank = agreement
-        return rank + confidence + 0.3 * bm25_norm, confidence
+            rank += agreement
+        return rank, confidence
 
     # ------------------------------------------------------------ suggestions
 
