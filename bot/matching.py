@@ -39,9 +39,10 @@ from .textnorm import (
 from .validation import LIMITS
 
 DEFAULT_THRESHOLD = 0.3
-MAX_QUERY_TERMS = 24
+MAX_QUERY_TERMS = 16
+COMMON_IDF = 0.25  # words whose IDF is below this share of the maximum are common
 CANDIDATES = 100
-RESCORE = 100
+RESCORE = 40
 SMALL_LEDGER = 20_000  # claims: below this every claim word joins the fuzzy vocabulary
 # Ranking: BM25 (normalised within the candidates), question coverage, claim coverage, fuzzy similarity.
 RANK_WEIGHTS = (0.6, 0.2, 0.4, 0.1)
@@ -242,7 +243,11 @@ class Matcher:
 
     def _candidates(self, scope: str, query: _Query, *, prefix: str | None = None) -> list[tuple[int, float]]:
         chosen: dict[str, float] = {}
+        max_idf = math.log(1 + self._vocab[scope].total_docs)
+        rare = sum(1 for t in query.terms if t.known and t.idf > COMMON_IDF * max_idf)
         for term in query.terms:
+            if rare >= 3 and term.idf <= COMMON_IDF * max_idf:
+                continue  # a common word adds cost, not precision, when rarer words are there
             if term.known:
                 chosen[term.word] = max(chosen.get(term.word, 0), term.idf)
             if term.correction:

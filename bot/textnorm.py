@@ -6,6 +6,7 @@ Pure functions, no SQLite, no Discord.
 from __future__ import annotations
 
 import calendar
+import functools
 import re
 from dataclasses import dataclass
 
@@ -102,6 +103,7 @@ def content_words(text: str) -> list[str]:
     ]
 
 
+@functools.lru_cache(maxsize=200_000)
 def norm(word: str) -> str:
     """A light stem so "claims"/"claimed"/"claiming" meet; used for coverage, not for the index."""
     if len(word) > 4 and word.endswith("ies"):
