@@ -16,7 +16,7 @@ from .service import LedgerService
 
 log = logging.getLogger(__name__)
 
-DEFAULT_EXTENSIONS: tuple[str, ...] = ("cogs.ask", "cogs.admin")
+DEFAULT_EXTENSIONS: tuple[str, ...] = ("cogs.ask", "cogs.admin", "cogs.claims", "cogs.incidents")
 UNEXPECTED = "Something went wrong on Claim Ledger's side. It has been logged; please try again in a moment."
 
 

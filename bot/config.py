@@ -53,6 +53,7 @@ class Settings:
     match_threshold: float | None = None
     owner_ids: frozenset[int] = field(default_factory=frozenset)
     seed_new_servers: bool = True
+    summary_delay: float = 2.0  # seconds to gather a burst of changes into one summary edit
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, dotenv: Path | None = Path(".env")) -> Settings:

@@ -11,8 +11,9 @@ import re
 
 import discord
 
-from .models import Answer, Claim, EvidenceStatus, Match
+from .models import Answer, Claim, EvidenceStatus, Match, Revision
 from .rendering import match_label, who
+from .summary import IncidentSummary
 from .validation import format_partial_date
 
 TITLE_LIMIT = 256
@@ -84,7 +85,7 @@ def claim_field_value(match: Match | None, claim: Claim, *, limit: int = FIELD_V
         lines.append(tail)
         return "\n".join(lines)
 
-    pointer = f"… (full entry: `/claim show {claim.id}`)"
+    pointer = f"… (full entry: `/entry {claim.id}`)"
     for key, keep in (("details", 80), ("quote", 120), ("text", 160)):
         over = len(render()) - limit
         if over <= 0:
@@ -213,3 +214,45 @@ def embed_problems(embed: discord.Embed) -> list[str]:
     if len(embed) > TOTAL_LIMIT:
         problems.append("total")
     return problems
+
+
+def summary_embed(summary: IncidentSummary, *, updated_at: str) -> discord.Embed:
+    """The pinned incident summary: what happened, the positions and who holds them, newest changes."""
+    incident = summary.incident
+    facts = " · ".join(x for x in (format_partial_date(incident.date), incident.place) if x)
+    description = f"**{inert(facts)}**\n" if facts else ""
+    if incident.summary:
+        description += inert(incident.summary) + "\n"
+    description += f"{summary.claim_count} claim(s) in the ledger. Positions are attributed, not verified."
+    embed = discord.Embed(
+        title=cut(f"📌 {inert(incident.title)}", TITLE_LIMIT),
+        description=cut(description, DESCRIPTION_LIMIT),
+        colour=COLOUR,
+    )
+    for position in summary.positions:
+        speakers = ", ".join(position.speakers) or "unattributed"
+        value = f"{inert(speakers)} — {STATUS_ICONS[position.status]} {position.status.label}"
+        embed.add_field(
+            name=cut(f"{position.label} ({position.claims})", FIELD_NAME_LIMIT),
+            value=cut(value, FIELD_VALUE_LIMIT),
+            inline=False,
+        )
+    if summary.changes:
+        embed.add_field(
+            name="Newest changes", value=cut(inert("\n".join(summary.changes)), FIELD_VALUE_LIMIT), inline=False
+        )
+    embed.set_footer(text=f"Last updated {updated_at} · /ask to see every claim with its source")
+    return fit(embed)
+
+
+def history_lines(revisions: list[Revision]) -> list[str]:
+    lines = []
+    for revision in revisions:
+        changed = ""
+        if revision.old and revision.new:
+            keys = [k for k in revision.new if revision.new.get(k) != revision.old.get(k)]
+            changed = ": " + ", ".join(keys) if keys else ""
+        lines.append(
+            f"`{revision.at[:16].replace('T', ' ')}` **{revision.action}** by {inert(revision.actor)}{changed}"
+        )
+    return lines

@@ -803,6 +803,37 @@ class Ledger:
                 )
             self._revise(scope, "setting", 0, "set", actor, {key: old}, {key: value})
 
+    # -------------------------------------------------------- pinned summaries
+
+    def add_pinned_summary(self, scope: str, incident: str | int, channel_id: int, message_id: int) -> None:
+        incident_id = self.get_incident(scope, incident).id
+        now = _now()
+        with self.transaction():
+            self.db.execute(
+                "INSERT OR IGNORE INTO pinned_summaries (scope, incident_id, channel_id, message_id, created_at,"
+                " updated_at) VALUES (?,?,?,?,?,?)",
+                [scope, incident_id, str(channel_id), str(message_id), now, now],
+            )
+
+    def pinned_summaries(self, scope: str, incident: str | int | None = None) -> list[tuple[int, int, int]]:
+        """(incident id, channel id, message id) of the summaries pinned in this scope."""
+        sql = "SELECT incident_id, channel_id, message_id FROM pinned_summaries WHERE scope = ?"
+        params: list[Any] = [scope]
+        if incident is not None:
+            sql += " AND incident_id = ?"
+            params.append(self.get_incident(scope, incident).id)
+        return [
+            (r["incident_id"], int(r["channel_id"]), int(r["message_id"]))
+            for r in self._rows(sql + " ORDER BY id", params)
+        ]
+
+    def forget_pinned_summary(self, scope: str, message_id: int) -> int:
+        with self.transaction():
+            cursor = self.db.execute(
+                "DELETE FROM pinned_summaries WHERE scope = ? AND message_id = ?", [scope, str(message_id)]
+            )
+        return cursor.rowcount
+
     def scopes(self) -> list[str]:
         return [r["scope"] for r in self._rows("SELECT DISTINCT scope FROM claims UNION SELECT scope FROM incidents")]
 

@@ -163,5 +163,24 @@ def m0002_full_text(db: Database) -> None:
     )
 
 
+@migrations()
+def m0003_pinned_summaries(db: Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE pinned_summaries (
+            id INTEGER PRIMARY KEY,
+            scope TEXT NOT NULL,
+            incident_id INTEGER NOT NULL REFERENCES incidents (id),
+            channel_id TEXT NOT NULL,
+            message_id TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            UNIQUE (scope, channel_id, message_id)
+        );
+        CREATE INDEX pinned_summaries_incident ON pinned_summaries (scope, incident_id);
+        """
+    )
+
+
 def apply(db: Database) -> None:
     migrations.apply(db)

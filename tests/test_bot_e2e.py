@@ -161,7 +161,7 @@ async def test_long_claim_and_mentions_are_safe(emu: DiscordEmulator, guild: Gui
     message = await ask(emu, guild, member.id, "testville bridge collapse sabotage mayor")
     field = message["embeds"][0]["fields"][0]
     assert len(field["value"]) <= 1024
-    assert "/entry" in field["value"] or "/claim show" in field["value"]
+    assert "/entry" in field["value"]
     assert message["allowed_mentions"] == {"parse": []}
     assert "@everyone" not in field["value"]
 

@@ -61,7 +61,7 @@ def test_long_claim_is_cut_cleanly_with_pointer() -> None:
     claim = make_claim(42, "word " * 600, "quoted " * 300, "detail " * 300, "Speaker", "Incident")
     value = claim_field_value(Match(claim, 0.9), claim)
     assert len(value) <= FIELD_VALUE_LIMIT
-    assert "/claim show 42" in value
+    assert "/entry 42" in value
     assert "Evidence:" in value and "Source:" in value and "#42" in value
 
 

@@ -1,0 +1,386 @@
+"""Moderators keep the ledger: /claim add|edit|remove|restore|show|history|undo, /evidence set; members: /entry."""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.client import ClaimLedgerBot, scope_of
+from bot.embeds import claim_embed, cut, history_lines, inert
+from bot.errors import InvalidInputError, PermissionDeniedError
+from bot.ledger import Ledger
+from bot.models import EvidenceStatus
+from bot.permissions import MODERATOR_ROLE_SETTING, is_moderator, refusal
+from bot.validation import LIMITS, clean_url, parse_partial_date
+
+log = logging.getLogger(__name__)
+
+STATUS_CHOICES = [app_commands.Choice(name=s.label, value=s.value) for s in EvidenceStatus]
+
+
+def actor(user: discord.abc.User) -> str:
+    return f"{user.name} ({user.id})"
+
+
+async def ensure_moderator(interaction: discord.Interaction) -> bool:
+    """App-command check: re-checks in code what default_permissions only hides in the client."""
+    bot: ClaimLedgerBot = interaction.client  # type: ignore[assignment]
+    scope = scope_of(interaction.guild_id)
+    raw = await bot.ledger.read(lambda ledger: ledger.get_setting(scope, MODERATOR_ROLE_SETTING))
+    role = int(raw) if raw and raw.isdigit() else None
+    member = interaction.user
+    roles = {r.id for r in getattr(member, "roles", [])}
+    if is_moderator(interaction.permissions.value, roles, role):
+        return True
+    raise PermissionDeniedError(refusal(role))
+
+
+def split_when_where(text: str | None) -> tuple[str | None, str | None]:
+    """'2024-03-23, Televised address' → ('2024-03-23', 'Televised address'); a lone venue stays a venue."""
+    if not text or not text.strip():
+        return None, None
+    match = re.search(r"[,·|;]", text)
+    head, tail = (text[: match.start()], text[match.end() :]) if match else (text, "")
+    try:
+        return parse_partial_date(head.strip()), tail.strip() or None
+    except InvalidInputError:
+        if match is None:
+            return None, text.strip()
+        raise
+
+
+class ClaimForm(discord.ui.Modal):
+    """The claim's text fields. ``on_done`` receives the validated values."""
+
+    claim = discord.ui.TextInput(label="Claim (as stated or fairly paraphrased)", style=discord.TextStyle.paragraph,
+                                 max_length=LIMITS["claim"])  # fmt: skip
+    quote = discord.ui.TextInput(label="Verbatim quote (optional)", style=discord.TextStyle.paragraph,
+                                 required=False, max_length=LIMITS["quote"])  # fmt: skip
+    when_where = discord.ui.TextInput(label="When, where (e.g. 2024-03-23, TV address)", required=False,
+                                      max_length=LIMITS["said_where"])  # fmt: skip
+    source = discord.ui.TextInput(label="Source link (https://…)", required=False, max_length=LIMITS["url"])
+    details = discord.ui.TextInput(label="Evidence: what was or was not shown", style=discord.TextStyle.paragraph,
+                                   required=False, max_length=LIMITS["details"])  # fmt: skip
+
+    def __init__(self, title: str, on_done: Any, initial: dict[str, str | None] | None = None) -> None:
+        super().__init__(title=title, timeout=900)
+        self.on_done = on_done
+        for key, value in (initial or {}).items():
+            getattr(self, key).default = value
+
+    async def on_submit(self, interaction: discord.Interaction) -> None:
+        said_at, said_where = split_when_where(self.when_where.value)
+        values = {
+            "text": self.claim.value,
+            "quote": self.quote.value or None,
+            "said_at": said_at,
+            "said_where": said_where,
+            "sources": [{"url": clean_url(self.source.value, "source link"), "title": None}]
+            if self.source.value.strip()
+            else None,
+            "evidence_details": self.details.value or None,
+        }
+        await self.on_done(interaction, values)
+
+    async def on_error(self, interaction: discord.Interaction, error: Exception) -> None:
+        await interaction.client.tree.handle_error(interaction, error)  # type: ignore[attr-defined]
+
+
+class EvidenceChoice(discord.ui.View):
+    """Pick the evidence status; only the moderator who started can choose. Saving happens on choice."""
+
+    def __init__(self, author_id: int, on_choice: Any) -> None:
+        super().__init__(timeout=600)
+        self.author_id = author_id
+        self.on_choice = on_choice
+        self.message_edit: Any = None
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        if interaction.user.id == self.author_id:
+            return True
+        await interaction.response.send_message("Only the moderator adding this claim can choose.", ephemeral=True)
+        return False
+
+    @discord.ui.select(
+        custom_id="claim:evidence",
+        placeholder="Evidence status, as the source states it",
+        options=[discord.SelectOption(label=s.label, value=s.value) for s in EvidenceStatus],
+    )
+    async def status(self, interaction: discord.Interaction, select: discord.ui.Select) -> None:
+        self.stop()
+        await self.on_choice(interaction, select.values[0])
+
+    async def on_timeout(self) -> None:
+        if self.message_edit is not None:
+            try:
+                await self.message_edit(content="Timed out: nothing was saved. Run /claim add again.", view=None)
+            except discord.HTTPException:
+                log.debug("could not mark the evidence picker as timed out")
+
+    async def on_error(self, interaction: discord.Interaction, error: Exception, item: discord.ui.Item) -> None:
+        await interaction.client.tree.handle_error(interaction, error)  # type: ignore[attr-defined]
+
+
+@app_commands.guild_only()
+@app_commands.default_permissions(manage_guild=True)
+class ClaimGroup(app_commands.Group, name="claim", description="Moderators: add, edit and review ledger claims"):
+    def __init__(self, bot: ClaimLedgerBot) -> None:
+        super().__init__()
+        self.bot = bot
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        return await ensure_moderator(interaction)
+
+    async def _changed(self, scope: str, claim_incident: str | None) -> None:
+        self.bot.dispatch("ledger_change", scope, claim_incident)
+
+    @app_commands.command(name="add", description="Add a claim: who said what, when, where, with what evidence")
+    @app_commands.describe(incident="The incident it is about", speaker="Who made the claim (new names are created)",
+                           speaker_role="Role or affiliation of a new speaker")  # fmt: skip
+    async def add(
+        self,
+        interaction: discord.Interaction,
+        speaker: app_commands.Range[str, 1, 100],
+        incident: app_commands.Range[str, 1, 100] | None = None,
+        speaker_role: app_commands.Range[str, 1, 200] | None = None,
+    ) -> None:
+        scope = scope_of(interaction.guild_id)
+        if incident:
+            await self.bot.ledger.read(lambda ledger: ledger.get_incident(scope, incident))
+        who = actor(interaction.user)
+
+        async def chosen(select_interaction: discord.Interaction, status: str, values: dict[str, Any]) -> None:
+            def save(ledger: Ledger) -> Any:
+                with ledger.transaction():
+                    if ledger.find_speaker(scope, speaker) is None:
+                        ledger.create_speaker(scope, name=speaker, role=speaker_role, actor=who)
+                    return ledger.add_claim(
+                        scope, speaker=speaker, incident=incident, evidence_status=status, actor=who, **values
+                    )
+
+            claim = await self.bot.ledger.write(save)
+            await select_interaction.response.edit_message(
+                content=f"Saved claim #{claim.id}.", embed=claim_embed(claim), view=None
+            )
+            await self._changed(scope, claim.incident.slug if claim.incident else None)
+
+        async def submitted(modal_interaction: discord.Interaction, values: dict[str, Any]) -> None:
+            view = EvidenceChoice(interaction.user.id, lambda i, status: chosen(i, status, values))
+            await modal_interaction.response.send_message(
+                "Last step: the evidence status, as the source states it.", view=view, ephemeral=True
+            )
+            view.message_edit = modal_interaction.edit_original_response
+
+        await interaction.response.send_modal(ClaimForm("Add a claim", submitted))
+
+    @app_commands.command(name="edit", description="Edit a claim's text, quote, date, venue, source or evidence")
+    async def edit(self, interaction: discord.Interaction, claim: str) -> None:
+        scope = scope_of(interaction.guild_id)
+        current = await self.bot.ledger.read(lambda ledger: ledger.get_claim(scope, claim))
+        when = ", ".join(x for x in (current.said_at, current.said_where) if x)
+        initial = {
+            "claim": current.text,
+            "quote": current.quote,
+            "when_where": when or None,
+            "source": next((s.url for s in current.sources if s.url), None),
+            "details": current.evidence.details,
+        }
+        who = actor(interaction.user)
+
+        async def submitted(modal_interaction: discord.Interaction, values: dict[str, Any]) -> None:
+            if values["sources"] is None:
+                values.pop("sources")
+            updated = await self.bot.ledger.write(
+                lambda ledger: ledger.update_claim(scope, current.id, actor=who, **values)
+            )
+            await modal_interaction.response.send_message(
+                f"Updated claim #{updated.id}.", embed=claim_embed(updated), ephemeral=True
+            )
+            await self._changed(scope, updated.incident.slug if updated.incident else None)
+
+        await interaction.response.send_modal(ClaimForm(f"Edit claim #{current.id}", submitted, initial))
+
+    async def _simple(self, interaction: discord.Interaction, verb: str, action: Any) -> None:
+        scope = scope_of(interaction.guild_id)
+        claim = await self.bot.ledger.write(lambda ledger: action(ledger, scope, actor(interaction.user)))
+        await interaction.response.send_message(f"{verb} claim #{claim.id}.", embed=claim_embed(claim), ephemeral=True)
+        await self._changed(scope, claim.incident.slug if claim.incident else None)
+
+    @app_commands.command(name="remove", description="Hide a claim from answers (kept in history; restorable)")
+    async def remove(
+        self, interaction: discord.Interaction, claim: str, reason: app_commands.Range[str, 1, 300]
+    ) -> None:
+        await self._simple(
+            interaction, "Removed", lambda store, s, a: store.remove_claim(s, claim, reason=reason, actor=a)
+        )
+
+    @app_commands.command(name="restore", description="Bring a removed claim back into answers")
+    async def restore(self, interaction: discord.Interaction, claim: str) -> None:
+        await self._simple(interaction, "Restored", lambda store, s, a: store.restore_claim(s, claim, actor=a))
+
+    @app_commands.command(name="undo", description="Revert the last change to a claim")
+    async def undo(self, interaction: discord.Interaction, claim: str) -> None:
+        await self._simple(
+            interaction, "Reverted the last change to", lambda store, s, a: store.undo_claim(s, claim, actor=a)
+        )
+
+    @app_commands.command(name="show", description="Show a claim in full, removed ones included")
+    async def show(self, interaction: discord.Interaction, claim: str) -> None:
+        scope = scope_of(interaction.guild_id)
+        found = await self.bot.ledger.read(lambda ledger: ledger.get_claim(scope, claim))
+        await interaction.response.send_message(embed=claim_embed(found), ephemeral=True)
+
+    @app_commands.command(name="history", description="Who changed a claim, what, and when")
+    async def history(self, interaction: discord.Interaction, claim: str) -> None:
+        scope = scope_of(interaction.guild_id)
+
+        def read(ledger: Ledger) -> tuple[int, list]:
+            found = ledger.get_claim(scope, claim)
+            return found.id, ledger.history(scope, "claim", found.id)
+
+        claim_id, revisions = await self.bot.ledger.read(read)
+        lines = history_lines(revisions[-20:])
+        embed = discord.Embed(title=f"History of claim #{claim_id}", description=cut("\n".join(lines), 4096))
+        if len(revisions) > 20:
+            embed.set_footer(text=f"The last 20 of {len(revisions)} changes.")
+        await interaction.response.send_message(embed=embed, ephemeral=True)
+
+    @edit.autocomplete("claim")
+    @remove.autocomplete("claim")
+    @restore.autocomplete("claim")
+    @undo.autocomplete("claim")
+    @show.autocomplete("claim")
+    @history.autocomplete("claim")
+    async def claim_autocomplete(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        return await claim_choices(self.bot, interaction, current)
+
+    @add.autocomplete("speaker")
+    async def speaker_autocomplete(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        scope = scope_of(interaction.guild_id)
+        speakers = await self.bot.ledger.read(lambda ledger: ledger.list_speakers(scope))
+        typed = current.casefold()
+        names = [s.name for s in speakers if not typed or any(typed in n.casefold() for n in (s.name, *s.aliases))]
+        return [app_commands.Choice(name=n[:100], value=n[:100]) for n in names[:25]]
+
+    @add.autocomplete("incident")
+    async def incident_autocomplete(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        return await incident_choices(self.bot, interaction, current)
+
+
+async def claim_choices(
+    bot: ClaimLedgerBot, interaction: discord.Interaction, current: str
+) -> list[app_commands.Choice[str]]:
+    scope = scope_of(interaction.guild_id)
+
+    def find(ledger: Ledger) -> list[tuple[str, str]]:
+        text = current.strip().lstrip("#")
+        claims = []
+        if text.isdigit():
+            claims = ledger.get_claims(scope, [int(text)], include_removed=True)
+        if not claims:
+            claims = ledger.list_claims(scope, include_removed=True, limit=500)
+            folded = text.casefold()
+            claims = [
+                c for c in claims if folded in c.text.casefold() or (c.speaker and folded in c.speaker.name.casefold())
+            ]
+        out = []
+        for claim in claims[:25]:
+            who = claim.speaker.name if claim.speaker else "?"
+            label = f"#{claim.id} {who}: {claim.text}"
+            out.append((label if len(label) <= 100 else label[:99] + "…", str(claim.id)))
+        return out
+
+    return [app_commands.Choice(name=label, value=value) for label, value in await bot.ledger.read(find)]
+
+
+async def incident_choices(
+    bot: ClaimLedgerBot, interaction: discord.Interaction, current: str
+) -> list[app_commands.Choice[str]]:
+    scope = scope_of(interaction.guild_id)
+    incidents = await bot.ledger.read(lambda ledger: ledger.list_incidents(scope))
+    typed = current.casefold()
+    found = [i for i in incidents if not typed or any(typed in n.casefold() for n in (i.title, i.slug, *i.aliases))]
+    return [app_commands.Choice(name=i.title[:100], value=i.slug) for i in found[:25]]
+
+
+@app_commands.guild_only()
+@app_commands.default_permissions(manage_guild=True)
+class EvidenceGroup(app_commands.Group, name="evidence", description="Moderators: record what evidence was shown"):
+    def __init__(self, bot: ClaimLedgerBot) -> None:
+        super().__init__()
+        self.bot = bot
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        return await ensure_moderator(interaction)
+
+    @app_commands.command(name="set", description="Set a claim's evidence status and what was or was not shown")
+    @app_commands.choices(status=STATUS_CHOICES)
+    async def set_(
+        self,
+        interaction: discord.Interaction,
+        claim: str,
+        status: app_commands.Choice[str],
+        details: app_commands.Range[str, 1, 1000],
+        link: app_commands.Range[str, 1, 500] | None = None,
+    ) -> None:
+        scope = scope_of(interaction.guild_id)
+        who = actor(interaction.user)
+        updated = await self.bot.ledger.write(
+            lambda ledger: ledger.set_evidence(
+                scope, claim, status=status.value, details=details, links=[link] if link else None, actor=who
+            )
+        )
+        await interaction.response.send_message(
+            f"Evidence of claim #{updated.id}: {inert(updated.evidence.status.label)}.",
+            embed=claim_embed(updated),
+            ephemeral=True,
+        )
+        self.bot.dispatch("ledger_change", scope, updated.incident.slug if updated.incident else None)
+
+    @set_.autocomplete("claim")
+    async def claim_autocomplete(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        return await claim_choices(self.bot, interaction, current)
+
+
+class Claims(commands.Cog):
+    def __init__(self, bot: ClaimLedgerBot) -> None:
+        self.bot = bot
+        self.bot.tree.add_command(ClaimGroup(bot))
+        self.bot.tree.add_command(EvidenceGroup(bot))
+
+    async def cog_unload(self) -> None:
+        self.bot.tree.remove_command("claim")
+        self.bot.tree.remove_command("evidence")
+
+    @app_commands.command(name="entry", description="Show one ledger entry in full, with its evidence and source")
+    @app_commands.guild_only()
+    @app_commands.describe(claim="The claim number shown in answers, e.g. 12")
+    async def entry(self, interaction: discord.Interaction, claim: str) -> None:
+        scope = scope_of(interaction.guild_id)
+        found = await self.bot.ledger.read(lambda ledger: ledger.get_claim(scope, claim))
+        if found.removed:
+            raise InvalidInputError(f"Claim #{found.id} was removed by a moderator.")
+        await interaction.response.send_message(embed=claim_embed(found), ephemeral=True)
+
+    @entry.autocomplete("claim")
+    async def entry_autocomplete(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        return await claim_choices(self.bot, interaction, current)
+
+
+async def setup(bot: ClaimLedgerBot) -> None:
+    await bot.add_cog(Claims(bot))
