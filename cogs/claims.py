@@ -12,7 +12,7 @@ from discord.ext import commands
 
 from bot.client import ClaimLedgerBot, scope_of
 from bot.embeds import claim_embed, cut, history_lines, inert
-from bot.errors import InvalidInputError, PermissionDeniedError
+from bot.errors import InvalidInputError
 from bot.ledger import Ledger
 from bot.models import EvidenceStatus
 from bot.permissions import MODERATOR_ROLE_SETTING, is_moderator, refusal
@@ -21,6 +21,10 @@ from bot.validation import LIMITS, clean_url, parse_partial_date
 log = logging.getLogger(__name__)
 
 STATUS_CHOICES = [app_commands.Choice(name=s.label, value=s.value) for s in EvidenceStatus]
+
+
+class NotModerator(app_commands.CheckFailure):
+    """A member without Manage Server or the moderator role tried a moderator command."""
 
 
 def actor(user: discord.abc.User) -> str:
@@ -37,7 +41,7 @@ async def ensure_moderator(interaction: discord.Interaction) -> bool:
     roles = {r.id for r in getattr(member, "roles", [])}
     if is_moderator(interaction.permissions.value, roles, role):
         return True
-    raise PermissionDeniedError(refusal(role))
+    raise NotModerator(refusal(role))
 
 
 def split_when_where(text: str | None) -> tuple[str | None, str | None]:

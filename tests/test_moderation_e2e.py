@@ -1,0 +1,300 @@
+"""Moderators keep the ledger from Discord, end to end through the emulator."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from tests.fakediscord import MANAGE_GUILD, PIN_MESSAGES, DiscordEmulator, Guild, Member
+from tests.fakediscord.rules import ALL_PERMISSIONS
+from tests.harness import Running, running_bot
+
+
+@pytest.fixture
+async def emu(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[DiscordEmulator]:
+    async with DiscordEmulator() as emulator:
+        emulator.patch(monkeypatch)
+        yield emulator
+
+
+@pytest.fixture
+def guild(emu: DiscordEmulator) -> Guild:
+    return emu.add_guild("Newsroom")
+
+
+@pytest.fixture
+def mod(emu: DiscordEmulator, guild: Guild) -> Member:
+    return emu.add_member(guild.id, "moderator", permissions=MANAGE_GUILD)
+
+
+@pytest.fixture
+def member(emu: DiscordEmulator, guild: Guild) -> Member:
+    return emu.add_member(guild.id, "member")
+
+
+@pytest.fixture
+async def running(emu: DiscordEmulator, guild: Guild, db_path: Path) -> AsyncIterator[Running]:
+    async with running_bot(emu, db_path, guilds=[guild], summary_delay=0.2) as run:
+        yield run
+
+
+async def add_claim_via_modal(emu: DiscordEmulator, guild: Guild, mod: Member, text: str, **fields: str) -> dict:
+    inter = await emu.slash(
+        guild.id,
+        guild.channel_id,
+        mod.id,
+        "claim add",
+        {"speaker": fields.get("speaker", "Jane Mayor"), "incident": fields.get("incident", "")}
+        if fields.get("incident")
+        else {"speaker": fields.get("speaker", "Jane Mayor")},
+    )
+    modal = await inter.wait_modal()
+    assert modal["title"] == "Add a claim"
+    ids = [row["components"][0]["custom_id"] for row in modal["components"]]
+    values = dict(
+        zip(
+            ids,
+            [
+                text,
+                fields.get("quote", ""),
+                fields.get("when", "2024-03-23, Press conference"),
+                fields.get("source", "https://example.org/report"),
+                fields.get("details", "None shown"),
+            ],
+            strict=True,
+        )
+    )
+    submitted = await emu.submit_modal(inter, mod.id, values)
+    picker = await submitted.wait_message()
+    assert "evidence status" in picker["content"]
+    chosen = await emu.click(picker, "claim:evidence", mod.id, values=[fields.get("status", "not_presented")])
+    await chosen.wait_response()
+    return picker
+
+
+async def test_moderator_adds_claim_and_member_finds_it(
+    emu: DiscordEmulator, guild: Guild, mod: Member, member: Member, running: Running
+) -> None:
+    picker = await add_claim_via_modal(emu, guild, mod, "The mayor said the Zorbington bridge was closed by sabotage.")
+    assert picker["content"].startswith("Saved claim #")
+    claim_id = int(picker["content"].split("#")[1].rstrip("."))
+    claim = await running.service.read(lambda ledger: ledger.get_claim(guild.id, claim_id))
+    assert claim.speaker.name == "Jane Mayor" and claim.said_at == "2024-03-23"
+    assert claim.said_where == "Press conference" and claim.evidence.status.value == "not_presented"
+    assert claim.sources[0].url == "https://example.org/report"
+    inter = await emu.slash(guild.id, guild.channel_id, member.id, "ask", {"question": "zorbington bridge sabotage"})
+    answer = await inter.wait_message()
+    assert "Jane Mayor" in answer["embeds"][0]["fields"][0]["name"]
+
+
+async def test_non_moderator_is_refused_and_nothing_changes(
+    emu: DiscordEmulator, guild: Guild, member: Member, running: Running
+) -> None:
+    from tests.fakediscord import CommandHiddenError
+
+    before = await running.service.read(lambda ledger: ledger.count_claims(guild.id, include_removed=True))
+    with pytest.raises(CommandHiddenError):
+        await emu.slash(guild.id, guild.channel_id, member.id, "claim remove", {"claim": "1", "reason": "x"})
+    # An admin override makes Discord deliver it anyway: the bot re-checks.
+    for name, options in [
+        ("claim remove", {"claim": "1", "reason": "spam"}),
+        ("claim add", {"speaker": "Someone"}),
+        ("claim undo", {"claim": "1"}),
+        ("evidence set", {"claim": "1", "status": "presented", "details": "x"}),
+        ("incident create", {"title": "Sneaky"}),
+        ("ledger settings moderator-role", {}),
+    ]:
+        inter = await emu.slash(guild.id, guild.channel_id, member.id, name, options, force=True)
+        message = await inter.wait_message()
+        assert "Only moderators can change the ledger" in message["content"], name
+        assert message["flags"] & 64
+    after = await running.service.read(lambda ledger: ledger.count_claims(guild.id, include_removed=True))
+    assert after == before
+    incidents = await running.service.read(lambda ledger: ledger.list_incidents(guild.id))
+    assert all(incident.slug != "sneaky" for incident in incidents)
+
+
+async def test_moderator_role_grants_access(emu: DiscordEmulator, guild: Guild, mod: Member, running: Running) -> None:
+    role = emu.add_role(guild.id, "Fact-checkers")
+    checker = emu.add_member(guild.id, "checker", roles=[role])
+    inter = await emu.slash(guild.id, guild.channel_id, mod.id, "ledger settings moderator-role", {"role": role})
+    await inter.wait_message()
+    inter = await emu.slash(guild.id, guild.channel_id, checker.id, "claim show", {"claim": "1"}, force=True)
+    message = await inter.wait_message()
+    assert message["embeds"][0]["title"].startswith("Claim #1")
+
+
+async def test_remove_restore_edit_undo_history(
+    emu: DiscordEmulator, guild: Guild, mod: Member, member: Member, running: Running
+) -> None:
+    async def run(name: str, options: dict) -> dict:
+        inter = await emu.slash(guild.id, guild.channel_id, mod.id, name, options)
+        return await inter.wait_message()
+
+    claim_id = await running.service.read(lambda ledger: ledger.get_claim(guild.id, "crocus-2024-010").id)
+    removed = await run("claim remove", {"claim": str(claim_id), "reason": "duplicate of another entry"})
+    assert removed["content"] == f"Removed claim #{claim_id}."
+    inter = await emu.slash(guild.id, guild.channel_id, member.id, "ask", {"question": "FSB link to ukraine"})
+    answer = await inter.wait_message()
+    assert all(f"#{claim_id}`" not in f["value"] for f in answer["embeds"][0].get("fields", []))
+    await run("claim restore", {"claim": str(claim_id)})
+    # Edit through the prefilled modal.
+    inter = await emu.slash(guild.id, guild.channel_id, mod.id, "claim edit", {"claim": str(claim_id)})
+    modal = await inter.wait_modal()
+    fields = {row["components"][0]["custom_id"]: row["components"][0].get("value") for row in modal["components"]}
+    assert any(v and "FSB" in v for v in fields.values())
+    claim_input = modal["components"][0]["components"][0]["custom_id"]
+    submitted = await emu.submit_modal(inter, mod.id, {claim_input: "The FSB said the gunmen had Ukrainian contacts."})
+    edited = await submitted.wait_message()
+    assert edited["content"] == f"Updated claim #{claim_id}."
+    claim = await running.service.read(lambda ledger: ledger.get_claim(guild.id, claim_id))
+    assert claim.text == "The FSB said the gunmen had Ukrainian contacts."
+    await run("claim undo", {"claim": str(claim_id)})
+    claim = await running.service.read(lambda ledger: ledger.get_claim(guild.id, claim_id))
+    assert claim.text.startswith("The FSB claimed")
+    history = await run("claim history", {"claim": str(claim_id)})
+    text = history["embeds"][0]["description"]
+    assert [w for w in ("remove", "restore", "update", "undo") if f"**{w}** by moderator" in text] == [
+        "remove", "restore", "update", "undo",
+    ]  # fmt: skip
+
+
+async def test_evidence_set_and_entry(
+    emu: DiscordEmulator, guild: Guild, mod: Member, member: Member, running: Running
+) -> None:
+    inter = await emu.slash(
+        guild.id,
+        guild.channel_id,
+        mod.id,
+        "evidence set",
+        {
+            "claim": "crocus-2024-010",
+            "status": "disputed",
+            "details": "Contested by analysts",
+            "link": "https://example.org/analysis",
+        },
+    )
+    await inter.wait_message()
+    inter = await emu.slash(guild.id, guild.channel_id, member.id, "entry", {"claim": "crocus-2024-010"})
+    entry = await inter.wait_message()
+    evidence = next(f for f in entry["embeds"][0]["fields"] if f["name"] == "Evidence")
+    assert "Evidence disputed: Contested by analysts" in evidence["value"]
+    assert "https://example.org/analysis" in evidence["value"]
+
+
+async def test_claim_autocomplete(emu: DiscordEmulator, guild: Guild, mod: Member, running: Running) -> None:
+    choices = await emu.autocomplete(guild.id, guild.channel_id, mod.id, "claim show", {"claim": "simonyan"}, "claim")
+    assert choices and all("Simonyan" in c["name"] for c in choices)
+    assert all(c["value"].isdigit() for c in choices)
+
+
+async def test_validation_errors_are_clear_and_save_nothing(
+    emu: DiscordEmulator, guild: Guild, mod: Member, running: Running
+) -> None:
+    before = await running.service.read(lambda ledger: ledger.count_claims(guild.id))
+    inter = await emu.slash(guild.id, guild.channel_id, mod.id, "claim add", {"speaker": "Jane Mayor"})
+    modal = await inter.wait_modal()
+    ids = [row["components"][0]["custom_id"] for row in modal["components"]]
+    submitted = await emu.submit_modal(inter, mod.id, {ids[0]: "Text", ids[2]: "someday, Town hall"})
+    message = await submitted.wait_message()
+    assert "Could not read the date" in message["content"] and message["flags"] & 64
+    inter = await emu.slash(guild.id, guild.channel_id, mod.id, "claim add", {"speaker": "Jane Mayor"})
+    await inter.wait_modal()
+    submitted = await emu.submit_modal(inter, mod.id, {ids[0]: "Text", ids[3]: "ftp://example.org"})
+    message = await submitted.wait_message()
+    assert "http(s) link" in message["content"]
+    assert await running.service.read(lambda ledger: ledger.count_claims(guild.id)) == before
+
+
+async def pin(emu: DiscordEmulator, guild: Guild, mod: Member) -> dict:
+    inter = await emu.slash(
+        guild.id, guild.channel_id, mod.id, "incident pin", {"incident": "crocus-city-hall-attack-2024"}
+    )
+    await inter.wait_response()
+    await emu.wait_until(lambda: bool(inter.followups), what="the pin confirmation")
+    return inter.followups[0]
+
+
+async def test_pinned_summary_is_edited_in_place_once_per_burst(
+    emu: DiscordEmulator, guild: Guild, mod: Member, running: Running
+) -> None:
+    confirmation = await pin(emu, guild, mod)
+    assert "Pinned the summary" in confirmation["content"]
+    pins = emu.pins(guild.channel_id)
+    assert len(pins) == 1
+    summary = emu.messages[guild.channel_id][pins[0]]
+    names = [f["name"] for f in summary["embeds"][0]["fields"]]
+    assert any(n.startswith("Ukraine link") for n in names)
+    posts_before = len(emu.requests_to("POST", rf"/channels/{guild.channel_id}/messages$"))
+    for i in range(5):
+        inter = await emu.slash(
+            guild.id,
+            guild.channel_id,
+            mod.id,
+            "evidence set",
+            {"claim": f"crocus-2024-01{i}", "status": "disputed", "details": f"change {i}"},
+        )
+        await inter.wait_message()
+    await emu.wait_until(
+        lambda: bool(emu.requests_to("PATCH", rf"/messages/{pins[0]}$")), timeout=3, what="the summary edit"
+    )
+    await asyncio.sleep(0.5)
+    assert len(emu.requests_to("PATCH", rf"/channels/{guild.channel_id}/messages/{pins[0]}$")) == 1
+    assert len(emu.requests_to("POST", rf"/channels/{guild.channel_id}/messages$")) == posts_before
+    assert (
+        "change" in summary["embeds"][0]["fields"][-1]["value"]
+        or "update" in summary["embeds"][0]["fields"][-1]["value"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("fault", "expected"),
+    [("permission", "Pin Messages"), ("full", "250 pinned messages")],
+)
+async def test_pin_problems_tell_the_moderator_what_to_fix(
+    emu: DiscordEmulator, guild: Guild, mod: Member, running: Running, fault: str, expected: str
+) -> None:
+    if fault == "permission":
+        emu.set_bot_permissions(guild.id, ALL_PERMISSIONS & ~PIN_MESSAGES & ~(1 << 3))
+        await asyncio.sleep(0.1)
+    else:
+        emu.fill_pins(guild.channel_id)
+    confirmation = await pin(emu, guild, mod)
+    assert expected in confirmation["content"]
+    assert "posted the summary" in confirmation["content"]
+    tracked = await running.service.read(lambda ledger: ledger.pinned_summaries(guild.id))
+    assert len(tracked) == 1
+
+
+async def test_summary_stays_tracked_after_restart(
+    emu: DiscordEmulator, guild: Guild, mod: Member, db_path: Path
+) -> None:
+    async with running_bot(emu, db_path, guilds=[guild], summary_delay=0.1):
+        await pin(emu, guild, mod)
+    message_id = emu.pins(guild.channel_id)[0]
+    async with running_bot(emu, db_path, guilds=[guild], summary_delay=0.1):
+        inter = await emu.slash(
+            guild.id, guild.channel_id, mod.id, "claim remove", {"claim": "crocus-2024-001", "reason": "test"}
+        )
+        await inter.wait_message()
+        await emu.wait_until(
+            lambda: bool(emu.requests_to("PATCH", rf"/messages/{message_id}$")),
+            timeout=3,
+            what="the summary edit after restart",
+        )
+
+
+async def test_deleted_summary_is_forgotten(emu: DiscordEmulator, guild: Guild, mod: Member, running: Running) -> None:
+    await pin(emu, guild, mod)
+    message_id = emu.pins(guild.channel_id)[0]
+    emu.delete_message(guild.channel_id, message_id)
+    inter = await emu.slash(
+        guild.id, guild.channel_id, mod.id, "claim remove", {"claim": "crocus-2024-001", "reason": "test"}
+    )
+    await inter.wait_message()
+    await emu.wait_until(lambda: bool(emu.requests_to("PATCH", rf"/messages/{message_id}$")), timeout=3)
+    await asyncio.sleep(0.2)
+    assert await running.service.read(lambda ledger: ledger.pinned_summaries(guild.id)) == []
