@@ -16,7 +16,14 @@ from .service import LedgerService
 
 log = logging.getLogger(__name__)
 
-DEFAULT_EXTENSIONS: tuple[str, ...] = ("cogs.ask", "cogs.admin", "cogs.claims", "cogs.incidents")
+DEFAULT_EXTENSIONS: tuple[str, ...] = (
+    "cogs.ask",
+    "cogs.admin",
+    "cogs.claims",
+    "cogs.speakers",
+    "cogs.incidents",
+    "cogs.audit",
+)
 UNEXPECTED = "Something went wrong on Claim Ledger's side. It has been logged; please try again in a moment."
 
 

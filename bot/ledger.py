@@ -760,29 +760,21 @@ class Ledger:
             "SELECT * FROM revisions WHERE scope = ? AND entity = ? AND entity_id = ? ORDER BY id",
             [scope, entity, entity_id],
         )
-        return [
-            Revision(
-                id=r["id"],
-                scope=r["scope"],
-                entity=r["entity"],
-                entity_id=r["entity_id"],
-                action=r["action"],
-                actor=r["actor"],
-                at=r["at"],
-                old=json.loads(r["old"]) if r["old"] else None,
-                new=json.loads(r["new"]) if r["new"] else None,
-            )
-            for r in rows
-        ]
+        return [_revision(r) for r in rows]
+
+    def revisions_after(self, scope: str, after_id: int, *, limit: int = 50) -> list[Revision]:
+        """Revisions of this scope newer than ``after_id``, oldest first."""
+        rows = self._rows(
+            "SELECT * FROM revisions WHERE scope = ? AND id > ? ORDER BY id LIMIT ?", [scope, after_id, limit]
+        )
+        return [_revision(r) for r in rows]
+
+    def last_revision_id(self, scope: str) -> int:
+        return self._rows("SELECT coalesce(max(id), 0) AS n FROM revisions WHERE scope = ?", [scope])[0]["n"]
 
     def recent_revisions(self, scope: str, *, limit: int = 10) -> list[Revision]:
-        rows = self._rows(
-            "SELECT id, entity, entity_id FROM revisions WHERE scope = ? ORDER BY id DESC LIMIT ?", [scope, limit]
-        )
-        out = []
-        for r in rows:
-            out.extend(rev for rev in self.history(scope, r["entity"], r["entity_id"]) if rev.id == r["id"])
-        return out
+        rows = self._rows("SELECT * FROM revisions WHERE scope = ? ORDER BY id DESC LIMIT ?", [scope, limit])
+        return [_revision(r) for r in rows]
 
     # ----------------------------------------------------------------- settings
 
@@ -880,6 +872,20 @@ def claim_record(claim: Claim) -> dict[str, Any]:
         "sources": [{"url": s.url, "title": s.title, "publisher": s.publisher} for s in claim.sources],
         "removed": {"reason": claim.removed_reason} if claim.removed else None,
     }
+
+
+def _revision(row: dict[str, Any]) -> Revision:
+    return Revision(
+        id=row["id"],
+        scope=row["scope"],
+        entity=row["entity"],
+        entity_id=row["entity_id"],
+        action=row["action"],
+        actor=row["actor"],
+        at=row["at"],
+        old=json.loads(row["old"]) if row["old"] else None,
+        new=json.loads(row["new"]) if row["new"] else None,
+    )
 
 
 def _incident_values(record: dict[str, Any]) -> list[Any]:

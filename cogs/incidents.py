@@ -15,6 +15,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.audit import AUDIT_CHANNEL_SETTING, AUDIT_LAST_SETTING
 from bot.client import ClaimLedgerBot, scope_of
 from bot.embeds import cut, inert, summary_embed
 from bot.ledger import Ledger
@@ -78,6 +79,32 @@ class IncidentGroup(app_commands.Group, name="incident", description="Moderators
         await interaction.response.send_message(
             f"Created incident **{inert(incident.title)}** (`{incident.slug}`).", ephemeral=True
         )
+        self.bot.dispatch("ledger_change", scope, incident.slug)
+
+    @app_commands.command(name="edit", description="Change an incident's title, date, place, summary or aliases")
+    @app_commands.describe(aliases="Other names members use, separated by commas")
+    async def edit(
+        self,
+        interaction: discord.Interaction,
+        incident: str,
+        title: app_commands.Range[str, 1, 200] | None = None,
+        date: app_commands.Range[str, 1, 40] | None = None,
+        place: app_commands.Range[str, 1, 200] | None = None,
+        summary: app_commands.Range[str, 1, 2000] | None = None,
+        aliases: app_commands.Range[str, 1, 1000] | None = None,
+    ) -> None:
+        scope = scope_of(interaction.guild_id)
+        who = actor(interaction.user)
+        changes: dict = {
+            k: v for k, v in {"title": title, "date": date, "place": place, "summary": summary}.items() if v
+        }
+        if aliases:
+            changes["aliases"] = [a for a in aliases.split(",") if a.strip()]
+        updated = await self.bot.ledger.write(
+            lambda ledger: ledger.update_incident(scope, incident, actor=who, **changes)
+        )
+        await interaction.response.send_message(f"Updated **{inert(updated.title)}**.", ephemeral=True)
+        self.bot.dispatch("ledger_change", scope, updated.slug)
 
     @app_commands.command(name="list", description="The incidents in this server's ledger")
     async def list_(self, interaction: discord.Interaction) -> None:
@@ -138,6 +165,7 @@ class IncidentGroup(app_commands.Group, name="incident", description="Moderators
             await self.bot.ledger.write(lambda ledger, m=message_id: ledger.forget_pinned_summary(scope, m))
         await interaction.response.send_message(f"Unpinned {len(pinned)} summary message(s).", ephemeral=True)
 
+    @edit.autocomplete("incident")
     @show.autocomplete("incident")
     @pin.autocomplete("incident")
     @unpin.autocomplete("incident")
@@ -158,6 +186,20 @@ class LedgerGroup(app_commands.Group, name="ledger", description="Moderators: le
 
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
         return await ensure_moderator(interaction)
+
+    @settings.command(name="audit-channel", description="Post every ledger change here (leave empty to stop)")
+    async def audit_channel(self, interaction: discord.Interaction, channel: discord.TextChannel | None = None) -> None:
+        scope = scope_of(interaction.guild_id)
+        who = actor(interaction.user)
+
+        def save(ledger: Ledger) -> None:
+            with ledger.transaction():
+                ledger.set_setting(scope, AUDIT_CHANNEL_SETTING, str(channel.id) if channel else None, actor=who)
+                ledger.set_setting(scope, AUDIT_LAST_SETTING, str(ledger.last_revision_id(scope)), actor=who)
+
+        await self.bot.ledger.write(save)
+        text = f"Ledger changes will be posted in {channel.mention}." if channel else "Audit posting is off."
+        await interaction.response.send_message(text, ephemeral=True)
 
     @settings.command(name="moderator-role", description="Members with this role may change the ledger")
     async def moderator_role(self, interaction: discord.Interaction, role: discord.Role | None = None) -> None:

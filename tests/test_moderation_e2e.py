@@ -298,3 +298,56 @@ async def test_deleted_summary_is_forgotten(emu: DiscordEmulator, guild: Guild, 
     await emu.wait_until(lambda: bool(emu.requests_to("PATCH", rf"/messages/{message_id}$")), timeout=3)
     await asyncio.sleep(0.2)
     assert await running.service.read(lambda ledger: ledger.pinned_summaries(guild.id)) == []
+
+
+async def test_speaker_commands(
+    emu: DiscordEmulator, guild: Guild, mod: Member, member: Member, running: Running
+) -> None:
+    async def run(name: str, options: dict) -> dict:
+        inter = await emu.slash(guild.id, guild.channel_id, mod.id, name, options)
+        return await inter.wait_message()
+
+    added = await run(
+        "speaker add",
+        {"name": "Dmitri Peskov", "role": "Kremlin spokesman", "kind": "person", "aliases": "Peskov, Peskoff"},
+    )
+    assert "Dmitri Peskov" in added["content"] and "Peskoff" in added["content"]
+    await run("speaker alias add", {"speaker": "Peskov", "alias": "Dmitry Peskov"})
+    removed = await run("speaker alias remove", {"speaker": "Dmitri Peskov", "alias": "Peskoff"})
+    assert "Peskoff" not in removed["content"]
+    await run("speaker add", {"name": "D. Peskov"})
+    await running.service.write(
+        lambda ledger: ledger.add_claim(
+            guild.id, text="Peskov said the Kremlin would respond.", speaker="D. Peskov", actor="t"
+        )
+    )
+    merged = await run("speaker merge", {"duplicate": "D. Peskov", "into": "Dmitri Peskov"})
+    assert merged["content"].startswith("Merged into **Dmitri Peskov**")
+    inter = await emu.slash(guild.id, guild.channel_id, member.id, "ask", {"question": "what did peskov say"})
+    answer = await inter.wait_message()
+    assert answer["embeds"][0]["fields"][0]["name"].startswith("1. Dmitri Peskov")
+    duplicate = await run("speaker add", {"name": "dmitri peskov"})
+    assert "already exists" in duplicate["content"]
+
+
+async def test_audit_channel_gets_compact_diffs(
+    emu: DiscordEmulator, guild: Guild, mod: Member, running: Running
+) -> None:
+    audit = emu.add_channel(guild.id, "ledger-audit")
+    await asyncio.sleep(0.1)
+    inter = await emu.slash(guild.id, guild.channel_id, mod.id, "ledger settings audit-channel", {"channel": audit})
+    await inter.wait_message()
+    inter = await emu.slash(
+        guild.id,
+        guild.channel_id,
+        mod.id,
+        "evidence set",
+        {"claim": "crocus-2024-010", "status": "disputed", "details": "Contested"},
+    )
+    await inter.wait_message()
+    await emu.wait_until(lambda: bool(emu.channel_messages(audit)), what="an audit post")
+    post = emu.channel_messages(audit)[0]
+    text = post["embeds"][0]["description"]
+    assert "moderator (" in text and "updated claim #" in text
+    assert "evidence.status: not_presented → disputed" in text
+    assert post["allowed_mentions"] == {"parse": []}

@@ -1,0 +1,111 @@
+"""Moderators keep the speakers: /speaker add, /speaker alias add|remove, /speaker merge."""
+
+from __future__ import annotations
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.client import ClaimLedgerBot, scope_of
+from bot.embeds import inert
+from bot.models import Speaker, SpeakerKind
+
+from .claims import actor, ensure_moderator
+
+KIND_CHOICES = [app_commands.Choice(name=k.value, value=k.value) for k in SpeakerKind]
+
+
+async def speaker_choices(bot: ClaimLedgerBot, interaction: discord.Interaction, current: str) -> list:
+    scope = scope_of(interaction.guild_id)
+    speakers = await bot.ledger.read(lambda ledger: ledger.list_speakers(scope))
+    typed = current.casefold()
+    found = [s for s in speakers if not typed or any(typed in n.casefold() for n in (s.name, *s.aliases))]
+    return [app_commands.Choice(name=s.name[:100], value=s.name[:100]) for s in found[:25]]
+
+
+def describe(speaker: Speaker) -> str:
+    aliases = inert(", ".join(speaker.aliases) or "none")
+    return f"**{inert(speaker.name)}** ({inert(speaker.role or 'no role')}, {speaker.kind.value}); aliases: {aliases}"
+
+
+@app_commands.guild_only()
+@app_commands.default_permissions(manage_guild=True)
+class SpeakerGroup(app_commands.Group, name="speaker", description="Moderators: who makes claims, and their aliases"):
+    alias = app_commands.Group(name="alias", description="Other names of a speaker (transliterations, short names)")
+
+    def __init__(self, bot: ClaimLedgerBot) -> None:
+        super().__init__()
+        self.bot = bot
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        return await ensure_moderator(interaction)
+
+    async def _reply(self, interaction: discord.Interaction, text: str) -> None:
+        await interaction.response.send_message(text, ephemeral=True, allowed_mentions=discord.AllowedMentions.none())
+        self.bot.dispatch("ledger_change", scope_of(interaction.guild_id), None)
+
+    @app_commands.command(name="add", description="Add a speaker: a person, organisation, agency, media or group")
+    @app_commands.choices(kind=KIND_CHOICES)
+    @app_commands.describe(aliases="Other names, separated by commas (e.g. Zelensky, Zelenskyy)")
+    async def add(
+        self,
+        interaction: discord.Interaction,
+        name: app_commands.Range[str, 1, 100],
+        role: app_commands.Range[str, 1, 200] | None = None,
+        kind: app_commands.Choice[str] | None = None,
+        aliases: app_commands.Range[str, 1, 1000] | None = None,
+    ) -> None:
+        scope = scope_of(interaction.guild_id)
+        who = actor(interaction.user)
+        names = [a for a in (aliases or "").split(",") if a.strip()]
+        speaker = await self.bot.ledger.write(
+            lambda ledger: ledger.create_speaker(
+                scope, name=name, role=role, kind=kind.value if kind else None, aliases=names, actor=who
+            )
+        )
+        await self._reply(interaction, f"Added {describe(speaker)}.")
+
+    @alias.command(name="add", description="Add another name for a speaker")
+    async def alias_add(
+        self, interaction: discord.Interaction, speaker: str, alias: app_commands.Range[str, 1, 100]
+    ) -> None:
+        scope = scope_of(interaction.guild_id)
+        who = actor(interaction.user)
+        found = await self.bot.ledger.write(lambda ledger: ledger.add_speaker_alias(scope, speaker, alias, actor=who))
+        await self._reply(interaction, f"Updated {describe(found)}.")
+
+    @alias.command(name="remove", description="Remove a name from a speaker")
+    async def alias_remove(self, interaction: discord.Interaction, speaker: str, alias: str) -> None:
+        scope = scope_of(interaction.guild_id)
+        who = actor(interaction.user)
+        found = await self.bot.ledger.write(
+            lambda ledger: ledger.remove_speaker_alias(scope, speaker, alias, actor=who)
+        )
+        await self._reply(interaction, f"Updated {describe(found)}.")
+
+    @app_commands.command(name="merge", description="Merge a duplicate speaker into another (claims move over)")
+    async def merge(self, interaction: discord.Interaction, duplicate: str, into: str) -> None:
+        scope = scope_of(interaction.guild_id)
+        who = actor(interaction.user)
+        merged = await self.bot.ledger.write(lambda ledger: ledger.merge_speakers(scope, duplicate, into, actor=who))
+        await self._reply(interaction, f"Merged into {describe(merged)}.")
+
+    @alias_add.autocomplete("speaker")
+    @alias_remove.autocomplete("speaker")
+    @merge.autocomplete("duplicate")
+    @merge.autocomplete("into")
+    async def speaker_autocomplete(self, interaction: discord.Interaction, current: str) -> list:
+        return await speaker_choices(self.bot, interaction, current)
+
+
+class Speakers(commands.Cog):
+    def __init__(self, bot: ClaimLedgerBot) -> None:
+        self.bot = bot
+        self.bot.tree.add_command(SpeakerGroup(bot))
+
+    async def cog_unload(self) -> None:
+        self.bot.tree.remove_command("speaker")
+
+
+async def setup(bot: ClaimLedgerBot) -> None:
+    await bot.add_cog(Speakers(bot))

@@ -1,0 +1,51 @@
+"""Pure parts of moderation: who is a moderator, summary positions, audit diffs."""
+
+from __future__ import annotations
+
+from bot.audit import describe, diff_lines
+from bot.embeds import embed_problems, summary_embed
+from bot.ledger import DEFAULT_SCOPE, Ledger
+from bot.models import EvidenceStatus
+from bot.permissions import ADMINISTRATOR, MANAGE_GUILD, is_moderator, refusal
+from bot.summary import build_summary
+
+
+def test_is_moderator() -> None:
+    assert is_moderator(MANAGE_GUILD, set(), None)
+    assert is_moderator(ADMINISTRATOR, set(), None)
+    assert not is_moderator(0, {5}, None)
+    assert is_moderator(0, {5}, 5)
+    assert not is_moderator(0, {6}, 5)
+    assert "<@&5>" in refusal(5) and "Manage Server" in refusal(None)
+
+
+def test_summary_positions_from_seed(seeded: Ledger) -> None:
+    summary = build_summary(seeded, DEFAULT_SCOPE, "crocus-city-hall-attack-2024")
+    by_label = {p.label: p for p in summary.positions}
+    assert by_label["Responsibility"].status is EvidenceStatus.PRESENTED
+    assert "Islamic State Khorasan" in by_label["Responsibility"].speakers
+    link = by_label["Ukraine link"]
+    assert link.status is EvidenceStatus.NOT_PRESENTED
+    assert "Federal Security Service of Russia" in link.speakers
+    assert summary.claim_count == seeded.count_claims(DEFAULT_SCOPE)
+    embed = summary_embed(summary, updated_at="2024-03-24 10:00 UTC")
+    assert embed_problems(embed) == []
+    assert embed.footer.text.startswith("Last updated 2024-03-24 10:00 UTC")
+
+
+def test_summary_lists_newest_changes(seeded: Ledger) -> None:
+    claim = seeded.get_claim(DEFAULT_SCOPE, "crocus-2024-010")
+    seeded.set_evidence(DEFAULT_SCOPE, claim.id, status="disputed", details="x", actor="mod")
+    summary = build_summary(seeded, DEFAULT_SCOPE, "crocus-city-hall-attack-2024")
+    assert summary.changes[0].split(" · ")[1] == f"update #{claim.id}"
+
+
+def test_diff_lines_and_describe(seeded: Ledger) -> None:
+    claim = seeded.get_claim(DEFAULT_SCOPE, "crocus-2024-010")
+    seeded.set_evidence(DEFAULT_SCOPE, claim.id, status="partial", details="Some", actor="alice (1)")
+    revision = seeded.history(DEFAULT_SCOPE, "claim", claim.id)[-1]
+    lines = diff_lines(revision.old, revision.new)
+    assert "evidence.status: not_presented → partial" in lines
+    assert any(line.startswith("evidence.details: ") and line.endswith("→ Some") for line in lines)
+    assert describe(revision).startswith(f"alice (1) updated claim #{claim.id}")
+    assert diff_lines({"a": 1}, {"a": 1}) == []
