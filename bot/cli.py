@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from .backup import backup, restore
 from .config import Settings
 from .errors import ImportFileError, LedgerError, location
 from .ledger import DEFAULT_SCOPE, Ledger
@@ -52,6 +53,13 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("file", type=Path, nargs="?", help="output file (default: standard output)")
     exp.add_argument("--format", choices=["native", "csv", "jsonl"], default=None, help="default: from the file name")
     exp.add_argument("--incident", help="only this incident (slug or title)")
+
+    bak = with_db(sub.add_parser("backup", help="copy the ledger safely, even while the bot runs"))
+    bak.add_argument("path", type=Path, help="where to write the backup")
+
+    res = with_db(sub.add_parser("restore", help="replace the ledger with a backup (stop the bot first)"))
+    res.add_argument("path", type=Path, help="the backup file")
+    res.add_argument("--force", action="store_true", help="overwrite an existing ledger")
 
     run = with_db(sub.add_parser("run", help="run the Discord bot (needs DISCORD_TOKEN)"))
     run.set_defaults(sync=False)
@@ -148,6 +156,20 @@ def cmd_export(args: argparse.Namespace, settings: Settings, out: TextIO) -> int
     return 0
 
 
+def cmd_backup(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    info = backup(args.db or settings.db_path, args.path)
+    out.write(
+        f"Backed up {info.claims} claims ({info.scopes} server ledgers, {info.size / 1024:.0f} KiB) to {info.path}.\n"
+    )
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    info = restore(args.path, args.db or settings.db_path, force=args.force)
+    out.write(f"Restored {info.claims} claims ({info.scopes} server ledgers) into {info.path}.\n")
+    return 0
+
+
 def cmd_run(args: argparse.Namespace, settings: Settings, out: TextIO, *, sync_guild: int | None = None) -> int:
     if not settings.token:
         print(
@@ -163,7 +185,13 @@ def cmd_run(args: argparse.Namespace, settings: Settings, out: TextIO, *, sync_g
     )
 
 
-COMMANDS = {"ask": cmd_ask, "import": cmd_import, "export": cmd_export}
+COMMANDS = {
+    "ask": cmd_ask,
+    "import": cmd_import,
+    "export": cmd_export,
+    "backup": cmd_backup,
+    "restore": cmd_restore,
+}
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
