@@ -1,0 +1,101 @@
+"""A burst of /ask interactions from many members while moderators write, through the emulator."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import statistics
+import time
+from dataclasses import dataclass
+
+from tests.fakediscord import MANAGE_GUILD, DiscordEmulator, Guild
+from tests.harness import Running
+
+QUESTIONS = [
+    "did Ukraine have anything to do with the Moscow concert hall attack?",
+    "Who claimed responsibility for the Crocus City Hall attack?",
+    "what did medvedev say",
+    "FSB link to ukraine",
+    "what proof did Russia give that Ukraine was involved?",
+    "zelenskyy response",
+    "how do I bake sourdough bread?",
+    "what was said on March 23",
+]
+
+
+@dataclass
+class BurstResult:
+    interactions: int
+    seconds: float
+    latencies: list[float]
+    errors: list[dict]
+    late: int
+    writes: int
+    worst_stall: float
+
+    @property
+    def throughput(self) -> float:
+        return self.interactions / self.seconds if self.seconds else 0.0
+
+    def percentile(self, p: float) -> float:
+        ordered = sorted(self.latencies)
+        return ordered[min(int(len(ordered) * p), len(ordered) - 1)] if ordered else 0.0
+
+    def table(self) -> str:
+        return (
+            "| interactions | writes | seconds | per second | first response median / p95 / max ms |"
+            " late (>3 s) | errors | worst loop stall ms |\n|---|---|---|---|---|---|---|---|\n"
+            f"| {self.interactions} | {self.writes} | {self.seconds:.2f} | {self.throughput:.0f} |"
+            f" {statistics.median(self.latencies) * 1000:.0f} / {self.percentile(0.95) * 1000:.0f} /"
+            f" {max(self.latencies) * 1000:.0f} | {self.late} | {len(self.errors)} | {self.worst_stall * 1000:.0f} |"
+        )
+
+
+async def watch_loop(stop: asyncio.Event, interval: float = 0.005) -> float:
+    """The worst delay of a short sleep on this event loop: how long the loop was blocked."""
+    worst = 0.0
+    loop = asyncio.get_running_loop()
+    while not stop.is_set():
+        started = loop.time()
+        await asyncio.sleep(interval)
+        worst = max(worst, loop.time() - started - interval)
+    return worst
+
+
+async def burst(
+    emu: DiscordEmulator, guild: Guild, run: Running, *, members: int, asks: int, writes: int, spread: float
+) -> BurstResult:
+    rng = random.Random(5)
+    users = [emu.add_member(guild.id, f"user{i}") for i in range(members)]
+    mod = emu.add_member(guild.id, "burst-mod", permissions=MANAGE_GUILD)
+    refs = [f"crocus-2024-{n:03d}" for n in range(1, 28)]
+    stop = asyncio.Event()
+    watcher = asyncio.create_task(watch_loop(stop))
+    records = []
+    started = time.perf_counter()
+
+    async def one_ask(i: int) -> None:
+        await asyncio.sleep(rng.random() * spread)
+        user = users[i % members]
+        records.append(await emu.slash(guild.id, guild.channel_id, user.id, "ask", {"question": rng.choice(QUESTIONS)}))
+
+    async def one_write(i: int) -> None:
+        await asyncio.sleep(rng.random() * spread)
+        inter = await emu.slash(
+            guild.id,
+            guild.channel_id,
+            mod.id,
+            "evidence set",
+            {"claim": refs[i % len(refs)], "status": "disputed", "details": f"burst edit {i}"},
+        )
+        records.append(inter)
+
+    await asyncio.gather(*(one_ask(i) for i in range(asks)), *(one_write(i) for i in range(writes)))
+    await emu.wait_until(lambda: all(r.responses or r.errors for r in records), timeout=30, what="every response")
+    seconds = time.perf_counter() - started
+    stop.set()
+    worst = await watcher
+    latencies = [r.latency for r in records if r.latency is not None]
+    errors = [e for r in records for e in r.errors]
+    late = sum(1 for x in latencies if x > 3.0)
+    return BurstResult(len(records), seconds, latencies, errors, late, writes, worst)
