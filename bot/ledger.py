@@ -819,6 +819,13 @@ class Ledger:
             for r in self._rows(sql + " ORDER BY id", params)
         ]
 
+    def all_pinned_summaries(self) -> list[tuple[str, int]]:
+        """(scope, incident id) of every tracked summary, across scopes (for the bot's start-up refresh)."""
+        return [
+            (r["scope"], r["incident_id"])
+            for r in self._rows("SELECT DISTINCT scope, incident_id FROM pinned_summaries")
+        ]
+
     def forget_pinned_summary(self, scope: str, message_id: int) -> int:
         with self.transaction():
             cursor = self.db.execute(

@@ -220,10 +220,27 @@ class Incidents(commands.Cog):
         self.bot.tree.add_command(LedgerGroup(bot))
 
     async def cog_unload(self) -> None:
+        """On shutdown, flush summary edits still waiting out their delay instead of dropping them."""
         self.bot.tree.remove_command("incident")
         self.bot.tree.remove_command("ledger")
-        for task in self.pending.values():
+        pending = list(self.pending.items())
+        self.pending.clear()
+        for (scope, incident), task in pending:
             task.cancel()
+            try:
+                await asyncio.wait_for(self.refresh(scope, incident), timeout=5)
+            except Exception:
+                log.exception("flushing the summaries of %s in %s at shutdown failed", incident, scope)
+
+    @commands.Cog.listener()
+    async def on_ready(self) -> None:
+        """Bring every pinned summary up to date once at start (changes may have landed while we were down)."""
+        tracked = await self.bot.ledger.read(lambda ledger: ledger.all_pinned_summaries())
+        for scope, incident_id in sorted(set(tracked)):
+            try:
+                await self.refresh(scope, incident_id)
+            except Exception:
+                log.exception("refreshing summaries of incident %s in %s at start failed", incident_id, scope)
 
     @commands.Cog.listener()
     async def on_ledger_change(self, scope: str, incident: str | None) -> None:
@@ -244,7 +261,7 @@ class Incidents(commands.Cog):
         except Exception:
             log.exception("refreshing the summaries of %s in %s failed", incident, scope)
 
-    async def refresh(self, scope: str, incident: str) -> int:
+    async def refresh(self, scope: str, incident: str | int) -> int:
         """Edit every pinned summary of the incident in place; forget those deleted. Returns edits made."""
         pinned = await self.bot.ledger.read(lambda ledger: ledger.pinned_summaries(scope, incident))
         if not pinned:
