@@ -29,15 +29,17 @@ def main() -> int:
             results.append(kill_import(Path(tmp), args.rows, rng) if i % 2 == 0 else kill_edits(Path(tmp), rng))
     imports = [r for r in results if r.mode == "import"]
     edits = [r for r in results if r.mode == "edits"]
+    absent = sum(1 for r in imports if r.rows == 0)
+    whole = sum(1 for r in imports if r.rows == args.rows)
     print(
-        "| kills | mid-import | imports found whole | mid-edit | integrity failures | lost committed edits |"
-        " partial writes |"
+        "| kills | during import: absent / whole / partial | during edits | integrity failures |"
+        " lost committed edits | half-written edits |"
     )
-    print("|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|")
     print(
-        f"| {len(results)} | {len(imports)} | {sum(1 for r in imports if r.rows in (0, args.rows))} |"
-        f" {len(edits)} | {sum(1 for r in results if not r.integrity)} | {sum(r.lost for r in edits)} |"
-        f" {sum(1 for r in results if r.partial)} |"
+        f"| {len(results)} | {absent} / {whole} / {len(imports) - absent - whole} | {len(edits)} |"
+        f" {sum(1 for r in results if not r.integrity)} | {sum(r.lost for r in edits)} |"
+        f" {sum(1 for r in edits if r.partial)} |"
     )
     return 0
 
