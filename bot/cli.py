@@ -51,7 +51,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     exp = with_db(sub.add_parser("export", help="export the ledger (native JSON by default)"))
     exp.add_argument("file", type=Path, nargs="?", help="output file (default: standard output)")
-    exp.add_argument("--format", choices=["native", "csv", "jsonl"], default=None, help="default: from the file name")
+    exp.add_argument(
+        "--format", choices=["native", "csv", "jsonl", "claimreview"], default=None, help="default: from the file name"
+    )
+    exp.add_argument("--publisher", default="Claim Ledger", help="ClaimReview author (your server or organisation)")
     exp.add_argument("--incident", help="only this incident (slug or title)")
 
     bak = with_db(sub.add_parser("backup", help="copy the ledger safely, even while the bot runs"))
@@ -138,16 +141,20 @@ def cmd_import(args: argparse.Namespace, settings: Settings, out: TextIO) -> int
             progress=ProgressBar(f"Importing {args.file.name}"),
         )
     out.write(report.summary() + "\n")
-    return 0
+    for where, message in report.unmapped:
+        out.write(f"  not mapped, {location(where)}: {message}\n")
+    for where, message in report.problems:
+        out.write(f"  invalid, {location(where)}: {message}\n")
+    return 1 if report.problems else 0
 
 
 def cmd_export(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     fmt = args.format
     if fmt is None:
         suffix = args.file.suffix.lower() if args.file else ""
-        fmt = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}.get(suffix, "native")
+        fmt = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".jsonld": "claimreview"}.get(suffix, "native")
     with open_ledger(args.db or settings.db_path, settings, seed=True) as ledger:
-        text = export_text(ledger, args.scope, fmt, incident=args.incident)
+        text = export_text(ledger, args.scope, fmt, incident=args.incident, publisher=args.publisher)
     if args.file:
         args.file.write_text(text, encoding="utf-8")
         print(f"Wrote {args.file} ({fmt}).", file=sys.stderr)

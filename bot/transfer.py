@@ -52,6 +52,7 @@ class ImportReport:
     speakers: int = 0
     dry_run: bool = False
     problems: list[tuple[int | str, str]] = field(default_factory=list)
+    unmapped: list[tuple[int | str, str]] = field(default_factory=list)
 
     @property
     def total(self) -> int:
@@ -62,6 +63,8 @@ class ImportReport:
         return (
             f"{verb} {self.total} claims: {self.created} new, {self.updated} updated, {self.unchanged} unchanged"
             f" ({self.incidents} new incidents, {self.speakers} new speakers)."
+            + (f" {len(self.problems)} invalid." if self.problems else "")
+            + (f" {len(self.unmapped)} value(s) not mapped." if self.unmapped else "")
         )
 
 
@@ -73,8 +76,13 @@ class _DryRun(Exception):
 
 
 def detect_format(name: str, data: bytes) -> str:
-    """'native', 'csv' or 'jsonl', from the file name, else from the content."""
+    """'native', 'claimreview', 'csv' or 'jsonl', from the file name, else from the content."""
     lower = name.lower()
+    if lower.endswith(".jsonld"):
+        return "claimreview"
+    head = data.lstrip()[:4096]
+    if head[:1] in (b"{", b"[") and (b'"@context"' in head or b'"@type"' in head or b'"@graph"' in head):
+        return "claimreview"
     if lower.endswith(".csv"):
         return "csv"
     if lower.endswith((".jsonl", ".ndjson")):
@@ -188,6 +196,10 @@ def import_bytes(
     progress: Progress | None = None,
 ) -> ImportReport:
     fmt = detect_format(name, data)
+    if fmt == "claimreview":
+        from .claimreview import import_claimreview
+
+        return import_claimreview(ledger, scope, data, actor=actor, dry_run=dry_run, progress=progress)
     if fmt == "native":
         return import_document(ledger, scope, read_native(data), actor=actor, dry_run=dry_run, progress=progress)
     rows = list(read_flat_rows(data, fmt))
@@ -227,10 +239,10 @@ def _run_import(
                     report.problems.append((position, str(err)))
                 if progress:
                     progress(done, len(records))
+            if dry_run:
+                raise _DryRun  # report what would change, invalid records included; write nothing
             if report.problems:
                 raise ImportFileError(f"Nothing was imported: {len(report.problems)} bad {what}.", report.problems)
-            if dry_run:
-                raise _DryRun
     except _DryRun:
         pass
     return report
@@ -483,11 +495,30 @@ def dump_jsonl(rows: list[dict[str, str]]) -> str:
     return "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
 
 
-def export_text(ledger: Ledger, scope: str, fmt: str, *, incident: str | None = None) -> str:
+def export_text(
+    ledger: Ledger, scope: str, fmt: str, *, incident: str | None = None, publisher: str = "Claim Ledger"
+) -> str:
+    if fmt == "claimreview":
+        from .claimreview import export_claimreview
+
+        document = export_claimreview(ledger, scope, incident=incident, publisher=publisher)
+        return json.dumps(document, ensure_ascii=False, indent=2) + "\n"
     if fmt == "native":
         return dump_document(export_document(ledger, scope, incident=incident))
     if fmt == "csv":
         return dump_csv(flat_rows(ledger, scope, incident=incident))
     if fmt == "jsonl":
         return dump_jsonl(flat_rows(ledger, scope, incident=incident))
-    raise InvalidInputError(f"Unknown export format {fmt!r}; use native, csv or jsonl.")
+    raise InvalidInputError(f"Unknown export format {fmt!r}; use native, csv, jsonl or claimreview.")
+
+
+EXTENSIONS = {"native": "json", "csv": "csv", "jsonl": "jsonl", "claimreview": "jsonld"}
+
+
+def export_bytes(
+    ledger: Ledger, scope: str, fmt: str, *, incident: str | None = None, publisher: str = "Claim Ledger"
+) -> tuple[str, bytes]:
+    """(file name, content) of an export, for attaching to a message."""
+    text = export_text(ledger, scope, fmt, incident=incident, publisher=publisher)
+    stem = f"claim-ledger-{incident}" if incident else "claim-ledger"
+    return f"{stem}.{EXTENSIONS[fmt]}", text.encode("utf-8")
