@@ -23,6 +23,7 @@ from bot.permissions import MODERATOR_ROLE_SETTING
 from bot.summary import build_summary
 
 from .claims import actor, ensure_moderator, incident_choices
+from .transfer import FORMATS, run_export, run_import
 
 log = logging.getLogger(__name__)
 
@@ -186,6 +187,25 @@ class LedgerGroup(app_commands.Group, name="ledger", description="Moderators: le
 
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
         return await ensure_moderator(interaction)
+
+    @app_commands.command(name="import", description="Import a file: native JSON, CSV, JSONL or ClaimReview")
+    @app_commands.describe(file="The file to import; you see a preview before anything changes")
+    async def import_(self, interaction: discord.Interaction, file: discord.Attachment) -> None:
+        await run_import(self.bot, interaction, file, actor(interaction.user))
+
+    @app_commands.command(name="export", description="The server's ledger as a file")
+    @app_commands.choices(format=[app_commands.Choice(name=f, value=f) for f in FORMATS])
+    async def export(
+        self,
+        interaction: discord.Interaction,
+        format: app_commands.Choice[str] | None = None,
+        incident: str | None = None,
+    ) -> None:
+        await run_export(self.bot, interaction, format.value if format else "native", incident)
+
+    @export.autocomplete("incident")
+    async def export_incident_autocomplete(self, interaction: discord.Interaction, current: str) -> list:
+        return await incident_choices(self.bot, interaction, current)
 
     @settings.command(name="audit-channel", description="Post every ledger change here (leave empty to stop)")
     async def audit_channel(self, interaction: discord.Interaction, channel: discord.TextChannel | None = None) -> None:

@@ -777,7 +777,7 @@ class DiscordEmulator:
             ("GET", r"/applications/\d+/guilds/(\d+)/commands", lambda g: _json_response(self.commands.get(g, []))),
             ("PUT", r"/applications/\d+/guilds/(\d+)/commands", lambda g: self._sync(g, body)),
             ("POST", r"/interactions/(\d+)/([^/]+)/callback", lambda i, t: self._callback(i, t, body, files)),
-            ("POST", r"/webhooks/\d+/([^/]+)", lambda t: self._followup(t, body)),
+            ("POST", r"/webhooks/\d+/([^/]+)", lambda t: self._followup(t, body, files)),
             ("GET", r"/webhooks/\d+/([^/]+)/messages/(@original|\d+)", lambda t, m: self._webhook_message(t, m)),
             ("PATCH", r"/webhooks/\d+/([^/]+)/messages/(@original|\d+)", lambda t, m: self._edit_webhook(t, m, body)),
             ("DELETE", r"/webhooks/\d+/([^/]+)/messages/(@original|\d+)", lambda t, m: self._delete_webhook(t, m)),
@@ -907,7 +907,7 @@ class DiscordEmulator:
     def _record_by_token(self, token: str) -> Interaction | None:
         return next((r for r in self.interactions.values() if r.token == token), None)
 
-    def _followup(self, token: str, body: dict[str, Any]) -> web.Response:
+    def _followup(self, token: str, body: dict[str, Any], files: list[tuple[str, bytes]] = ()) -> web.Response:  # type: ignore[assignment]
         record = self._record_by_token(token)
         if record is None:
             return _error(404, 10015, "Unknown Webhook")
@@ -919,6 +919,7 @@ class DiscordEmulator:
         channel_id = record.payload.get("channel_id")
         message = self._message_payload(channel_id, self.bot_user, body, flags=body.get("flags") or 0)
         message["webhook_id"] = self.app_id
+        message["files"] = [{"filename": name, "data": data} for name, data in files]
         if record.original is not None and record.original["flags"] & 128 and not record.followups:
             # The first followup after a "thinking" defer replaces the loading message, as Discord does.
             record.original.update(
@@ -927,6 +928,7 @@ class DiscordEmulator:
                 components=message["components"],
                 flags=record.original["flags"] & ~128,
                 allowed_mentions=message["allowed_mentions"],
+                files=message["files"],
             )
             message = record.original
         record.followups.append(message)

@@ -1,0 +1,98 @@
+"""/ledger import and /ledger export through the emulator."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from tests.fakediscord import MANAGE_GUILD, DiscordEmulator, Guild, Member
+from tests.harness import Running, running_bot
+
+CSV = (
+    "ref,incident,speaker,speaker_role,claim,said_at,evidence_status,evidence,source_url,source_title\n"
+    "dam-1,Dam failure,Jane Mayor,Mayor,The mayor said the dam failed because of sabotage.,2024-05-02,"
+    "not presented,No evidence shown,https://news.example/dam,Dam report\n"
+    "dam-2,Dam failure,River Authority,,The river authority said the dam failed under record rainfall.,2024-05-03,"
+    "partial,Rainfall data published,https://news.example/rain,Rain report\n"
+)
+
+
+@pytest.fixture
+async def emu(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[DiscordEmulator]:
+    async with DiscordEmulator() as emulator:
+        emulator.patch(monkeypatch)
+        yield emulator
+
+
+@pytest.fixture
+def guild(emu: DiscordEmulator) -> Guild:
+    return emu.add_guild("Data desk")
+
+
+@pytest.fixture
+def mod(emu: DiscordEmulator, guild: Guild) -> Member:
+    return emu.add_member(guild.id, "mod", permissions=MANAGE_GUILD)
+
+
+@pytest.fixture
+async def running(emu: DiscordEmulator, guild: Guild, db_path: Path) -> AsyncIterator[Running]:
+    async with running_bot(emu, db_path, guilds=[guild]) as run:
+        yield run
+
+
+async def start_import(emu: DiscordEmulator, guild: Guild, mod: Member, name: str, data: bytes) -> dict:
+    inter = await emu.slash(guild.id, guild.channel_id, mod.id, "ledger import", {"file": (name, data, "text/csv")})
+    return await inter.wait_message(timeout=5)
+
+
+async def test_import_preview_confirm_and_ask(
+    emu: DiscordEmulator, guild: Guild, mod: Member, running: Running
+) -> None:
+    preview = await start_import(emu, guild, mod, "dam.csv", CSV.encode())
+    fields = {f["name"]: f["value"] for f in preview["embeds"][0]["fields"]}
+    assert (fields["New"], fields["Updated"], fields["Invalid"]) == ("2", "0", "0")
+    assert await running.service.read(lambda ledger: ledger.find_speaker(guild.id, "Jane Mayor")) is None
+    other = emu.add_member(guild.id, "other-mod", permissions=MANAGE_GUILD)
+    refused = await emu.click(preview, "import:confirm", other.id)
+    assert "Only the moderator who started" in (await refused.wait_message())["content"]
+    confirmed = await emu.click(preview, "import:confirm", mod.id)
+    await confirmed.wait_response()
+    await emu.wait_until(lambda: preview["content"].startswith("Imported 2 claims"), timeout=5, what="the summary")
+    member = emu.add_member(guild.id, "reader")
+    inter = await emu.slash(guild.id, guild.channel_id, member.id, "ask", {"question": "why did the dam fail"})
+    answer = await inter.wait_message()
+    names = " ".join(f["name"] for f in answer["embeds"][0]["fields"])
+    assert "Jane Mayor" in names and "River Authority" in names
+
+
+async def test_invalid_rows_block_the_import(emu: DiscordEmulator, guild: Guild, mod: Member, running: Running) -> None:
+    bad = CSV + "dam-3,Dam failure,X,,Bad date,someday,unknown,,,\n"
+    preview = await start_import(emu, guild, mod, "dam.csv", bad.encode())
+    fields = {f["name"]: f["value"] for f in preview["embeds"][0]["fields"]}
+    assert fields["Invalid"] == "1"
+    assert any("line 4" in v for v in fields.values())
+    confirm = next(c for row in preview["components"] for c in row["components"] if c["custom_id"] == "import:confirm")
+    assert confirm["disabled"]
+    cancelled = await emu.click(preview, "import:cancel", mod.id)
+    await cancelled.wait_response()
+    assert await running.service.read(lambda ledger: ledger.find_speaker(guild.id, "Jane Mayor")) is None
+
+
+async def test_export_attaches_the_ledger(emu: DiscordEmulator, guild: Guild, mod: Member, running: Running) -> None:
+    inter = await emu.slash(guild.id, guild.channel_id, mod.id, "ledger export", {"format": "claimreview"})
+    message = await inter.wait_message(timeout=5)
+    (attached,) = message["files"]
+    assert attached["filename"] == "claim-ledger.jsonld"
+    document = json.loads(attached["data"])
+    assert document["@graph"] and document["@graph"][0]["@type"] in ("Claim", "ClaimReview")
+    reviews = [n for n in document["@graph"] if n["@type"] == "ClaimReview"]
+    assert reviews[0]["author"]["name"] == "Data desk"
+
+
+async def test_non_moderator_cannot_export(emu: DiscordEmulator, guild: Guild, running: Running) -> None:
+    member = emu.add_member(guild.id, "member")
+    inter = await emu.slash(guild.id, guild.channel_id, member.id, "ledger export", {}, force=True)
+    assert "Only moderators" in (await inter.wait_message())["content"]
