@@ -40,7 +40,8 @@ from .validation import LIMITS
 
 DEFAULT_THRESHOLD = 0.3
 MAX_QUERY_TERMS = 16
-COMMON_IDF = 0.25  # words whose IDF is below this share of the maximum are common
+POSTINGS_BUDGET = 2_000  # most index entries BM25 may score for one question
+STOPWORD_SHARE = 0.3  # a word in more than this share of claims is not used to find candidates
 CANDIDATES = 100
 RESCORE = 40
 SMALL_LEDGER = 20_000  # claims: below this every claim word joins the fuzzy vocabulary
@@ -69,8 +70,10 @@ class _Term:
     norm: str
     idf: float
     known: bool
+    df: int = 0
     correction: str | None = None
     similarity: float = 0.0
+    correction_df: int = 0
 
 
 @dataclass
@@ -179,13 +182,14 @@ class Matcher:
         return stems
 
     def _doc_freqs(self, stems: list[str]) -> dict[str, int]:
-        wanted = sorted({s for s in stems if s})
-        if not wanted:
-            return {}
-        rows = self.ledger._rows(
-            f"SELECT term, doc FROM claims_fts_vocab WHERE term IN ({','.join('?' * len(wanted))})", wanted
-        )
-        return {r["term"]: r["doc"] for r in rows}
+        """Document frequency of each stem, one indexed lookup each (an IN list would scan the whole vocabulary)."""
+        freqs: dict[str, int] = {}
+        with self.ledger._lock:
+            for stem in sorted({s for s in stems if s}):
+                row = self.ledger.conn.execute("SELECT doc FROM claims_fts_vocab WHERE term = ?", [stem]).fetchone()
+                if row:
+                    freqs[stem] = row[0]
+        return freqs
 
     def _parse(self, scope: str, question: str) -> _Query:
         vocab = self._scope_vocab(scope)
@@ -204,8 +208,14 @@ class Matcher:
             df = freqs.get(stem, 0)
             known = df > 0
             idf = math.log(1 + n / df) if known else max_idf
-            terms.append(_Term(word=token, norm=norm(token), idf=idf, known=known))
+            terms.append(_Term(word=token, norm=norm(token), idf=idf, known=known, df=df))
         self._correct(terms, vocab)
+        corrections = [t for t in terms if t.correction]
+        if corrections:
+            stems = self._stems([t.correction or "" for t in corrections])
+            freqs = self._doc_freqs(stems)
+            for term, stem in zip(corrections, stems, strict=True):
+                term.correction_df = freqs.get(stem, 0) or 1
         query = _Query(
             question=question,
             terms=terms,
@@ -242,30 +252,45 @@ class Matcher:
     # ------------------------------------------------------------------ search
 
     def _candidates(self, scope: str, query: _Query, *, prefix: str | None = None) -> list[tuple[int, float]]:
+        # The rarest words first, while their postings fit the budget: BM25 must score every posting of
+        # every OR-ed word, so a common word costs time in proportion to the ledger and adds little.
         chosen: dict[str, float] = {}
-        max_idf = math.log(1 + self._vocab[scope].total_docs)
-        rare = sum(1 for t in query.terms if t.known and t.idf > COMMON_IDF * max_idf)
-        for term in query.terms:
-            if rare >= 3 and term.idf <= COMMON_IDF * max_idf:
-                continue  # a common word adds cost, not precision, when rarer words are there
-            if term.known:
-                chosen[term.word] = max(chosen.get(term.word, 0), term.idf)
-            if term.correction:
-                chosen[term.correction] = max(chosen.get(term.correction, 0), term.idf * term.similarity)
+        spent = 0
+        total = self._vocab[scope].total_docs
+        for term in sorted(query.terms, key=lambda t: (-t.idf, t.word)):
+            for word, weight, df in ((term.word, term.idf, term.df), (term.correction, term.idf * term.similarity,
+                                                                       term.correction_df)):  # fmt: skip
+                if not word or not df or word in chosen or df > max(STOPWORD_SHARE * total, POSTINGS_BUDGET):
+                    continue  # a word in a large share of all claims works as a stopword here
+                if chosen and spent + df > POSTINGS_BUDGET:
+                    continue
+                chosen[word] = weight
+                spent += df
         best = sorted(chosen.items(), key=lambda kv: (-kv[1], kv[0]))[:MAX_QUERY_TERMS]
         parts = ['"' + word.replace('"', '""') + '"' for word, _ in best]
         if prefix:
             parts.append('"' + prefix.replace('"', '""') + '"*')
         if not parts:
             return []
-        rows = self.ledger._rows(
+        rows: list[dict] = []
+        if spent > POSTINGS_BUDGET:
+            # Even the rarest word is common: claims holding the two rarest words together come first.
+            known = [t for t in sorted(query.terms, key=lambda t: (-t.idf, t.word)) if t.df][:2]
+            if len(known) == 2:
+                both = " AND ".join('"' + t.word.replace('"', '""') + '"' for t in known)
+                rows = self._match(scope, both)
+        if not rows:
+            rows = self._match(scope, " OR ".join(parts))
+        return [(r["id"], -r["rank"]) for r in rows]
+
+    def _match(self, scope: str, expression: str) -> list[dict]:
+        return self.ledger._rows(
             f"SELECT f.rowid AS id, bm25(claims_fts, {FTS_WEIGHTS}) AS rank"
             " FROM claims_fts f JOIN claims c ON c.id = f.rowid"
             " WHERE claims_fts MATCH ? AND c.scope = ? AND c.removed_reason IS NULL"
             " ORDER BY rank, f.rowid LIMIT ?",
-            [" OR ".join(parts), scope, CANDIDATES],
+            [expression, scope, CANDIDATES],
         )
-        return [(r["id"], -r["rank"]) for r in rows]
 
     def _dated(self, scope: str, query: _Query) -> list[tuple[int, float]]:
         """For questions about a date: the claims said on it join the candidates."""
