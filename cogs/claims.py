@@ -12,7 +12,7 @@ from discord.ext import commands
 
 from bot.client import ClaimLedgerBot, scope_of
 from bot.embeds import claim_embed, cut, history_lines, inert
-from bot.errors import InvalidInputError
+from bot.errors import InvalidInputError, NotFoundError
 from bot.ledger import Ledger
 from bot.models import EvidenceStatus
 from bot.permissions import MODERATOR_ROLE_SETTING, is_moderator, refusal
@@ -144,7 +144,8 @@ class ClaimGroup(app_commands.Group, name="claim", description="Moderators: add,
         self.bot.dispatch("ledger_change", scope, claim_incident)
 
     @app_commands.command(name="add", description="Add a claim: who said what, when, where, with what evidence")
-    @app_commands.describe(incident="The incident it is about", speaker="Who made the claim (new names are created)",
+    @app_commands.describe(incident="The incident it is about (a new name starts a new incident)",
+                           speaker="Who made the claim (new names are created)",
                            speaker_role="Role or affiliation of a new speaker")  # fmt: skip
     async def add(
         self,
@@ -154,17 +155,22 @@ class ClaimGroup(app_commands.Group, name="claim", description="Moderators: add,
         speaker_role: app_commands.Range[str, 1, 200] | None = None,
     ) -> None:
         scope = scope_of(interaction.guild_id)
-        if incident:
-            await self.bot.ledger.read(lambda ledger: ledger.get_incident(scope, incident))
         who = actor(interaction.user)
 
         async def chosen(select_interaction: discord.Interaction, status: str, values: dict[str, Any]) -> None:
             def save(ledger: Ledger) -> Any:
+                """One transaction: a new speaker or incident named here is created with the claim, or not at all."""
                 with ledger.transaction():
                     if ledger.find_speaker(scope, speaker) is None:
                         ledger.create_speaker(scope, name=speaker, role=speaker_role, actor=who)
+                    slug = None
+                    if incident:
+                        try:
+                            slug = ledger.get_incident(scope, incident).slug
+                        except NotFoundError:
+                            slug = ledger.create_incident(scope, title=incident, actor=who).slug
                     return ledger.add_claim(
-                        scope, speaker=speaker, incident=incident, evidence_status=status, actor=who, **values
+                        scope, speaker=speaker, incident=slug, evidence_status=status, actor=who, **values
                     )
 
             claim = await self.bot.ledger.write(save)

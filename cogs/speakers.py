@@ -90,6 +90,16 @@ class SpeakerGroup(app_commands.Group, name="speaker", description="Moderators: 
         merged = await self.bot.ledger.write(lambda ledger: ledger.merge_speakers(scope, duplicate, into, actor=who))
         await self._reply(interaction, f"Merged into {describe(merged)}.")
 
+    @alias_remove.autocomplete("alias")
+    async def alias_autocomplete(self, interaction: discord.Interaction, current: str) -> list:
+        scope = scope_of(interaction.guild_id)
+        chosen = getattr(interaction.namespace, "speaker", None)
+        if not chosen:
+            return []
+        speaker = await self.bot.ledger.read(lambda ledger: ledger.find_speaker(scope, chosen))
+        aliases = [a for a in (speaker.aliases if speaker else ()) if current.casefold() in a.casefold()]
+        return [app_commands.Choice(name=a[:100], value=a[:100]) for a in aliases[:25]]
+
     @alias_add.autocomplete("speaker")
     @alias_remove.autocomplete("speaker")
     @merge.autocomplete("duplicate")

@@ -367,3 +367,42 @@ async def test_shutdown_flushes_pending_summary_edits(
         assert not emu.requests_to("PATCH", rf"/messages/{message_id}$"), "still waiting out the delay"
         del run
     assert len(emu.requests_to("PATCH", rf"/messages/{message_id}$")) == 1, "flushed at shutdown"
+
+
+async def test_new_incident_created_in_the_add_flow(
+    emu: DiscordEmulator, guild: Guild, mod: Member, running: Running
+) -> None:
+    picker = await add_claim_via_modal(
+        emu,
+        guild,
+        mod,
+        "The port authority said the blast was accidental.",
+        speaker="Port Authority",
+        incident="Harbour blast 2025",
+    )
+    claim_id = int(picker["content"].split("#")[1].rstrip("."))
+    claim = await running.service.read(lambda ledger: ledger.get_claim(guild.id, claim_id))
+    assert claim.incident.title == "Harbour blast 2025" and claim.incident.slug == "harbour-blast-2025"
+
+
+async def test_every_moderator_command_refuses_members_in_code(
+    emu: DiscordEmulator, guild: Guild, member: Member, running: Running
+) -> None:
+    def leaves(options: list, prefix: str) -> list[str]:
+        subs = [o for o in options if o["type"] in (1, 2)]
+        if not subs:
+            return [prefix]
+        out = []
+        for sub in subs:
+            out += leaves(sub.get("options") or [], f"{prefix} {sub['name']}")
+        return out
+
+    hidden = [c for c in emu.commands[guild.id] if c.get("default_member_permissions")]
+    names = [leaf for c in hidden for leaf in leaves(c.get("options") or [], c["name"])]
+    assert len(names) >= 20, names
+    before = await running.service.read(lambda ledger: ledger.last_revision_id(guild.id))
+    for name in names:
+        inter = await emu.slash(guild.id, guild.channel_id, member.id, name, {}, force=True)
+        message = await inter.wait_message()
+        assert "Only moderators can change the ledger" in message["content"], name
+    assert await running.service.read(lambda ledger: ledger.last_revision_id(guild.id)) == before
