@@ -34,7 +34,8 @@ async def running_bot(
     **settings_overrides: object,
 ) -> AsyncIterator[Running]:
     """Start the bot, wait for on_ready (and the seeding of every guild), sync commands to ``guilds``."""
-    settings = Settings(db_path=db_path, token="emulated-token", seed_dir=REPO_ROOT / "data", **settings_overrides)
+    settings_overrides.setdefault("token", "emulated-token")
+    settings = Settings(db_path=db_path, seed_dir=REPO_ROOT / "data", **settings_overrides)  # type: ignore[arg-type]
     service = LedgerService(db_path, threshold=settings.match_threshold)
     bot = ClaimLedgerBot(settings=settings, ledger=service, extensions=extensions, guild_ready_timeout=0.05)
     ready = asyncio.Event()

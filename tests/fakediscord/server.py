@@ -155,7 +155,11 @@ def _error(status: int, code: int, message: str, errors: list[str] | None = None
 
 
 class DiscordEmulator:
-    def __init__(self, *, interaction_deadline: float = 3.0, message_content_intent_granted: bool = False) -> None:
+    def __init__(
+        self, *, interaction_deadline: float = 3.0, message_content_intent_granted: bool = False,
+        valid_token: str | None = None,
+    ) -> None:  # fmt: skip
+        self.valid_token = valid_token  # when set, any other bot token gets 401 Unauthorized
         self.interaction_deadline = interaction_deadline
         self.message_content_intent_granted = message_content_intent_granted
         self.app_id = snowflake()
@@ -753,7 +757,10 @@ class DiscordEmulator:
         record = Request(request.method, path, dict(request.query), body)
         self.requests.append(record)
         fault = self._fault_for(request.method, path)
-        if fault is not None:
+        authorization = request.headers.get("Authorization", "")
+        if self.valid_token is not None and authorization.startswith("Bot ") and authorization[4:] != self.valid_token:
+            response = _error(401, 0, "401: Unauthorized")
+        elif fault is not None:
             response = _json_response(fault.body, fault.status, fault.headers)
         else:
             try:
