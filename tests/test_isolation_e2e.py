@@ -53,7 +53,7 @@ async def test_ids_from_one_server_are_not_found_in_another(emu: DiscordEmulator
             ("incident unpin", {"incident": "quarry-blast"}),
             ("speaker alias add", {"speaker": "Xavier Quarryman", "alias": "XQ"}),
             ("speaker merge", {"duplicate": "Xavier Quarryman", "into": "Vladimir Putin"}),
-            ("claim add", {"speaker": "Vladimir Putin", "incident": "quarry-blast"}),
+            ("claim edit", {"claim": "qa-1"}),
         ]
         for name, options in attempts:
             inter = await emu.slash(b.id, b.channel_id, mod_b.id, name, options)
