@@ -783,6 +783,7 @@ class Ledger:
         return rows[0]["value"] if rows else default
 
     def set_setting(self, scope: str, key: str, value: str | None, *, actor: str) -> None:
+        value = clean_text(value, "setting", multiline=False)
         with self.transaction():
             old = self.get_setting(scope, key)
             if value is None:

@@ -35,6 +35,7 @@ LIMITS: dict[str, int] = {
     "ref": 100,
     "reason": 300,
     "actor": 100,
+    "setting": 200,
 }
 MAX_TAGS = 20
 MAX_ALIASES = 30
