@@ -18,25 +18,25 @@ def word(n: int) -> str:
 
 
 CASES: list[tuple[str, str, Callable[[Ledger, str], object]]] = [
-    ("claim", "claim", lambda store, v: store.add_claim(S, text=v, actor="t")),
-    ("quote", "quote", lambda store, v: store.add_claim(S, text="x", quote=v, actor="t")),
-    ("said_where", "said where", lambda store, v: store.add_claim(S, text="x", said_where=v, actor="t")),
-    ("ref", "ref", lambda store, v: store.add_claim(S, text="x", ref=v, actor="t")),
-    ("tag", "tag", lambda store, v: store.add_claim(S, text="x", tags=[v], actor="t")),
-    ("details", "details", lambda store, v: store.add_claim(S, text="x", evidence_details=v, actor="t")),
-    ("title", "title", lambda store, v: store.add_claim(S, text="x", sources=[{"title": v}], actor="t")),
-    ("publisher", "publisher", lambda store, v: store.add_claim(S, text="x", sources=[{"title": "t", "publisher": v}],
+    ("claim", "claim", lambda s, v: s.add_claim(S, text=v, actor="t")),
+    ("quote", "quote", lambda s, v: s.add_claim(S, text="x", quote=v, actor="t")),
+    ("said_where", "said where", lambda s, v: s.add_claim(S, text="x", said_where=v, actor="t")),
+    ("ref", "ref", lambda s, v: s.add_claim(S, text="x", ref=v, actor="t")),
+    ("tag", "tag", lambda s, v: s.add_claim(S, text="x", tags=[v], actor="t")),
+    ("details", "details", lambda s, v: s.add_claim(S, text="x", evidence_details=v, actor="t")),
+    ("title", "title", lambda s, v: s.add_claim(S, text="x", sources=[{"title": v}], actor="t")),
+    ("publisher", "publisher", lambda s, v: s.add_claim(S, text="x", sources=[{"title": "t", "publisher": v}],
                                                        actor="t")),
-    ("url", "url", lambda store, v: store.add_claim(S, text="x", sources=[{"title": "t", "url": "https://e.org/" + v[14:]}],
+    ("url", "url", lambda s, v: s.add_claim(S, text="x", sources=[{"title": "t", "url": "https://e.org/" + v[14:]}],
                                            actor="t")),
-    ("name", "name", lambda store, v: store.create_speaker(S, name=v, actor="t")),
-    ("role", "role", lambda store, v: store.create_speaker(S, name="n", role=v, actor="t")),
-    ("alias", "alias", lambda store, v: store.create_speaker(S, name="n", aliases=[v], actor="t")),
-    ("title", "title", lambda store, v: store.create_incident(S, title=v, slug="s", actor="t")),
-    ("place", "place", lambda store, v: store.create_incident(S, title="t", place=v, actor="t")),
-    ("summary", "summary", lambda store, v: store.create_incident(S, title="t", summary=v, actor="t")),
-    ("actor", "actor", lambda store, v: store.add_claim(S, text="x", actor=v)),
-    ("setting", "setting", lambda store, v: store.set_setting(S, "k", v, actor="t")),
+    ("name", "name", lambda s, v: s.create_speaker(S, name=v, actor="t")),
+    ("role", "role", lambda s, v: s.create_speaker(S, name="n", role=v, actor="t")),
+    ("alias", "alias", lambda s, v: s.create_speaker(S, name="n", aliases=[v], actor="t")),
+    ("title", "title", lambda s, v: s.create_incident(S, title=v, slug="s", actor="t")),
+    ("place", "place", lambda s, v: s.create_incident(S, title="t", place=v, actor="t")),
+    ("summary", "summary", lambda s, v: s.create_incident(S, title="t", summary=v, actor="t")),
+    ("actor", "actor", lambda s, v: s.add_claim(S, text="x", actor=v)),
+    ("setting", "setting", lambda s, v: s.set_setting(S, "k", v, actor="t")),
 ]  # fmt: skip
 
 
@@ -61,11 +61,11 @@ def test_remove_reason_limit(ledger: Ledger) -> None:
 @pytest.mark.parametrize(
     ("count", "write"),
     [
-        (MAX_TAGS, lambda store, n: store.add_claim(S, text="x", tags=[f"t{i}" for i in range(n)], actor="t")),
-        (MAX_ALIASES, lambda store, n: store.create_speaker(S, name="n", aliases=[f"a{i}" for i in range(n)], actor="t")),
-        (MAX_LINKS, lambda store, n: store.add_claim(S, text="x", evidence_links=[f"https://e.org/{i}" for i in range(n)],
+        (MAX_TAGS, lambda s, n: s.add_claim(S, text="x", tags=[f"t{i}" for i in range(n)], actor="t")),
+        (MAX_ALIASES, lambda s, n: s.create_speaker(S, name="n", aliases=[f"a{i}" for i in range(n)], actor="t")),
+        (MAX_LINKS, lambda s, n: s.add_claim(S, text="x", evidence_links=[f"https://e.org/{i}" for i in range(n)],
                                              actor="t")),
-        (MAX_SOURCES, lambda store, n: store.add_claim(S, text="x", sources=[{"title": f"s{i}"} for i in range(n)],
+        (MAX_SOURCES, lambda s, n: s.add_claim(S, text="x", sources=[{"title": f"s{i}"} for i in range(n)],
                                                actor="t")),
     ],
 )  # fmt: skip
