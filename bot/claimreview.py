@@ -12,12 +12,14 @@ Properties that cannot be mapped are reported, never silently dropped. Pure: no 
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from .errors import ImportFileError
 from .ledger import Ledger
 from .models import Claim, EvidenceStatus
 from .transfer import ImportReport, Progress, _decode, import_document
+from .validation import slugify
 
 CONTEXT = "https://schema.org"
 LABEL_TO_STATUS = {status.label.casefold(): status for status in EvidenceStatus}
@@ -165,8 +167,6 @@ def _source(node: Any) -> dict[str, Any] | None:
 
 def read_claimreview(data: bytes) -> tuple[dict[str, Any], list[tuple[int | str, str]]]:
     """A native document built from ClaimReview JSON-LD, and what could not be mapped."""
-    import json
-
     text = _decode(data)
     try:
         document = json.loads(text)
@@ -247,8 +247,6 @@ def read_claimreview(data: bytes) -> tuple[dict[str, Any], list[tuple[int | str,
                 "summary": _text(about.get("description")),
                 "aliases": [a for a in _as_list(about.get("alternateName")) if isinstance(a, str)],
             }
-            from .validation import slugify
-
             incident["slug"] = slug or slugify(str(incident["title"]))
             incidents.setdefault(incident["slug"], incident)
             record["incident"] = incident["slug"]

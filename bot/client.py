@@ -11,7 +11,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from .config import Settings
-from .errors import LedgerError, PermissionDeniedError
+from .errors import LedgerError
 from .service import LedgerService
 
 log = logging.getLogger(__name__)
@@ -40,8 +40,6 @@ def user_message(error: BaseException) -> str | None:
         error = error.original
     if isinstance(error, app_commands.TransformerError) and error.__cause__ is not None:
         error = error.__cause__
-    if isinstance(error, PermissionDeniedError):
-        return str(error)
     if isinstance(error, LedgerError):
         return str(error)
     if isinstance(error, app_commands.CommandOnCooldown):

@@ -41,9 +41,5 @@ class ImportFileError(LedgerError):
         super().__init__(message)
 
 
-class PermissionDeniedError(LedgerError):
-    """The acting user may not do this (not a moderator of this server)."""
-
-
 def location(where: int | str) -> str:
     return f"line {where}" if isinstance(where, int) else where

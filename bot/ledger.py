@@ -37,6 +37,7 @@ from .validation import (
     parse_kind,
     parse_partial_date,
     parse_status,
+    slugify,
 )
 
 log = logging.getLogger(__name__)
@@ -168,8 +169,6 @@ class Ledger:
         aliases: Iterable[str] = (),
         actor: str,
     ) -> Incident:
-        from .validation import slugify
-
         title_clean = clean_text(title, "title", required=True, multiline=False)
         assert title_clean is not None
         record = {

@@ -129,3 +129,19 @@ def test_console_entry_point_runs(db_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["matches"]
+
+
+def test_settings_from_env_and_dotenv(tmp_path: Path) -> None:
+    from bot.config import Settings
+
+    dotenv = tmp_path / ".env"
+    dotenv.write_text(
+        "# comment\nDISCORD_TOKEN='from-file'\nCLAIMLEDGER_DEV_GUILD=123\nexport CLAIMLEDGER_LOG_LEVEL=debug\n",
+        encoding="utf-8",
+    )
+    settings = Settings.from_env({"CLAIMLEDGER_DB": str(tmp_path / "x.db")}, dotenv)
+    assert settings.token == "from-file" and settings.dev_guild == 123 and settings.log_level == "DEBUG"
+    assert settings.db_path == tmp_path / "x.db"
+    assert Settings.from_env({"DISCORD_TOKEN": "from-env"}, dotenv).token == "from-env"
+    with pytest.raises(Exception, match="CLAIMLEDGER_DEV_GUILD must be a number"):
+        Settings.from_env({"CLAIMLEDGER_DEV_GUILD": "abc"}, None)
