@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -8,6 +8,8 @@ import pytest
 from bot.config import REPO_ROOT
 from bot.ledger import DEFAULT_SCOPE, Ledger
 from bot.seed import seed_scope
+from tests.fakediscord import MANAGE_GUILD, DiscordEmulator, Guild, Member
+from tests.harness import Running, running_bot
 
 SEED_DIR = REPO_ROOT / "data"
 
@@ -36,3 +38,34 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     for key in ("CLAIMLEDGER_DB", "DISCORD_TOKEN", "CLAIMLEDGER_DEV_GUILD", "CLAIMLEDGER_MATCH_THRESHOLD"):
         monkeypatch.delenv(key, raising=False)
     monkeypatch.chdir(tmp_path)
+
+
+# ------------------------------------------------------------------ end-to-end fixtures (the Discord emulator)
+
+
+@pytest.fixture
+async def emu(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[DiscordEmulator]:
+    async with DiscordEmulator() as emulator:
+        emulator.patch(monkeypatch)
+        yield emulator
+
+
+@pytest.fixture
+def guild(emu: DiscordEmulator) -> Guild:
+    return emu.add_guild("OSINT Club")
+
+
+@pytest.fixture
+def mod(emu: DiscordEmulator, guild: Guild) -> Member:
+    return emu.add_member(guild.id, "moderator", permissions=MANAGE_GUILD)
+
+
+@pytest.fixture
+def member(emu: DiscordEmulator, guild: Guild) -> Member:
+    return emu.add_member(guild.id, "member")
+
+
+@pytest.fixture
+async def running(emu: DiscordEmulator, guild: Guild, db_path: Path) -> AsyncIterator[Running]:
+    async with running_bot(emu, db_path, guilds=[guild], summary_delay=0.2) as run:
+        yield run

@@ -3,31 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
 from tests.fakediscord import DiscordEmulator, Guild
-from tests.harness import Running, running_bot
-
-
-@pytest.fixture
-async def emu(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[DiscordEmulator]:
-    async with DiscordEmulator() as emulator:
-        emulator.patch(monkeypatch)
-        yield emulator
-
-
-@pytest.fixture
-def guild(emu: DiscordEmulator) -> Guild:
-    return emu.add_guild("OSINT Club")
-
-
-@pytest.fixture
-async def running(emu: DiscordEmulator, guild: Guild, db_path: Path) -> AsyncIterator[Running]:
-    async with running_bot(emu, db_path, guilds=[guild]) as run:
-        yield run
+from tests.harness import Running
 
 
 async def test_starts_syncs_and_answers_ask(emu: DiscordEmulator, guild: Guild, running: Running) -> None:

@@ -2,20 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
-
-import pytest
 
 from tests.fakediscord import MANAGE_GUILD, DiscordEmulator
 from tests.harness import running_bot
-
-
-@pytest.fixture
-async def emu(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[DiscordEmulator]:
-    async with DiscordEmulator() as emulator:
-        emulator.patch(monkeypatch)
-        yield emulator
 
 
 async def test_ids_from_one_server_are_not_found_in_another(emu: DiscordEmulator, db_path: Path) -> None:

@@ -3,32 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
-
-import pytest
 
 from tests.fakediscord import MANAGE_GUILD, DiscordEmulator, Guild
-from tests.harness import Running, running_bot
+from tests.harness import Running
 from tests.loadgen import burst
-
-
-@pytest.fixture
-async def emu(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[DiscordEmulator]:
-    async with DiscordEmulator() as emulator:
-        emulator.patch(monkeypatch)
-        yield emulator
-
-
-@pytest.fixture
-def guild(emu: DiscordEmulator) -> Guild:
-    return emu.add_guild("Busy server")
-
-
-@pytest.fixture
-async def running(emu: DiscordEmulator, guild: Guild, db_path: Path) -> AsyncIterator[Running]:
-    async with running_bot(emu, db_path, guilds=[guild], summary_delay=0.05) as run:
-        yield run
 
 
 async def test_burst_of_questions_while_moderators_write(emu: DiscordEmulator, guild: Guild, running: Running) -> None:

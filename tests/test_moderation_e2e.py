@@ -3,42 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-from tests.fakediscord import MANAGE_GUILD, PIN_MESSAGES, DiscordEmulator, Guild, Member
+from tests.fakediscord import PIN_MESSAGES, DiscordEmulator, Guild, Member
 from tests.fakediscord.rules import ALL_PERMISSIONS
 from tests.harness import Running, running_bot
-
-
-@pytest.fixture
-async def emu(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[DiscordEmulator]:
-    async with DiscordEmulator() as emulator:
-        emulator.patch(monkeypatch)
-        yield emulator
-
-
-@pytest.fixture
-def guild(emu: DiscordEmulator) -> Guild:
-    return emu.add_guild("Newsroom")
-
-
-@pytest.fixture
-def mod(emu: DiscordEmulator, guild: Guild) -> Member:
-    return emu.add_member(guild.id, "moderator", permissions=MANAGE_GUILD)
-
-
-@pytest.fixture
-def member(emu: DiscordEmulator, guild: Guild) -> Member:
-    return emu.add_member(guild.id, "member")
-
-
-@pytest.fixture
-async def running(emu: DiscordEmulator, guild: Guild, db_path: Path) -> AsyncIterator[Running]:
-    async with running_bot(emu, db_path, guilds=[guild], summary_delay=0.2) as run:
-        yield run
 
 
 async def add_claim_via_modal(emu: DiscordEmulator, guild: Guild, mod: Member, text: str, **fields: str) -> dict:

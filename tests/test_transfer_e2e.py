@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
-from pathlib import Path
-
-import pytest
 
 from tests.fakediscord import MANAGE_GUILD, DiscordEmulator, Guild, Member
-from tests.harness import Running, running_bot
+from tests.harness import Running
 
 CSV = (
     "ref,incident,speaker,speaker_role,claim,said_at,evidence_status,evidence,source_url,source_title\n"
@@ -18,29 +14,6 @@ CSV = (
     "dam-2,Dam failure,River Authority,,The river authority said the dam failed under record rainfall.,2024-05-03,"
     "partial,Rainfall data published,https://news.example/rain,Rain report\n"
 )
-
-
-@pytest.fixture
-async def emu(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[DiscordEmulator]:
-    async with DiscordEmulator() as emulator:
-        emulator.patch(monkeypatch)
-        yield emulator
-
-
-@pytest.fixture
-def guild(emu: DiscordEmulator) -> Guild:
-    return emu.add_guild("Data desk")
-
-
-@pytest.fixture
-def mod(emu: DiscordEmulator, guild: Guild) -> Member:
-    return emu.add_member(guild.id, "mod", permissions=MANAGE_GUILD)
-
-
-@pytest.fixture
-async def running(emu: DiscordEmulator, guild: Guild, db_path: Path) -> AsyncIterator[Running]:
-    async with running_bot(emu, db_path, guilds=[guild]) as run:
-        yield run
 
 
 async def start_import(emu: DiscordEmulator, guild: Guild, mod: Member, name: str, data: bytes) -> dict:
@@ -89,7 +62,7 @@ async def test_export_attaches_the_ledger(emu: DiscordEmulator, guild: Guild, mo
     document = json.loads(attached["data"])
     assert document["@graph"] and document["@graph"][0]["@type"] in ("Claim", "ClaimReview")
     reviews = [n for n in document["@graph"] if n["@type"] == "ClaimReview"]
-    assert reviews[0]["author"]["name"] == "Data desk"
+    assert reviews[0]["author"]["name"] == guild.name
 
 
 async def test_non_moderator_cannot_export(emu: DiscordEmulator, guild: Guild, running: Running) -> None:

@@ -957,20 +957,7 @@ class DiscordEmulator:
         return _json_response(message) if message else _error(404, 10008, "Unknown Message")
 
     def _edit_webhook(self, token: str, mid: str, body: dict[str, Any]) -> web.Response:
-        message = self._webhook_target(token, mid)
-        if message is None:
-            return _error(404, 10008, "Unknown Message")
-        merged = {**message, **{k: v for k, v in (body or {}).items() if k in ("content", "embeds", "components")}}
-        errors = rules.message_errors(merged)
-        if errors:
-            return _error(400, 50035, "Invalid Form Body", errors)
-        message.update(merged)
-        message["flags"] = message.get("flags", 0) & ~128
-        message["edited_timestamp"] = now_iso()
-        if body and "allowed_mentions" in body:
-            message["allowed_mentions"] = body["allowed_mentions"]
-        self._notify()
-        return _json_response(message)
+        return self._apply_edit(self._webhook_target(token, mid), body)
 
     def _delete_webhook(self, token: str, mid: str) -> web.Response:
         message = self._webhook_target(token, mid)
@@ -1013,7 +1000,10 @@ class DiscordEmulator:
         return _json_response(message) if message else _error(404, 10008, "Unknown Message")
 
     def _edit_message(self, channel_id: str, mid: str, body: dict[str, Any]) -> web.Response:
-        message = self.messages.get(channel_id, {}).get(mid)
+        return self._apply_edit(self.messages.get(channel_id, {}).get(mid), body)
+
+    def _apply_edit(self, message: dict[str, Any] | None, body: dict[str, Any] | None) -> web.Response:
+        """Edit a stored message as Discord does: limits checked on the result, loading flag cleared."""
         if message is None:
             return _error(404, 10008, "Unknown Message")
         merged = {**message, **{k: v for k, v in (body or {}).items() if k in ("content", "embeds", "components")}}
@@ -1021,9 +1011,11 @@ class DiscordEmulator:
         if errors:
             return _error(400, 50035, "Invalid Form Body", errors)
         message.update(merged)
+        message["flags"] = message.get("flags", 0) & ~128
         message["edited_timestamp"] = now_iso()
         if body and "allowed_mentions" in body:
             message["allowed_mentions"] = body["allowed_mentions"]
+        self._notify()
         return _json_response(message)
 
     def _delete_message(self, channel_id: str, mid: str) -> web.Response:
