@@ -94,6 +94,7 @@ class Matcher:
         self._vocab: dict[str, _ScopeVocab] = {}
         self._tokenizer_ready = False
         self._own_changes = 0  # rows the tokenizer wrote to its temp table: not changes to the ledger
+        self._df_cache: dict[str, int] = {}  # stem -> document frequency, valid for one database version
 
     # ------------------------------------------------------------------ caches
 
@@ -106,6 +107,7 @@ class Matcher:
         cached = self._vocab.get(scope)
         if cached is not None and cached.version == version:
             return cached
+        self._df_cache.clear()
         speakers = self.ledger.list_speakers(scope)
         incidents = self.ledger.list_incidents(scope)
         phrases: list[str] = []
@@ -186,9 +188,12 @@ class Matcher:
         freqs: dict[str, int] = {}
         with self.ledger._lock:
             for stem in sorted({s for s in stems if s}):
-                row = self.ledger.conn.execute("SELECT doc FROM claims_fts_vocab WHERE term = ?", [stem]).fetchone()
-                if row:
-                    freqs[stem] = row[0]
+                if stem not in self._df_cache:
+                    # fts5vocab counts by walking the word's postings: remember it until the ledger changes.
+                    row = self.ledger.conn.execute("SELECT doc FROM claims_fts_vocab WHERE term = ?", [stem]).fetchone()
+                    self._df_cache[stem] = row[0] if row else 0
+                if self._df_cache[stem]:
+                    freqs[stem] = self._df_cache[stem]
         return freqs
 
     def _parse(self, scope: str, question: str) -> _Query:
