@@ -39,11 +39,11 @@ from .textnorm import (
 from .validation import LIMITS
 
 DEFAULT_THRESHOLD = 0.3
-MAX_QUERY_TERMS = 16
+MAX_QUERY_TERMS = 24
 POSTINGS_BUDGET = 2_000  # most index entries BM25 may score for one question
 STOPWORD_SHARE = 0.3  # a word in more than this share of claims is not used to find candidates
 CANDIDATES = 100
-RESCORE = 40
+RESCORE = 60
 SMALL_LEDGER = 20_000  # claims: below this every claim word joins the fuzzy vocabulary
 # Ranking: BM25 (normalised within the candidates), question coverage, claim coverage, fuzzy similarity.
 RANK_WEIGHTS = (0.6, 0.2, 0.4, 0.1)
