@@ -45,17 +45,20 @@ async def ensure_moderator(interaction: discord.Interaction) -> bool:
 
 
 def split_when_where(text: str | None) -> tuple[str | None, str | None]:
-    """'2024-03-23, Televised address' → ('2024-03-23', 'Televised address'); a lone venue stays a venue."""
+    """'2024-03-23, Televised address' → ('2024-03-23', 'Televised address'); 'March 23, 2024, TV' works too;
+    text without a date is all venue; a date (with digits) that cannot be read is an error, not a venue."""
     if not text or not text.strip():
         return None, None
-    match = re.search(r"[,·|;]", text)
-    head, tail = (text[: match.start()], text[match.end() :]) if match else (text, "")
-    try:
-        return parse_partial_date(head.strip()), tail.strip() or None
-    except InvalidInputError:
-        if match is None:
-            return None, text.strip()
-        raise
+    cuts = [m.start() for m in re.finditer(r"[,·|;]", text)]
+    for cut_at in [*reversed(cuts), len(text)]:
+        try:
+            return parse_partial_date(text[:cut_at].strip()), text[cut_at + 1 :].strip() or None
+        except InvalidInputError:
+            continue
+    head = text[: cuts[0]] if cuts else text
+    if any(ch.isdigit() for ch in head):
+        parse_partial_date(head.strip())  # meant as a date: raises the message about the unreadable date
+    return None, text.strip()
 
 
 class ClaimForm(discord.ui.Modal):

@@ -169,9 +169,9 @@ async def test_validation_errors_are_clear_and_save_nothing(
     inter = await emu.slash(guild.id, guild.channel_id, mod.id, "claim add", {"speaker": "Jane Mayor"})
     modal = await inter.wait_modal()
     ids = [row["components"][0]["custom_id"] for row in modal["components"]]
-    submitted = await emu.submit_modal(inter, mod.id, {ids[0]: "Text", ids[2]: "someday, Town hall"})
+    submitted = await emu.submit_modal(inter, mod.id, {ids[0]: "Text", ids[2]: "32 March 2024, Town hall"})
     message = await submitted.wait_message()
-    assert "Could not read the date" in message["content"] and message["flags"] & 64
+    assert "is not a day of that month" in message["content"] and message["flags"] & 64
     inter = await emu.slash(guild.id, guild.channel_id, mod.id, "claim add", {"speaker": "Jane Mayor"})
     await inter.wait_modal()
     submitted = await emu.submit_modal(inter, mod.id, {ids[0]: "Text", ids[3]: "ftp://example.org"})

@@ -49,3 +49,18 @@ def test_diff_lines_and_describe(seeded: Ledger) -> None:
     assert any(line.startswith("evidence.details: ") and line.endswith("→ Some") for line in lines)
     assert describe(revision).startswith(f"alice (1) updated claim #{claim.id}")
     assert diff_lines({"a": 1}, {"a": 1}) == []
+
+
+def test_split_when_where() -> None:
+    import pytest
+
+    from bot.errors import InvalidInputError
+    from cogs.claims import split_when_where
+
+    assert split_when_where("2024-03-23, Televised address") == ("2024-03-23", "Televised address")
+    assert split_when_where("March 23, 2024, TV") == ("2024-03-23", "TV")
+    assert split_when_where("March 2024") == ("2024-03", None)
+    assert split_when_where("Televised address, BBC") == (None, "Televised address, BBC")
+    assert split_when_where("  ") == (None, None)
+    with pytest.raises(InvalidInputError, match="not a month"):
+        split_when_where("2024-13-01, Town hall")
