@@ -162,3 +162,25 @@ async def test_cooldown_is_friendly(emu: DiscordEmulator, guild: Guild, running:
     inter = await emu.slash(guild.id, guild.channel_id, member.id, "ask", {"question": "again?"})
     message = await inter.wait_message()
     assert "Easy there" in message["content"] and message["flags"] & 64
+
+
+async def test_slow_answer_defers_first_then_follows_up(
+    emu: DiscordEmulator, guild: Guild, running: Running, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cogs import ask as ask_cog
+
+    monkeypatch.setattr(ask_cog, "FIRST_RESPONSE_BUDGET", 0.05)
+    original = running.service.ask
+
+    async def slow(*args: object, **kwargs: object) -> object:
+        await asyncio.sleep(0.3)
+        return await original(*args, **kwargs)
+
+    monkeypatch.setattr(running.service, "ask", slow)
+    member = emu.add_member(guild.id, "patient")
+    inter = await emu.slash(guild.id, guild.channel_id, member.id, "ask", {"question": "what did medvedev say"})
+    first = await inter.wait_response()
+    assert first["type"] == 5, "deferred before the answer was ready"
+    message = await inter.wait_message()
+    assert "Medvedev" in message["embeds"][0]["fields"][0]["name"]
+    assert inter.errors == []
