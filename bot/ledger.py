@@ -517,11 +517,7 @@ class Ledger:
         ref: str | None,
     ) -> dict[str, Any]:
         """Validate every field; returns the export-shaped record (names, not ids)."""
-        links = clean_list(
-            list(evidence_links) if evidence_links and not isinstance(evidence_links, str) else evidence_links,
-            "link",
-            limit=MAX_LINKS,
-        )
+        links = clean_list(evidence_links, "link", limit=MAX_LINKS)
         source_list = [dict(s) for s in (sources or [])]
         if len(source_list) > MAX_SOURCES:
             raise InvalidInputError(f"At most {MAX_SOURCES} sources per claim; got {len(source_list)}.", "sources")
