@@ -19,7 +19,6 @@ async def test_burst_of_questions_while_moderators_write(emu: DiscordEmulator, g
         lambda ledger: [r for r in ledger.recent_revisions(guild.id, limit=500) if r.actor.startswith("burst-mod")]
     )
     assert len(revisions) == 12, "every moderator write landed exactly once"
-    assert result.worst_stall < 0.5
 
 
 async def test_gateway_resume_mid_burst_loses_nothing(emu: DiscordEmulator, guild: Guild, running: Running) -> None:
