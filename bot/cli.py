@@ -45,9 +45,11 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--json", action="store_true", help="print JSON instead of text")
     ask.add_argument("--threshold", type=float, default=None, help="minimum match score (default: the setting)")
 
-    imp = with_db(sub.add_parser("import", help="import a native JSON, CSV or JSONL file"))
+    imp = with_db(sub.add_parser("import", help="import a native JSON, CSV, JSONL or ClaimReview JSON-LD file"))
     imp.add_argument("file", type=Path)
-    imp.add_argument("--dry-run", action="store_true", help="report what would change, change nothing")
+    imp.add_argument(
+        "--dry-run", action="store_true", help="list the new, updated and invalid records (with lines); change nothing"
+    )
 
     exp = with_db(sub.add_parser("export", help="export the ledger (native JSON by default)"))
     exp.add_argument("file", type=Path, nargs="?", help="output file (default: standard output)")
@@ -55,6 +57,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--format", choices=["native", "csv", "jsonl", "claimreview"], default=None, help="default: from the file name"
     )
     exp.add_argument("--publisher", default="Claim Ledger", help="ClaimReview author (your server or organisation)")
+    exp.add_argument("--publisher-url", metavar="URL", help="ClaimReview author's web address")
+    exp.add_argument(
+        "--claim-url", metavar="TEMPLATE", help="ClaimReview url of each claim, e.g. https://example.org/claims/{ref}"
+    )
     exp.add_argument("--incident", help="only this incident (slug or title)")
 
     bak = with_db(sub.add_parser("backup", help="copy the ledger safely, even while the bot runs"))
@@ -131,7 +137,10 @@ def cmd_ask(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
 
 
 def cmd_import(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
-    with open_ledger(args.db or settings.db_path, settings, seed=False) as ledger:
+    path = args.db or settings.db_path
+    # a dry run against a ledger that does not exist yet compares with an empty one, and creates no file
+    opened = Ledger.memory() if args.dry_run and not path.exists() else open_ledger(path, settings, seed=False)
+    with opened as ledger:
         report = import_file(
             ledger,
             args.scope,
@@ -141,6 +150,10 @@ def cmd_import(args: argparse.Namespace, settings: Settings, out: TextIO) -> int
             progress=ProgressBar(f"Importing {args.file.name}"),
         )
     out.write(report.summary() + "\n")
+    if report.dry_run:
+        for where, action, label in report.changes:
+            if action != "unchanged":
+                out.write(f"  {action}, {location(where)}: {label}\n")
     for where, message in report.unmapped:
         out.write(f"  not mapped, {location(where)}: {message}\n")
     for where, message in report.problems:
@@ -154,7 +167,15 @@ def cmd_export(args: argparse.Namespace, settings: Settings, out: TextIO) -> int
         suffix = args.file.suffix.lower() if args.file else ""
         fmt = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".jsonld": "claimreview"}.get(suffix, "native")
     with open_ledger(args.db or settings.db_path, settings, seed=True) as ledger:
-        text = export_text(ledger, args.scope, fmt, incident=args.incident, publisher=args.publisher)
+        text = export_text(
+            ledger,
+            args.scope,
+            fmt,
+            incident=args.incident,
+            publisher=args.publisher,
+            publisher_url=args.publisher_url,
+            claim_url=args.claim_url,
+        )
     if args.file:
         args.file.write_text(text, encoding="utf-8")
         print(f"Wrote {args.file} ({fmt}).", file=sys.stderr)

@@ -3,7 +3,8 @@
 Imports validate every record, then write everything in one transaction: a file with a
 bad record writes nothing, and the error lists every bad record with its line number
 (flat files) or its position (JSON). ``dry_run`` does the same work and rolls it back,
-so it reports exactly what an import would change.
+so it reports exactly what an import would change: it never raises for bad records, it
+returns them in ``ImportReport.problems`` (see :func:`preview_import`).
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ MAX_IMPORT_BYTES = 50 * 1024 * 1024
 _FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 Progress = Callable[[int, int], None]
+Step = Callable[["ImportReport"], "tuple[str, str] | None"]
+DEFAULT_PUBLISHER = "Claim Ledger"
 
 
 @dataclass
@@ -53,6 +56,8 @@ class ImportReport:
     dry_run: bool = False
     problems: list[tuple[int | str, str]] = field(default_factory=list)
     unmapped: list[tuple[int | str, str]] = field(default_factory=list)
+    # (line or position, "new" | "updated" | "unchanged", the claim's ref or the start of its text)
+    changes: list[tuple[int | str, str, str]] = field(default_factory=list)
 
     @property
     def total(self) -> int:
@@ -80,6 +85,7 @@ def detect_format(name: str, data: bytes) -> str:
     lower = name.lower()
     if lower.endswith(".jsonld"):
         return "claimreview"
+    data = data.removeprefix(b"\xef\xbb\xbf")
     head = data.lstrip()[:4096]
     if head[:1] in (b"{", b"[") and (b'"@context"' in head or b'"@type"' in head or b'"@graph"' in head):
         return "claimreview"
@@ -111,6 +117,21 @@ def _decode(data: bytes) -> str:
 
 def read_flat_rows(data: bytes, fmt: str) -> Iterator[tuple[int, dict[str, Any]]]:
     """Yield (line number, row dict) for a CSV or JSONL flat file; raise ImportFileError on structure errors."""
+    for number, row in read_flat_lines(data, fmt):
+        if isinstance(row, str):
+            raise ImportFileError(f"Broken {_FLAT_NAMES[fmt]} file.", [(number, row)])
+        yield number, row
+
+
+_FLAT_NAMES = {"csv": "CSV", "jsonl": "JSON Lines"}
+
+
+def read_flat_lines(data: bytes, fmt: str) -> Iterator[tuple[int, dict[str, Any] | str]]:
+    """Yield (line number, row dict, or what is wrong with that row) for a CSV or JSONL flat file.
+
+    A file that cannot be read as a whole (encoding, size, header) raises ImportFileError; a row that is
+    broken on its own (a JSON Lines line that is not an object, a CSV row with the wrong number of cells)
+    is yielded as a message, so a dry run can list it with the other invalid rows."""
     text = _decode(data)
     if fmt == "jsonl":
         for number, line in enumerate(text.splitlines(), start=1):
@@ -119,10 +140,9 @@ def read_flat_rows(data: bytes, fmt: str) -> Iterator[tuple[int, dict[str, Any]]
             try:
                 row = json.loads(line)
             except json.JSONDecodeError as err:
-                raise ImportFileError("Broken JSON Lines file.", [(number, err.msg)]) from None
-            if not isinstance(row, dict):
-                raise ImportFileError("Broken JSON Lines file.", [(number, "each line must be a JSON object")])
-            yield number, row
+                yield number, f"not JSON: {err.msg} (column {err.colno})"
+                continue
+            yield number, row if isinstance(row, dict) else "each line must be a JSON object"
         return
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
@@ -140,29 +160,34 @@ def read_flat_rows(data: bytes, fmt: str) -> Iterator[tuple[int, dict[str, Any]]
             [(1, f"{detail}expected columns from: {', '.join(FLAT_COLUMNS)} ('claim' is required)")],
         )
     try:
+        end = reader.line_num
         for cells in reader:
+            start, end = end + 1, reader.line_num  # a quoted cell may span lines: name the row's first line
             if not any(cell.strip() for cell in cells):
                 continue
             if len(cells) != len(columns):
-                raise ImportFileError(
-                    "Broken CSV file.", [(reader.line_num, f"{len(cells)} cells, the header has {len(columns)}")]
-                )
-            yield reader.line_num, {c: _unescape_cell(v) for c, v in zip(columns, cells, strict=True) if c}
+                yield start, f"{len(cells)} cells, the header has {len(columns)}"
+                continue
+            yield start, {c: _unescape_cell(v) for c, v in zip(columns, cells, strict=True) if c}
     except csv.Error as err:
         raise ImportFileError("Broken CSV file.", [(reader.line_num, str(err))]) from None
 
 
+def _needs_escape(value: str) -> bool:
+    """A value a spreadsheet would run as a formula, or one that only looks escaped (quote marks, then one)."""
+    return value.lstrip("'").startswith(_FORMULA_PREFIXES)
+
+
 def _unescape_cell(value: str) -> str:
-    if value.startswith("'") and value[1:2] in _FORMULA_PREFIXES and value[1:2]:
+    if value.startswith("'") and _needs_escape(value[1:]):
         return value[1:]
     return value
 
 
 def _escape_cell(value: str) -> str:
-    """Neutralise spreadsheet formulas (CSV injection): a leading = + - @ gets a quote mark."""
-    if value.startswith(_FORMULA_PREFIXES) or (value.startswith("'") and value[1:2] in _FORMULA_PREFIXES):
-        return "'" + value
-    return value
+    """Neutralise spreadsheet formulas (CSV injection): a cell starting with = + - @ tab or CR gets a quote mark
+    (and so does one already starting with quote marks before those, so an import gives back the exact value)."""
+    return "'" + value if _needs_escape(value) else value
 
 
 def read_native(data: bytes) -> dict[str, Any]:
@@ -202,8 +227,27 @@ def import_bytes(
         return import_claimreview(ledger, scope, data, actor=actor, dry_run=dry_run, progress=progress)
     if fmt == "native":
         return import_document(ledger, scope, read_native(data), actor=actor, dry_run=dry_run, progress=progress)
-    rows = list(read_flat_rows(data, fmt))
-    return import_flat_rows(ledger, scope, rows, actor=actor, dry_run=dry_run, progress=progress)
+    rows = list(read_flat_lines(data, fmt))
+    broken = any(isinstance(row, str) for _, row in rows)
+    return import_flat_rows(
+        ledger,
+        scope,
+        rows,
+        actor=actor,
+        dry_run=dry_run,
+        progress=progress,
+        headline=f"Broken {_FLAT_NAMES[fmt]} file." if broken else "",
+    )
+
+
+def preview_import(
+    ledger: Ledger, scope: str, name: str, data: bytes, *, actor: str = "preview", progress: Progress | None = None
+) -> ImportReport:
+    """What importing ``data`` would change, invalid records included; writes nothing.
+
+    Raises ImportFileError only when the file cannot be read at all (encoding, size, broken JSON, wrong CSV
+    header); records that are invalid on their own are listed in ``report.problems``."""
+    return import_bytes(ledger, scope, name, data, actor=actor, dry_run=True, progress=progress)
 
 
 def import_file(
@@ -220,21 +264,29 @@ def import_file(
     return import_bytes(ledger, scope, path.name, data, actor=actor, dry_run=dry_run, progress=progress)
 
 
-def _run_import(
+def run_import(
     ledger: Ledger,
-    records: list[tuple[int | str, Callable[[ImportReport], None]]],
+    records: list[tuple[int | str, Step]],
     *,
     dry_run: bool,
     progress: Progress | None,
     what: str,
+    headline: str = "",
+    report: ImportReport | None = None,
 ) -> ImportReport:
-    report = ImportReport(dry_run=dry_run)
+    """Run each step in its own savepoint inside one transaction; keep nothing if any step failed (or dry run).
+
+    A step returns ``(action, label)`` for a claim it created, updated or left unchanged, else None."""
+    report = report or ImportReport()
+    report.dry_run = dry_run
     try:
         with ledger.transaction():
             for done, (position, step) in enumerate(records, start=1):
                 try:
                     with ledger.transaction():
-                        step(report)
+                        change = step(report)
+                    if change:
+                        report.changes.append((position, *change))
                 except LedgerError as err:
                     report.problems.append((position, str(err)))
                 if progress:
@@ -242,7 +294,9 @@ def _run_import(
             if dry_run:
                 raise _DryRun  # report what would change, invalid records included; write nothing
             if report.problems:
-                raise ImportFileError(f"Nothing was imported: {len(report.problems)} bad {what}.", report.problems)
+                raise ImportFileError(
+                    f"{headline} Nothing was imported: {len(report.problems)} bad {what}.".lstrip(), report.problems
+                )
     except _DryRun:
         pass
     return report
@@ -277,8 +331,22 @@ def _upsert_speaker(ledger: Ledger, scope: str, raw: dict[str, Any], actor: str,
     ).name
 
 
-def _upsert_claim(ledger: Ledger, scope: str, record: dict[str, Any], actor: str, report: ImportReport) -> None:
-    """Create, update (same ref, or same speaker and text) or leave a claim; apply its removed state."""
+def upsert_claim(
+    ledger: Ledger,
+    scope: str,
+    record: dict[str, Any],
+    actor: str,
+    report: ImportReport,
+    *,
+    keep: frozenset[str] = frozenset(),
+    one_source: bool = False,
+) -> tuple[str, str]:
+    """Create, update (same ref, or same speaker and text) or leave a claim; apply its removed state.
+
+    ``keep`` names claim fields the record does not carry (a flat file without that column): an update
+    leaves them as they are. ``one_source``: the record carries only the first source (flat files), so
+    naming the claim's current first source keeps its other sources.
+    Returns (``new`` | ``updated`` | ``unchanged``, a label for the claim)."""
     fields = {
         "text": record.get("claim"),
         "quote": record.get("quote"),
@@ -294,22 +362,40 @@ def _upsert_claim(ledger: Ledger, scope: str, record: dict[str, Any], actor: str
         "ref": record.get("ref"),
     }
     existing = _find_existing(ledger, scope, fields)
+    before = claim_record(existing) if existing is not None else None
     if existing is None:
         claim = ledger.add_claim(scope, actor=actor, **fields)
-        report.created += 1
     else:
-        before = claim_record(existing)
-        claim = ledger.update_claim(scope, existing.id, actor=actor, **fields)
-        if claim_record(claim) == before:
-            report.unchanged += 1
-        else:
-            report.updated += 1
+        changes = {k: v for k, v in fields.items() if k not in keep}
+        if one_source and changes.get("sources") and existing.sources:
+            given, first = changes["sources"][0], existing.sources[0]
+            if (given.get("url") or None, given.get("title") or given.get("url")) == (first.url, first.title):
+                del changes["sources"]
+        claim = ledger.update_claim(scope, existing.id, actor=actor, **changes)
     removed = record.get("removed")
     if removed and not claim.removed:
         reason = removed.get("reason") if isinstance(removed, dict) else str(removed)
-        ledger.remove_claim(scope, claim.id, reason=reason or "removed", actor=actor)
+        claim = ledger.remove_claim(scope, claim.id, reason=reason or "removed", actor=actor)
     elif not removed and claim.removed and record.get("removed", "absent") is None:
-        ledger.restore_claim(scope, claim.id, actor=actor)
+        claim = ledger.restore_claim(scope, claim.id, actor=actor)
+    if before is None:
+        report.created += 1
+        action = "new"
+    elif claim_record(claim) == before:
+        report.unchanged += 1
+        action = "unchanged"
+    else:
+        report.updated += 1
+        action = "updated"
+    return action, claim_label(claim.ref, claim.text)
+
+
+def claim_label(ref: str | None, text: str | None) -> str:
+    """How a change lists a claim: its ref, else the start of its text."""
+    if ref:
+        return ref
+    text = " ".join(str(text or "").split())
+    return text if len(text) <= 60 else text[:59] + "…"
 
 
 def _find_existing(ledger: Ledger, scope: str, fields: dict[str, Any]) -> Any:
@@ -340,17 +426,25 @@ def import_document(
     progress: Progress | None = None,
 ) -> ImportReport:
     """Import a native document (incidents, then speakers, then claims)."""
-    steps: list[tuple[int | str, Callable[[ImportReport], None]]] = []
+    steps: list[tuple[int | str, Step]] = []
     for i, raw in enumerate(document.get("incidents", [])):
-        steps.append((f"incidents[{i}]", lambda rep, raw=raw: _upsert_incident(ledger, scope, raw, actor, rep)))
+        steps.append(
+            (f"incidents[{i}]", lambda rep, raw=raw: _no_change(_upsert_incident(ledger, scope, raw, actor, rep)))
+        )
     for i, raw in enumerate(document.get("speakers", [])):
-        steps.append((f"speakers[{i}]", lambda rep, raw=raw: _upsert_speaker(ledger, scope, raw, actor, rep)))
+        steps.append(
+            (f"speakers[{i}]", lambda rep, raw=raw: _no_change(_upsert_speaker(ledger, scope, raw, actor, rep)))
+        )
     for i, raw in enumerate(document.get("claims", [])):
         steps.append((f"claims[{i}]", lambda rep, raw=raw: _import_native_claim(ledger, scope, raw, actor, rep)))
-    return _run_import(ledger, steps, dry_run=dry_run, progress=progress, what="records")
+    return run_import(ledger, steps, dry_run=dry_run, progress=progress, what="records")
 
 
-def _import_native_claim(ledger: Ledger, scope: str, raw: Any, actor: str, report: ImportReport) -> None:
+def _no_change(_: object) -> None:
+    return None
+
+
+def _import_native_claim(ledger: Ledger, scope: str, raw: Any, actor: str, report: ImportReport) -> tuple[str, str]:
     if not isinstance(raw, dict):
         raise InvalidInputError("a claim must be a JSON object")
     evidence = raw.get("evidence") or {}
@@ -366,23 +460,31 @@ def _import_native_claim(ledger: Ledger, scope: str, raw: Any, actor: str, repor
         "evidence_links": evidence.get("links"),
         "sources": sources,
     }
-    _upsert_claim(ledger, scope, record, actor, report)
+    return upsert_claim(ledger, scope, record, actor, report)
 
 
 def import_flat_rows(
     ledger: Ledger,
     scope: str,
-    rows: Iterable[tuple[int, dict[str, Any]]],
+    rows: Iterable[tuple[int, dict[str, Any] | str]],
     *,
     actor: str,
     dry_run: bool = False,
     progress: Progress | None = None,
+    headline: str = "",
 ) -> ImportReport:
-    steps = [(line, lambda rep, row=row: _import_flat_row(ledger, scope, row, actor, rep)) for line, row in rows]
-    return _run_import(ledger, steps, dry_run=dry_run, progress=progress, what="rows")
+    """Import flat rows; a row given as a string is a row that could not be read (the string says why)."""
+    steps: list[tuple[int | str, Step]] = [
+        (line, lambda rep, row=row: _import_flat_row(ledger, scope, row, actor, rep)) for line, row in rows
+    ]
+    return run_import(ledger, steps, dry_run=dry_run, progress=progress, what="rows", headline=headline)
 
 
-def _import_flat_row(ledger: Ledger, scope: str, row: dict[str, Any], actor: str, report: ImportReport) -> None:
+def _import_flat_row(
+    ledger: Ledger, scope: str, row: dict[str, Any] | str, actor: str, report: ImportReport
+) -> tuple[str, str]:
+    if isinstance(row, str):
+        raise InvalidInputError(row)
     unknown = set(row) - set(FLAT_COLUMNS)
     if unknown:
         raise InvalidInputError(f"unknown field(s) {', '.join(sorted(unknown))}")
@@ -421,7 +523,25 @@ def _import_flat_row(ledger: Ledger, scope: str, row: dict[str, Any], actor: str
     }
     if not (record["claim"] or "").strip():
         raise InvalidInputError("the claim column is empty")
-    _upsert_claim(ledger, scope, record, actor, report)
+    # a column the file does not have leaves that field of an existing claim alone (an empty cell clears it)
+    keep = {field for field, columns in _FLAT_FIELDS.items() if not any(c in row for c in columns)}
+    keep.add("evidence_links")  # flat files carry no evidence links
+    return upsert_claim(ledger, scope, record, actor, report, keep=frozenset(keep), one_source=True)
+
+
+# claim field → the flat columns that carry it
+_FLAT_FIELDS = {
+    "ref": ("ref",),
+    "incident": ("incident",),
+    "speaker": ("speaker",),
+    "quote": ("quote",),
+    "said_at": ("said_at",),
+    "said_where": ("said_where",),
+    "tags": ("tags",),
+    "evidence_status": ("evidence_status",),
+    "evidence_details": ("evidence",),
+    "sources": ("source_url", "source_title"),
+}
 
 
 # ----------------------------------------------------------------------------- exporting
@@ -477,9 +597,12 @@ def flat_rows(ledger: Ledger, scope: str, *, incident: str | None = None) -> lis
 def dump_csv(rows: list[dict[str, str]]) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
+    # the minimal writer leaves a CR unquoted (it is not in the line terminator); such a row is quoted whole
+    quoted = csv.writer(out, lineterminator="\n", quoting=csv.QUOTE_ALL)
     writer.writerow(FLAT_COLUMNS)
     for row in rows:
-        writer.writerow([_escape_cell(row[c]) for c in FLAT_COLUMNS])
+        cells = [_escape_cell(row[c]) for c in FLAT_COLUMNS]
+        (quoted if any("\r" in cell for cell in cells) else writer).writerow(cells)
     return out.getvalue()
 
 
@@ -488,12 +611,28 @@ def dump_jsonl(rows: list[dict[str, str]]) -> str:
 
 
 def export_text(
-    ledger: Ledger, scope: str, fmt: str, *, incident: str | None = None, publisher: str = "Claim Ledger"
+    ledger: Ledger,
+    scope: str,
+    fmt: str,
+    *,
+    incident: str | None = None,
+    publisher: str | None = None,
+    publisher_url: str | None = None,
+    claim_url: str | None = None,
 ) -> str:
+    """The export of a scope (or one incident) as text. ``publisher`` (default "Claim Ledger"), ``publisher_url``
+    and ``claim_url`` (a template such as ``https://example.org/claims/{ref}``) only matter for ClaimReview."""
     if fmt == "claimreview":
         from .claimreview import export_claimreview
 
-        document = export_claimreview(ledger, scope, incident=incident, publisher=publisher)
+        document = export_claimreview(
+            ledger,
+            scope,
+            incident=incident,
+            publisher=publisher or DEFAULT_PUBLISHER,
+            publisher_url=publisher_url,
+            claim_url=claim_url,
+        )
         return json.dumps(document, ensure_ascii=False, indent=2) + "\n"
     if fmt == "native":
         return dump_document(export_document(ledger, scope, incident=incident))
@@ -508,9 +647,21 @@ EXTENSIONS = {"native": "json", "csv": "csv", "jsonl": "jsonl", "claimreview": "
 
 
 def export_bytes(
-    ledger: Ledger, scope: str, fmt: str, *, incident: str | None = None, publisher: str = "Claim Ledger"
+    ledger: Ledger,
+    scope: str,
+    fmt: str,
+    *,
+    incident: str | None = None,
+    publisher: str | None = None,
+    publisher_url: str | None = None,
+    claim_url: str | None = None,
 ) -> tuple[str, bytes]:
-    """(file name, content) of an export, for attaching to a message."""
-    text = export_text(ledger, scope, fmt, incident=incident, publisher=publisher)
-    stem = f"claim-ledger-{incident}" if incident else "claim-ledger"
+    """(file name, content) of an export, for attaching to a message. ``incident`` is a slug, title or alias."""
+    if fmt not in EXTENSIONS:
+        raise InvalidInputError(f"Unknown export format {fmt!r}; use native, csv, jsonl or claimreview.")
+    slug = ledger.get_incident(scope, incident).slug if incident is not None else None
+    text = export_text(
+        ledger, scope, fmt, incident=slug, publisher=publisher, publisher_url=publisher_url, claim_url=claim_url
+    )
+    stem = f"claim-ledger-{slug}" if slug else "claim-ledger"
     return f"{stem}.{EXTENSIONS[fmt]}", text.encode("utf-8")
