@@ -1,7 +1,14 @@
-"""Backups of the ledger file with SQLite's online backup API: safe while the bot runs and writes."""
+"""Backups of the ledger file with SQLite's online backup API: safe while the bot runs and writes.
+
+``backup`` copies one consistent snapshot of the live ledger (a WAL reader never blocks the writer) into a
+temporary file next to the destination, checks the copy, then renames it into place: a backup file is
+either whole and checked, or absent. ``restore`` checks a backup before it touches anything, refuses to
+replace an existing ledger unless forced, and refuses a ledger that another process (the bot) has open.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import sqlite3
 from dataclasses import dataclass
@@ -9,78 +16,158 @@ from pathlib import Path
 
 from .errors import LedgerError
 
+# Tables every Claim Ledger database has (``_sqlite_migrations`` is sqlite-utils' record of applied migrations).
+REQUIRED_TABLES = frozenset({"_sqlite_migrations", "claims", "revisions", "speakers", "incidents"})
+SIDE_FILES = ("-wal", "-shm", "-journal")
+
 
 @dataclass(frozen=True)
 class BackupInfo:
+    """What a backup (or a restored ledger) holds."""
+
     path: Path
-    size: int
-    claims: int
-    scopes: int
+    size: int  # bytes
+    claims: int  # every claim, removed ones included
+    removed: int
+    scopes: int  # server ledgers with at least one claim
+
+    def describe(self) -> str:
+        servers = f"{self.scopes} server ledger" + ("" if self.scopes == 1 else "s")
+        return f"{self.claims} claims ({self.removed} removed) in {servers}, {_size(self.size)}"
 
 
-def _check(path: Path) -> BackupInfo:
-    """Open read-only, check integrity and that it is a Claim Ledger database."""
+def _size(size: int) -> str:
+    return f"{size / 1024 / 1024:.1f} MB" if size >= 1024 * 1024 else f"{max(size / 1024, 0.1):.0f} KiB"
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    return a.resolve() == b.resolve() or (a.exists() and b.exists() and os.path.samefile(a, b))
+
+
+def check(path: Path) -> BackupInfo:
+    """Open ``path`` read-only; it must pass ``PRAGMA integrity_check`` and hold Claim Ledger's tables."""
     try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
     except sqlite3.Error as error:
-        raise LedgerError(f"{path} cannot be opened as SQLite: {error}.") from None
+        raise LedgerError(f"{path} cannot be opened as an SQLite database: {error}.") from None
     try:
         result = conn.execute("PRAGMA integrity_check").fetchone()[0]
         if result != "ok":
             raise LedgerError(f"{path} fails SQLite's integrity check: {result}.")
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        if not {"claims", "revisions", "_sqlite_migrations"} <= tables:
-            raise LedgerError(f"{path} is an SQLite file but not a Claim Ledger ledger.")
-        claims, scopes = conn.execute("SELECT count(*), count(DISTINCT scope) FROM claims").fetchone()
+        if REQUIRED_TABLES - tables:
+            raise LedgerError(f"{path} is an SQLite database but not a Claim Ledger ledger.")
+        claims, removed, scopes = conn.execute(
+            "SELECT count(*), count(removed_reason), count(DISTINCT scope) FROM claims"
+        ).fetchone()
     except sqlite3.DatabaseError as error:
         raise LedgerError(f"{path} is not a readable SQLite database: {error}.") from None
     finally:
         conn.close()
-    return BackupInfo(path=path, size=path.stat().st_size, claims=claims, scopes=scopes)
+    return BackupInfo(path=path, size=path.stat().st_size, claims=claims, removed=removed, scopes=scopes)
+
+
+def _copy(source_uri: str, target: Path) -> None:
+    """One consistent snapshot of the source into ``target`` (a new file), as a self-contained rollback-journal
+    database (no -wal beside it)."""
+    source = sqlite3.connect(source_uri, uri=True, timeout=30)
+    try:
+        dest = sqlite3.connect(str(target))
+        try:
+            source.backup(dest)  # pages=-1: every page in one step, under one read snapshot
+            dest.execute("PRAGMA journal_mode = DELETE")
+        finally:
+            dest.close()
+    finally:
+        source.close()
 
 
 def backup(ledger_path: Path, dest: Path) -> BackupInfo:
-    """Copy the live ledger to ``dest`` (through a temporary file, then an atomic rename)."""
-    if not ledger_path.exists():
+    """Copy the live ledger to ``dest`` (a file, or a folder to put a dated file in) and check the copy.
+
+    Safe while the bot runs: the copy is one snapshot of committed transactions. Writes ``dest`` only
+    once the copy passed the checks (a temporary file next to it, then an atomic rename).
+    """
+    ledger_path, dest = Path(ledger_path), Path(dest)
+    if not ledger_path.is_file():
         raise LedgerError(f"There is no ledger at {ledger_path} to back up.")
+    if dest.is_dir():
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
+        dest = dest / f"{ledger_path.stem}-{stamp}.db"
+    if _same_file(dest, ledger_path) or any(_same_file(dest, Path(f"{ledger_path}{s}")) for s in SIDE_FILES):
+        raise LedgerError(f"{dest} is the ledger itself; choose another path for the backup.")
     dest.parent.mkdir(parents=True, exist_ok=True)
-    partial = dest.with_name(dest.name + ".partial")
+    partial = dest.with_name(f".{dest.name}.{os.getpid()}.partial")
     partial.unlink(missing_ok=True)
-    source = sqlite3.connect(str(ledger_path), timeout=10)
-    target = sqlite3.connect(str(partial))
     try:
-        source.backup(target, pages=1024)
-        target.execute("PRAGMA journal_mode = DELETE")
+        # read-write (never create): a read-only connection would leave empty -wal/-shm files behind
+        _copy(f"{ledger_path.resolve().as_uri()}?mode=rw", partial)
+        info = check(partial)
+        os.replace(partial, dest)
+    except sqlite3.Error as error:
+        raise LedgerError(f"Could not back up {ledger_path}: {error}.") from None
     finally:
-        target.close()
-        source.close()
-    info = _check(partial)
-    os.replace(partial, dest)
-    return BackupInfo(path=dest, size=info.size, claims=info.claims, scopes=info.scopes)
+        partial.unlink(missing_ok=True)
+    return BackupInfo(path=dest, size=info.size, claims=info.claims, removed=info.removed, scopes=info.scopes)
+
+
+def _ensure_not_in_use(ledger_path: Path) -> None:
+    """Refuse a ledger another connection has open: the bot would keep writing to the file being replaced.
+
+    In WAL mode every open connection holds a shared lock on the WAL index, so an exclusive lock is refused
+    while any other connection is open, even an idle one. (Closing the last connection also folds the WAL
+    back into the file.)"""
+    try:
+        conn = sqlite3.connect(str(ledger_path), timeout=0.5)
+    except sqlite3.Error:
+        return  # not openable at all: nobody is using it as a database
+    try:
+        conn.execute("PRAGMA locking_mode = EXCLUSIVE")
+        conn.execute("BEGIN EXCLUSIVE")
+        conn.rollback()
+    except sqlite3.OperationalError as error:
+        if getattr(error, "sqlite_errorname", "") in ("SQLITE_BUSY", "SQLITE_LOCKED"):
+            raise LedgerError(
+                f"The ledger at {ledger_path} is open in another process (is the bot running?). Stop it, then restore."
+            ) from None
+    except sqlite3.DatabaseError:
+        pass  # not a database: --force may replace it
+    finally:
+        conn.close()
 
 
 def restore(backup_path: Path, ledger_path: Path, *, force: bool = False) -> BackupInfo:
-    """Replace the ledger with a checked backup. Refuses to overwrite an existing ledger without ``force``.
+    """Replace the ledger with a checked backup (atomically: a staged copy, then a rename).
 
-    Stop the bot first: a running bot keeps the old file open.
+    The backup is checked before anything is touched. An existing ledger is replaced only with ``force``,
+    and never while another process has it open. Stale -wal/-shm/-journal files of the ledger are removed
+    so that SQLite cannot replay them into the restored file.
     """
-    if not backup_path.exists():
+    backup_path, ledger_path = Path(backup_path), Path(ledger_path)
+    if not backup_path.is_file():
         raise LedgerError(f"There is no backup at {backup_path}.")
-    info = _check(backup_path)
-    if ledger_path.exists() and not force:
-        raise LedgerError(
-            f"A ledger already exists at {ledger_path}; restoring would replace it. Add --force to do so."
-        )
+    if ledger_path.exists() and _same_file(backup_path, ledger_path):
+        raise LedgerError(f"{backup_path} is the ledger itself; there is nothing to restore.")
+    info = check(backup_path)
+    if ledger_path.exists():
+        if not force:
+            raise LedgerError(
+                f"A ledger already exists at {ledger_path}; restoring would replace it. Add --force to replace it."
+            )
+        _ensure_not_in_use(ledger_path)
     ledger_path.parent.mkdir(parents=True, exist_ok=True)
-    staging = ledger_path.with_name(ledger_path.name + ".restoring")
-    source = sqlite3.connect(f"file:{backup_path}?mode=ro", uri=True)
-    target = sqlite3.connect(str(staging))
+    staging = ledger_path.with_name(f".{ledger_path.name}.{os.getpid()}.restoring")
+    staging.unlink(missing_ok=True)
     try:
-        source.backup(target)
+        _copy(f"{backup_path.resolve().as_uri()}?mode=ro", staging)
+        check(staging)
+        for suffix in SIDE_FILES:
+            Path(f"{ledger_path}{suffix}").unlink(missing_ok=True)
+        os.replace(staging, ledger_path)
+    except sqlite3.Error as error:
+        raise LedgerError(f"Could not restore {backup_path}: {error}.") from None
     finally:
-        target.close()
-        source.close()
-    for suffix in ("-wal", "-shm"):
-        Path(str(ledger_path) + suffix).unlink(missing_ok=True)
-    os.replace(staging, ledger_path)
-    return BackupInfo(path=ledger_path, size=info.size, claims=info.claims, scopes=info.scopes)
+        staging.unlink(missing_ok=True)
+    return BackupInfo(
+        path=ledger_path, size=ledger_path.stat().st_size, claims=info.claims, removed=info.removed, scopes=info.scopes
+    )

@@ -186,15 +186,18 @@ def cmd_export(args: argparse.Namespace, settings: Settings, out: TextIO) -> int
 
 def cmd_backup(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     info = backup(args.db or settings.db_path, args.path)
-    out.write(
-        f"Backed up {info.claims} claims ({info.scopes} server ledgers, {info.size / 1024:.0f} KiB) to {info.path}.\n"
-    )
+    out.write(f"Backed up {info.describe()} to {info.path} (integrity check: ok).\n")
     return 0
 
 
 def cmd_restore(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
-    info = restore(args.path, args.db or settings.db_path, force=args.force)
-    out.write(f"Restored {info.claims} claims ({info.scopes} server ledgers) into {info.path}.\n")
+    target = args.db or settings.db_path
+    replaced = target.exists()
+    info = restore(args.path, target, force=args.force)
+    out.write(
+        f"Restored {info.describe()} from {args.path} into {info.path}"
+        + (", replacing the ledger that was there.\n" if replaced else ".\n")
+    )
     return 0
 
 

@@ -104,7 +104,10 @@ class Ledger:
 
     def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         with self._lock:
-            cursor = self.conn.execute(sql, params)
+            try:
+                cursor = self.conn.execute(sql, params)
+            except UnicodeEncodeError:  # a lone surrogate (e.g. "\ud800" in imported JSON) in a lookup key
+                raise InvalidInputError("The text holds characters that are not valid Unicode.") from None
             keys = [d[0] for d in cursor.description]
             return [dict(zip(keys, row, strict=True)) for row in cursor.fetchall()]
 
@@ -177,7 +180,7 @@ class Ledger:
             "date": parse_partial_date(date),
             "place": clean_text(place, "place", multiline=False),
             "summary": clean_text(summary, "summary"),
-            "aliases": list(clean_list(list(aliases), "alias", limit=MAX_ALIASES)),
+            "aliases": list(clean_list(aliases, "alias", limit=MAX_ALIASES)),
         }
         with self.transaction():
             if self._rows("SELECT 1 FROM incidents WHERE scope = ? AND slug = ?", [scope, record["slug"]]):
@@ -218,7 +221,7 @@ class Ledger:
             if summary is not _UNSET:
                 new["summary"] = clean_text(summary, "summary")
             if aliases is not _UNSET:
-                new["aliases"] = list(clean_list(list(aliases), "alias", limit=MAX_ALIASES))
+                new["aliases"] = list(clean_list(aliases, "alias", limit=MAX_ALIASES))
             if new != old:
                 self.db.execute(
                     "UPDATE incidents SET slug=?, title=?, date=?, place=?, summary=?, aliases=?, updated_at=?"
@@ -282,7 +285,7 @@ class Ledger:
             "name": clean_text(name, "name", required=True, multiline=False),
             "role": clean_text(role, "role", multiline=False),
             "kind": parse_kind(kind).value,
-            "aliases": list(clean_list(list(aliases), "alias", limit=MAX_ALIASES)),
+            "aliases": list(clean_list(aliases, "alias", limit=MAX_ALIASES)),
         }
         with self.transaction():
             if self._rows(
@@ -325,7 +328,7 @@ class Ledger:
             if kind is not _UNSET:
                 new["kind"] = parse_kind(kind).value
             if aliases is not _UNSET:
-                new["aliases"] = list(clean_list(list(aliases), "alias", limit=MAX_ALIASES))
+                new["aliases"] = list(clean_list(aliases, "alias", limit=MAX_ALIASES))
             if new != old:
                 self.db.execute(
                     "UPDATE speakers SET name=?, role=?, kind=?, aliases=?, updated_at=? WHERE id = ? AND scope = ?",
@@ -522,7 +525,7 @@ class Ledger:
         if len(source_list) > MAX_SOURCES:
             raise InvalidInputError(f"At most {MAX_SOURCES} sources per claim; got {len(source_list)}.", "sources")
         speaker_name = clean_text(speaker, "name", multiline=False)
-        incident_key = clean_text(incident, "slug", multiline=False)
+        incident_key = clean_text(incident, "incident", multiline=False)
         return {
             "ref": clean_text(ref, "ref", multiline=False),
             "incident": self.get_incident(scope, incident_key).slug if incident_key else None,
@@ -778,6 +781,7 @@ class Ledger:
         return rows[0]["value"] if rows else default
 
     def set_setting(self, scope: str, key: str, value: str | None, *, actor: str) -> None:
+        key = clean_text(key, "setting_key", required=True, multiline=False)
         value = clean_text(value, "setting", multiline=False)
         with self.transaction():
             old = self.get_setting(scope, key)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import calendar
 import re
 import unicodedata
+from collections.abc import Iterable
 from urllib.parse import urlsplit
 
 from .errors import InvalidInputError
@@ -36,6 +37,9 @@ LIMITS: dict[str, int] = {
     "reason": 300,
     "actor": 100,
     "setting": 200,
+    "setting_key": 64,
+    "said_at": 40,
+    "incident": 200,  # an incident named by slug, title or alias
 }
 MAX_TAGS = 20
 MAX_ALIASES = 30
@@ -82,7 +86,7 @@ def clean_list(values: object, field: str, *, limit: int) -> tuple[str, ...]:
         return ()
     if isinstance(values, str):
         values = [part for part in re.split(r"[,;|]", values)]
-    if not isinstance(values, list | tuple):
+    if isinstance(values, dict | bytes) or not isinstance(values, Iterable):
         raise InvalidInputError(f"{field.capitalize()} must be a list.", field)
     out: list[str] = []
     seen: set[str] = set()

@@ -1,34 +1,82 @@
 """A child process for crash tests: imports a big file, or streams edits, until it is killed.
 
-python -m tests.crashworker import DB CSV
-python -m tests.crashworker edits DB      # prints "committed <claim id> <n>" after each commit
+python -m tests.crashworker import DB FILE   # prints "starting", then "imported" once the import committed
+python -m tests.crashworker edits DB SEED    # prints "committed <revision id> <claim id> <action>" after each commit
+
+Every line is printed (and flushed) only after its transaction committed, so each one is a promise the
+parent checks after killing this process.
 """
 
 from __future__ import annotations
 
+import random
 import sys
 from pathlib import Path
 
 from bot.ledger import Ledger
 from bot.transfer import import_file
 
+SCOPE = "1"
+ACTOR = "crash-worker"
+
+
+def run_import(ledger: Ledger, path: Path) -> None:
+    print("starting", flush=True)
+    import_file(ledger, SCOPE, path, actor=ACTOR)
+    print("imported", flush=True)
+
+
+def run_edits(ledger: Ledger, rng: random.Random) -> None:
+    """Add, update, set evidence on, remove and restore claims, each its own transaction, forever."""
+    live: list[int] = []
+    removed: list[int] = []
+    n = 0
+    print("ready", flush=True)
+    while True:
+        n += 1
+        action = (
+            "create" if len(live) < 3 else rng.choice(["create", "create", "update", "evidence", "remove", "restore"])
+        )
+        if action == "restore" and not removed:
+            action = "update"
+        if action == "create":
+            claim = ledger.add_claim(
+                SCOPE,
+                text=f"Edit stream claim {n} about the reservoir",
+                actor=ACTOR,
+                ref=f"edit-{n}",
+                speaker=None,
+                sources=[{"title": f"Stream source {n % 7}"}],
+                tags=["stream", f"batch-{n % 5}"],
+            )
+            live.append(claim.id)
+        elif action == "update":
+            claim = ledger.update_claim(SCOPE, rng.choice(live), actor=ACTOR, text=f"Claim rewritten at step {n}")
+        elif action == "evidence":
+            claim = ledger.set_evidence(
+                SCOPE, rng.choice(live), status=rng.choice(["presented", "partial", "disputed"]),
+                details=f"detail {n}", actor=ACTOR,
+            )  # fmt: skip
+        elif action == "remove":
+            claim = ledger.remove_claim(SCOPE, live.pop(rng.randrange(len(live))), reason=f"removed {n}", actor=ACTOR)
+            removed.append(claim.id)
+        else:
+            claim = ledger.restore_claim(SCOPE, removed.pop(rng.randrange(len(removed))), actor=ACTOR)
+            live.append(claim.id)
+        print(f"committed {ledger.last_revision_id(SCOPE)} {claim.id} {action}", flush=True)
+
 
 def main(argv: list[str]) -> int:
     mode, db = argv[0], Path(argv[1])
     with Ledger.open(db) as ledger:
         if mode == "import":
-            print("starting", flush=True)
-            import_file(ledger, "1", Path(argv[2]), actor="crash-import")
-            print("imported", flush=True)
-            return 0
-        n = 0
-        while True:
-            claim = ledger.add_claim("1", text=f"Edit stream claim {n}", actor="crash-edits", ref=f"edit-{n}")
-            ledger.set_evidence("1", claim.id, status="partial", details=f"detail {n}", actor="crash-edits")
-            if n % 3 == 0:
-                ledger.remove_claim("1", claim.id, reason=f"removed {n}", actor="crash-edits")
-            print(f"committed {claim.id} {n}", flush=True)
-            n += 1
+            run_import(ledger, Path(argv[2]))
+        elif mode == "edits":
+            run_edits(ledger, random.Random(int(argv[2])))
+        else:
+            print(f"unknown mode {mode!r}", file=sys.stderr)
+            return 2
+    return 0
 
 
 if __name__ == "__main__":

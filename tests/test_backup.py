@@ -1,104 +1,258 @@
-"""Backups taken under write load restore to a consistent ledger; restore refuses to overwrite by default."""
+"""Backups taken under write load restore to a consistent ledger; restore checks before it touches anything."""
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import threading
+import time
 from pathlib import Path
 
 import pytest
 
-from bot.backup import backup, restore
+from bot.backup import backup, check, restore
 from bot.cli import main
 from bot.errors import LedgerError
 from bot.ledger import Ledger
+from tests.crashcheck import consistency_problems
+
+S = "1"
 
 
-def consistent(path: Path) -> int:
-    """Integrity, FTS and history agree; returns the number of claims."""
+def claim_ids(path: Path, where: str = "1") -> list[int]:
     conn = sqlite3.connect(path)
     try:
-        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        conn.execute("INSERT INTO claims_fts (claims_fts) VALUES ('integrity-check')")
-        claims = conn.execute("SELECT count(*) FROM claims").fetchone()[0]
-        fts = conn.execute("SELECT count(*) FROM claims_fts").fetchone()[0]
-        created = conn.execute(
-            "SELECT count(*) FROM revisions WHERE entity = 'claim' AND action = 'create'"
-        ).fetchone()[0]
-        orphans = conn.execute(
-            "SELECT count(*) FROM revisions r WHERE entity = 'claim' AND NOT EXISTS"
-            " (SELECT 1 FROM claims c WHERE c.id = r.entity_id)"
-        ).fetchone()[0]
+        return [r[0] for r in conn.execute(f"SELECT id FROM claims WHERE {where} ORDER BY id")]
     finally:
         conn.close()
-    assert claims == fts == created
-    assert orphans == 0
-    return claims
+
+
+def unfindable(path: Path) -> list[int]:
+    """Claims that a full-text search for their own marker word does not find (alone)."""
+    conn = sqlite3.connect(path)
+    try:
+        missed = []
+        for claim_id, text in conn.execute("SELECT id, text FROM claims").fetchall():
+            marker = re.search(r"marker\d+x", text)
+            rows = conn.execute("SELECT rowid FROM claims_fts WHERE claims_fts MATCH ?", [marker and marker[0]])
+            if rows.fetchall() != [(claim_id,)]:
+                missed.append(claim_id)
+        return missed
+    finally:
+        conn.close()
+
+
+class Writer(threading.Thread):
+    """Adds claims (and edits, removes some) on its own connection until stopped."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(daemon=True)
+        self.path = path
+        self.stop = threading.Event()
+        self.written = 0
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            with Ledger.open(self.path) as ledger:
+                while not self.stop.is_set() and self.written < 5000:
+                    marker = f"marker{self.written}x"
+                    claim = ledger.add_claim(S, text=f"Claim {marker} about the bridge", actor="writer",
+                                             sources=[{"title": f"Report {self.written % 9}"}])  # fmt: skip
+                    ledger.update_claim(S, claim.id, text=f"Claim {marker} revised, about the bridge", actor="writer")
+                    if claim.id % 4 == 0:
+                        ledger.remove_claim(S, claim.id, reason="duplicate", actor="writer")
+                    self.written += 1
+        except BaseException as error:  # surfaced by the test
+            self.error = error
+
+    def wait_for(self, count: int, timeout: float = 20.0) -> None:
+        deadline = time.monotonic() + timeout
+        while self.written < count:
+            assert self.error is None, self.error
+            assert time.monotonic() < deadline, f"writer stuck at {self.written} claims"
+            time.sleep(0.005)
 
 
 def test_backup_under_write_load_restores_consistently(tmp_path: Path) -> None:
     live = tmp_path / "live.db"
     Ledger.open(live).close()
-    stop = threading.Event()
-    written = []
-
-    def writer() -> None:
-        with Ledger.open(live) as ledger:
-            i = 0
-            while not stop.is_set() and i < 2000:
-                ledger.add_claim("1", text=f"Claim number {i} about the bridge", actor="writer")
-                written.append(i)
-                i += 1
-
-    thread = threading.Thread(target=writer)
-    thread.start()
+    writer = Writer(live)
+    writer.start()
+    copies = []
     try:
-        while len(written) < 50:
-            threading.Event().wait(0.01)
-        copies = [backup(live, tmp_path / f"backup-{n}.db") for n in range(3)]
+        for n in range(3):
+            writer.wait_for(40 * (n + 1))
+            copies.append(backup(live, tmp_path / f"backup-{n}.db"))
+        writer.wait_for(writer.written + 20)  # still writing after the last backup
     finally:
-        stop.set()
-        thread.join()
-    counts = [consistent(info.path) for info in copies]
-    assert counts == sorted(counts) and counts[0] >= 50
+        writer.stop.set()
+        writer.join()
+    assert writer.error is None
+    counts = [info.claims for info in copies]
+    assert counts == sorted(set(counts)) and counts[0] >= 40  # each backup a later snapshot
+    assert counts[-1] < len(claim_ids(live))
+    for info in copies:
+        assert consistency_problems(info.path) == []
+        ids = claim_ids(info.path)
+        removed = claim_ids(info.path, "removed_reason IS NOT NULL")
+        assert len(ids) == info.claims and len(removed) == info.removed
+        # the writer removes every fourth claim right after writing it: only the newest may not be removed yet
+        assert {i for i in ids if i % 4 == 0} - set(removed) <= {ids[-1]} and all(i % 4 == 0 for i in removed)
+        assert unfindable(info.path) == []
+        assert not Path(f"{info.path}-wal").exists()  # a backup is one self-contained file
     restored = tmp_path / "restored.db"
     info = restore(copies[-1].path, restored)
-    assert info.claims == counts[-1]
-    assert consistent(restored) == counts[-1]
-    with Ledger.open(restored) as ledger:
-        assert ledger.count_claims("1") == counts[-1]
+    assert (info.path, info.claims) == (restored, counts[-1])
+    assert consistency_problems(restored) == []
+    assert claim_ids(restored) == claim_ids(copies[-1].path)
+    with Ledger.open(restored) as ledger:  # the restored ledger takes writes again
+        assert ledger.count_claims(S, include_removed=True) == counts[-1]
+        ledger.add_claim(S, text="after the restore", actor="t")
+    assert consistency_problems(restored) == []
+
+
+def test_backup_into_a_folder_and_failures_leave_nothing(tmp_path: Path) -> None:
+    live = tmp_path / "live.db"
+    with Ledger.open(live) as ledger:
+        ledger.add_claim(S, text="one", actor="t")
+    folder = tmp_path / "backups"
+    folder.mkdir()
+    info = backup(live, folder)
+    assert info.path.parent == folder and info.path.name.startswith("live-") and info.claims == 1
+    with pytest.raises(LedgerError, match="no ledger"):
+        backup(tmp_path / "missing.db", tmp_path / "b.db")
+    with pytest.raises(LedgerError, match="the ledger itself"):
+        backup(live, live)
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"SQLite format 3\x00" + b"\xff" * 4000)
+    with pytest.raises(LedgerError):
+        backup(junk, tmp_path / "j.db")
+    assert not (tmp_path / "j.db").exists() and not (tmp_path / "b.db").exists()
+    assert not [p for p in tmp_path.rglob("*") if p.name.endswith(".partial")]
+    assert [p.name for p in folder.iterdir()] == [info.path.name]
 
 
 def test_restore_refuses_to_overwrite_without_force(tmp_path: Path) -> None:
     live = tmp_path / "live.db"
     with Ledger.open(live) as ledger:
-        ledger.add_claim("1", text="one", actor="t")
+        ledger.add_claim(S, text="one", actor="t")
     copy = backup(live, tmp_path / "b.db")
     with Ledger.open(live) as ledger:
-        ledger.add_claim("1", text="two", actor="t")
+        ledger.add_claim(S, text="two", actor="t")
     with pytest.raises(LedgerError, match="--force"):
         restore(copy.path, live)
+    with Ledger.open(live) as ledger:
+        assert [c.text for c in ledger.list_claims(S)] == ["one", "two"]  # untouched
     restore(copy.path, live, force=True)
     with Ledger.open(live) as ledger:
-        assert [c.text for c in ledger.list_claims("1")] == ["one"]
+        assert [c.text for c in ledger.list_claims(S)] == ["one"]
 
 
-def test_restore_refuses_foreign_files(tmp_path: Path) -> None:
+def test_restore_refuses_a_ledger_in_use(tmp_path: Path) -> None:
+    live = tmp_path / "live.db"
+    with Ledger.open(live) as ledger:
+        ledger.add_claim(S, text="one", actor="t")
+    copy = backup(live, tmp_path / "b.db")
+    with Ledger.open(live) as running:
+        running.add_claim(S, text="two", actor="t")
+        with pytest.raises(LedgerError, match="bot running"):
+            restore(copy.path, live, force=True)
+        assert running.count_claims(S) == 2
+    restore(copy.path, live, force=True)  # once the bot stopped
+    assert claim_ids(live) == [1]
+
+
+def test_restore_removes_stale_wal_of_the_old_ledger(tmp_path: Path) -> None:
+    """A -wal left beside the target must not be replayed into the restored file."""
+    source = tmp_path / "source.db"
+    with Ledger.open(source) as ledger:
+        ledger.add_claim(S, text="from the backup", actor="t")
+    copy = backup(source, tmp_path / "b.db")
+    other = tmp_path / "other.db"
+    with Ledger.open(other) as ledger:
+        for i in range(30):
+            ledger.add_claim(S, text=f"old {i}", actor="t")
+        wal = Path(f"{other}-wal").read_bytes()  # while open: not yet folded back into the file
+    # control: SQLite would replay such a WAL into a copy of the backup
+    control = tmp_path / "control.db"
+    control.write_bytes(copy.path.read_bytes())
+    Path(f"{control}-wal").write_bytes(wal)
+    conn = sqlite3.connect(control)
+    conn.execute("PRAGMA journal_mode = WAL")
+    try:
+        replayed = [r[0] for r in conn.execute("SELECT text FROM claims")]
+    except sqlite3.DatabaseError:
+        replayed = ["<malformed>"]
+    conn.close()
+    assert replayed != ["from the backup"]
+    target = tmp_path / "target.db"
+    target.write_bytes(b"")
+    Path(f"{target}-wal").write_bytes(wal)
+    restore(copy.path, target, force=True)
+    assert not Path(f"{target}-wal").exists()
+    assert consistency_problems(target) == []
+    with Ledger.open(target) as ledger:
+        assert [c.text for c in ledger.list_claims(S)] == ["from the backup"]
+
+
+def test_restore_checks_the_backup_before_touching_anything(tmp_path: Path) -> None:
+    target = tmp_path / "x.db"
     junk = tmp_path / "junk.db"
     junk.write_bytes(b"not a database at all" * 100)
     with pytest.raises(LedgerError, match=r"not a readable SQLite|cannot be opened"):
-        restore(junk, tmp_path / "x.db")
+        restore(junk, target, force=True)
     other = tmp_path / "other.db"
-    sqlite3.connect(other).execute("CREATE TABLE t (x)").connection.commit()
+    conn = sqlite3.connect(other)
+    conn.execute("CREATE TABLE claims (x)")
+    conn.commit()
+    conn.close()
     with pytest.raises(LedgerError, match="not a Claim Ledger"):
-        restore(other, tmp_path / "x.db")
+        restore(other, target, force=True)
+    with pytest.raises(LedgerError, match="no backup"):
+        restore(tmp_path / "missing.db", target)
+    assert not target.exists()
+    live = tmp_path / "live.db"
+    Ledger.open(live).close()
+    with pytest.raises(LedgerError, match="the ledger itself"):
+        restore(live, live, force=True)
+
+
+def test_check_reports_a_corrupt_backup(tmp_path: Path) -> None:
+    live = tmp_path / "live.db"
+    with Ledger.open(live) as ledger:
+        for i in range(200):
+            ledger.add_claim(S, text=f"claim {i} " + "padding " * 20, actor="t")
+    copy = backup(live, tmp_path / "b.db")
+    data = bytearray(copy.path.read_bytes())
+    page = 4096
+    for offset in range(page, len(data), page):  # scribble over the header of every page but the first
+        data[offset : offset + 16] = b"\x07" * 16
+    copy.path.write_bytes(bytes(data))
+    with pytest.raises(LedgerError, match=r"integrity|not a readable"):
+        check(copy.path)
+    target = tmp_path / "t.db"
+    with pytest.raises(LedgerError):
+        restore(copy.path, target)
+    assert not target.exists()
 
 
 def test_cli_backup_and_restore(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     db = tmp_path / "l.db"
-    assert main(["ask", "medvedev", "--db", str(db)]) == 0
+    assert main(["ask", "medvedev", "--db", str(db)]) == 0  # creates and seeds the ledger
+    capsys.readouterr()
+    with Ledger.open(db) as ledger:
+        seeded = ledger.count_claims("local", include_removed=True)
+        removed = seeded - ledger.count_claims("local")
     assert main(["backup", str(tmp_path / "b.db"), "--db", str(db)]) == 0
-    assert "Backed up 27 claims" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert f"Backed up {seeded} claims ({removed} removed) in 1 server ledger" in out
+    assert "integrity check: ok" in out
     assert main(["restore", str(tmp_path / "b.db"), "--db", str(db)]) == 1
     assert "--force" in capsys.readouterr().err
     assert main(["restore", str(tmp_path / "b.db"), "--db", str(tmp_path / "new.db")]) == 0
+    assert f"Restored {seeded} claims" in capsys.readouterr().out
+    assert main(["restore", str(tmp_path / "b.db"), "--db", str(db), "--force"]) == 0
+    assert "replacing the ledger that was there" in capsys.readouterr().out
+    assert main(["ask", "medvedev", "--db", str(tmp_path / "new.db")]) == 0
+    assert "Medvedev" in capsys.readouterr().out
