@@ -1,0 +1,541 @@
+"""The Discord emulator itself, driven by a tiny discord.py bot defined here (not Claim Ledger's bot)."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import aiohttp
+import discord
+import pytest
+from discord import app_commands
+from discord.ext import commands
+
+from tests.emulator import (
+    MANAGE_GUILD,
+    PIN_MESSAGES,
+    CommandHiddenError,
+    DiscordEmulator,
+    EmulatorError,
+    Guild,
+    Member,
+    StoredMessage,
+    rules,
+)
+
+TOPICS = ["Zelensky speech", "Zelenograd fire", "Crocus City Hall", "Kerch bridge"]
+
+# ------------------------------------------------------------------ the tiny bot
+
+
+@app_commands.command(name="ping", description="Reply with an embed")
+async def ping(interaction: discord.Interaction) -> None:
+    embed = discord.Embed(title="Pong", description=f"<@{interaction.user.id}> asked")
+    await interaction.response.send_message(embed=embed, allowed_mentions=discord.AllowedMentions.none())
+
+
+@app_commands.command(name="slow", description="Defer, then follow up")
+async def slow(interaction: discord.Interaction) -> None:
+    await interaction.response.defer(thinking=True)
+    await asyncio.sleep(0.05)
+    await interaction.followup.send("done slowly")
+
+
+async def topic_choices(interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+    return [app_commands.Choice(name=t, value=t) for t in TOPICS if current.lower() in t.lower()]
+
+
+async def too_many_choices(interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+    return [app_commands.Choice(name=f"{current} {i}", value=str(i)) for i in range(30)]
+
+
+@app_commands.command(name="search", description="Search topics")
+@app_commands.autocomplete(topic=topic_choices)
+async def search(interaction: discord.Interaction, topic: str, limit: int = 5) -> None:
+    await interaction.response.send_message(f"searched {topic} (limit {limit})")
+
+
+@app_commands.command(name="greedy", description="Autocomplete with too many choices")
+@app_commands.autocomplete(term=too_many_choices)
+async def greedy(interaction: discord.Interaction, term: str) -> None:
+    await interaction.response.send_message(term)
+
+
+@app_commands.context_menu(name="Find claims")
+async def find_claims(interaction: discord.Interaction, message: discord.Message) -> None:
+    await interaction.response.send_message(f"claims in: {message.content}", ephemeral=True)
+
+
+@app_commands.command(name="admin", description="Moderators only")
+@app_commands.default_permissions(manage_guild=True)
+async def admin(interaction: discord.Interaction) -> None:
+    if not interaction.permissions.manage_guild:
+        await interaction.response.send_message("Only moderators can do that.", ephemeral=True)
+        return
+    await interaction.response.send_message("admin ok")
+
+
+@app_commands.command(name="huge", description="Reply with an over-long embed")
+async def huge(interaction: discord.Interaction) -> None:
+    await interaction.response.send_message(embed=discord.Embed(title="x" * 300))
+
+
+@app_commands.command(name="whois", description="Describe a member")
+async def whois(interaction: discord.Interaction, member: discord.Member, role: discord.Role | None = None) -> None:
+    has = "" if role is None else f", has {role.name}: {role in member.roles}"
+    await interaction.response.send_message(f"{member.display_name}{has}")
+
+
+@app_commands.command(name="reverse", description="Reverse an uploaded file")
+async def reverse(interaction: discord.Interaction, file: discord.Attachment) -> None:
+    data = await file.read()
+    await interaction.response.send_message("reversed", file=discord.File(io.BytesIO(data[::-1]), "reversed.txt"))
+
+
+class Counter(discord.ui.View):
+    def __init__(self) -> None:
+        super().__init__(timeout=None)
+        self.count = 0
+
+    @discord.ui.button(label="+1", custom_id="counter:inc", style=discord.ButtonStyle.primary)
+    async def inc(self, interaction: discord.Interaction, button: discord.ui.Button[Counter]) -> None:
+        self.count += 1
+        await interaction.response.edit_message(content=f"count {self.count}", view=self)
+
+    @discord.ui.button(label="off", custom_id="counter:off", disabled=True)
+    async def off(self, interaction: discord.Interaction, button: discord.ui.Button[Counter]) -> None:
+        raise AssertionError("a disabled button cannot be pressed")
+
+
+@app_commands.command(name="counter", description="A message with buttons")
+async def counter(interaction: discord.Interaction) -> None:
+    await interaction.response.send_message("count 0", view=Counter())
+
+
+class ClaimModal(discord.ui.Modal, title="Add a claim"):
+    claim: discord.ui.TextInput[ClaimModal] = discord.ui.TextInput(
+        label="Claim", custom_id="claim:text", max_length=200
+    )
+    source: discord.ui.TextInput[ClaimModal] = discord.ui.TextInput(
+        label="Source", custom_id="claim:source", required=False
+    )
+
+    async def on_submit(self, interaction: discord.Interaction) -> None:
+        await interaction.response.send_message(f"saved: {self.claim.value} ({self.source.value or 'no source'})")
+
+
+claim_group = app_commands.Group(name="claim", description="Claims")
+
+
+@claim_group.command(name="add", description="Add a claim")
+async def claim_add(interaction: discord.Interaction) -> None:
+    await interaction.response.send_modal(ClaimModal())
+
+
+claim_settings = app_commands.Group(name="settings", description="Claim settings", parent=claim_group)
+
+
+@claim_settings.command(name="show", description="Show one setting")
+async def settings_show(interaction: discord.Interaction, key: str) -> None:
+    await interaction.response.send_message(f"{key}=on", ephemeral=True)
+
+
+class TinyBot(commands.Bot):
+    def __init__(self) -> None:
+        super().__init__(command_prefix="!", intents=discord.Intents.default(), guild_ready_timeout=0.05)
+        self.seen: list[discord.Message] = []
+
+    async def setup_hook(self) -> None:
+        for command in (ping, slow, search, greedy, find_claims, admin, huge, counter, claim_group, whois, reverse):
+            self.tree.add_command(command)
+
+    async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
+        """discord.py sleeps 5 s before every re-IDENTIFY; not against the emulator."""
+
+    async def on_message(self, message: discord.Message) -> None:
+        if message.author.id != self.user.id:  # type: ignore[union-attr]
+            self.seen.append(message)
+
+
+# ------------------------------------------------------------------ fixtures
+
+
+@dataclass
+class World:
+    guild: Guild
+    mod: Member
+    alice: Member
+
+
+@pytest.fixture
+async def emulator(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[DiscordEmulator]:
+    async with DiscordEmulator() as emu:
+        emu.patch(monkeypatch)
+        yield emu
+        assert emu.internal_errors == []
+
+
+@pytest.fixture
+def world(emulator: DiscordEmulator) -> World:
+    guild = emulator.add_guild("OSINT Club")
+    mod = emulator.add_member(guild.id, "mod", permissions=discord.Permissions(manage_guild=True))
+    alice = emulator.add_member(guild.id, "alice")
+    return World(guild, mod, alice)
+
+
+@pytest.fixture
+async def bot(emulator: DiscordEmulator, world: World) -> AsyncIterator[TinyBot]:
+    client = TinyBot()
+    async with emulator.run_client(client) as running:
+        print(f"bot ready in {running.ready_seconds:.3f} s")
+        target = discord.Object(world.guild.id)
+        client.tree.copy_global_to(guild=target)
+        await client.tree.sync(guild=target)
+        yield client
+
+
+async def raw(emu: DiscordEmulator, method: str, path: str, **kwargs: object) -> tuple[int, str, object]:
+    async with (
+        aiohttp.ClientSession(headers={"Authorization": "Bot raw"}) as session,
+        session.request(method, emu.base_url + path, **kwargs) as response,  # type: ignore[arg-type]
+    ):
+        body = await response.json(content_type=None) if response.status != 204 else None
+        return response.status, response.headers.get("Content-Type", ""), body
+
+
+# ------------------------------------------------------------------ login and sync
+
+
+async def test_login_reaches_ready_with_the_guild(emulator: DiscordEmulator, world: World, bot: TinyBot) -> None:
+    assert bot.user is not None and bot.user.id == emulator.app_id
+    guild = bot.get_guild(world.guild.id)
+    assert guild is not None and guild.name == "OSINT Club"
+    assert guild.me is not None and guild.me.guild_permissions.pin_messages
+    assert guild.member_count == len(world.guild.members) == 4, "owner, bot, mod, alice"
+    assert emulator.identify_count == 1
+    assert emulator.identify_payloads[0]["intents"] == discord.Intents.default().value
+    assert [f["op"] for f in emulator.gateway.received if f["op"] == 8] == [], "no member chunk request"
+    ready = emulator.gateway_events("READY")[0]["d"]
+    assert ready["resume_gateway_url"] == emulator.resume_gateway_url
+    assert [r.path for r in emulator.requests[:2]] == ["/users/@me", "/oauth2/applications/@me"]
+
+
+async def test_sync_records_commands_and_enforces_rules(emulator: DiscordEmulator, world: World, bot: TinyBot) -> None:
+    synced = {c["name"]: c for c in emulator.commands[world.guild.id]}
+    assert set(synced) == {
+        *("ping", "slow", "search", "greedy", "Find claims", "admin", "huge", "counter", "claim", "whois", "reverse")
+    }
+    assert synced["Find claims"]["type"] == 3
+    assert synced["admin"]["default_member_permissions"] == str(MANAGE_GUILD)
+    assert synced["claim"]["options"][0]["type"] == 1
+    assert emulator.requests_to("PUT", rf"/guilds/{world.guild.id}/commands$")[0].status == 200
+
+    bad = [
+        {"name": "Ask", "description": "capitalised", "type": 1},
+        {"name": "ok", "description": "d" * 101, "type": 1},
+        {"name": "a" * 33, "type": 3},
+    ]
+    status, content_type, body = await raw(
+        emulator, "PUT", f"/applications/{emulator.app_id}/guilds/{world.guild.id}/commands", json=bad
+    )
+    assert (status, content_type) == (400, "application/json")
+    assert isinstance(body, dict) and body["code"] == 50035
+    errors = body["errors"]
+    assert errors["0"]["name"]["_errors"][0]["code"] == "APPLICATION_COMMAND_INVALID_NAME"
+    assert "description" in errors["1"] and "name" in errors["2"]
+    assert len(emulator.commands[world.guild.id]) == 11, "a rejected sync changes nothing"
+
+
+# ------------------------------------------------------------------ interactions
+
+
+async def test_slash_reply_is_recorded_with_embed(emulator: DiscordEmulator, world: World, bot: TinyBot) -> None:
+    inter = await emulator.slash(world.guild.id, world.guild.channel_id, world.alice.id, "ping")
+    first = await inter.wait_response()
+    assert first["type"] == 4 and first.status == 200
+    assert first.latency is not None and first.latency < emulator.interaction_deadline
+    message = await inter.wait_message()
+    assert message["embeds"][0]["title"] == "Pong"
+    assert message["allowed_mentions"] == {"parse": []}
+    assert message["mentions"] == [], "AllowedMentions.none() pings nobody"
+    assert message in emulator.channel_messages(world.guild.channel_id)
+    assert message["interaction_metadata"]["user"]["id"] == str(world.alice.id)
+
+
+async def test_defer_then_followup_replaces_the_thinking_message(
+    emulator: DiscordEmulator, world: World, bot: TinyBot
+) -> None:
+    inter = await emulator.slash(world.guild.id, world.guild.channel_id, world.alice.id, "slow")
+    first = await inter.wait_response()
+    assert first["type"] == 5
+    message = await inter.wait_message()
+    assert message["content"] == "done slowly"
+    assert inter.original is not None and message.id == inter.original.id
+    assert not message["flags"] & rules.FLAG_LOADING
+    assert inter.errors == []
+
+
+async def test_autocomplete_returns_choices_and_limits_them(
+    emulator: DiscordEmulator, world: World, bot: TinyBot
+) -> None:
+    g, c, u = world.guild.id, world.guild.channel_id, world.alice.id
+    choices = await emulator.autocomplete(g, c, u, "search", {"topic": "zel"}, "topic")
+    assert [choice["name"] for choice in choices] == ["Zelensky speech", "Zelenograd fire"]
+    with pytest.raises(EmulatorError, match="50035"):
+        await emulator.autocomplete(g, c, u, "greedy", {"term": "x"}, "term")
+    with pytest.raises(EmulatorError, match="missing required option"):
+        await emulator.slash(g, c, u, "search", {"limit": 3})
+    inter = await emulator.slash(g, c, u, "search", {"topic": "Kerch bridge", "limit": 2})
+    assert (await inter.wait_message())["content"] == "searched Kerch bridge (limit 2)"
+
+
+async def test_message_context_menu_gets_the_target(emulator: DiscordEmulator, world: World, bot: TinyBot) -> None:
+    target = await emulator.post_message(world.guild.channel_id, world.alice.id, "Ukraine did it, says TV")
+    inter = await emulator.context_menu(world.guild.id, world.guild.channel_id, world.mod.id, "Find claims", target)
+    assert inter.payload["data"]["resolved"]["messages"][str(target.id)]["content"] == "Ukraine did it, says TV"
+    message = await inter.wait_message()
+    assert message["content"] == "claims in: Ukraine did it, says TV"
+    assert message.ephemeral and message not in emulator.channel_messages(world.guild.channel_id)
+
+
+async def test_member_role_and_attachment_options_are_resolved(
+    emulator: DiscordEmulator, world: World, bot: TinyBot
+) -> None:
+    g, c = world.guild.id, world.guild.channel_id
+    checkers = emulator.add_role(g, "Fact-checkers")
+    emulator.give_role(g, world.alice.id, checkers)
+    inter = await emulator.slash(g, c, world.mod.id, "whois", {"member": world.alice, "role": checkers})
+    assert str(world.alice.id) in inter.payload["data"]["resolved"]["members"]
+    assert (await inter.wait_message())["content"] == "alice, has Fact-checkers: True"
+    upload = await emulator.slash(g, c, world.alice.id, "reverse", {"file": ("claims.txt", b"abc", "text/plain")})
+    message = await upload.wait_message()
+    assert message["attachments"][0]["filename"] == "reversed.txt"
+    assert message["files"][0]["data"] == b"cba"
+    assert "files" not in emulator.requests_to("POST", r"/callback$")[-1].response["resource"]["message"]
+
+
+async def test_button_click_edits_the_message(emulator: DiscordEmulator, world: World, bot: TinyBot) -> None:
+    inter = await emulator.slash(world.guild.id, world.guild.channel_id, world.alice.id, "counter")
+    message = await inter.wait_message()
+    assert message.custom_ids() == ["counter:inc", "counter:off"]
+    click = await emulator.click(message, "counter:inc", world.mod.id)
+    assert (await click.wait_response())["type"] == 7
+    assert message["content"] == "count 1", "the stored message is edited in place"
+    await (await emulator.click(message, "counter:inc", world.alice.id)).wait_response()
+    assert message["content"] == "count 2"
+    with pytest.raises(EmulatorError, match="disabled"):
+        await emulator.click(message, "counter:off", world.alice.id)
+    with pytest.raises(EmulatorError, match="no component"):
+        await emulator.click(message, "counter:nope", world.alice.id)
+
+
+async def test_modal_submit_uses_the_modal_custom_ids(emulator: DiscordEmulator, world: World, bot: TinyBot) -> None:
+    inter = await emulator.slash(world.guild.id, world.guild.channel_id, world.mod.id, "claim add")
+    assert inter.payload["data"]["options"] == [{"name": "add", "type": 1, "options": []}]
+    modal = await inter.wait_modal()
+    assert modal["title"] == "Add a claim"
+    assert inter.modal_custom_ids() == ["claim:text", "claim:source"]
+    with pytest.raises(EmulatorError, match="required"):
+        await emulator.submit_modal(inter, world.mod.id, {"claim:source": "TASS"})
+    submitted = await emulator.submit_modal(
+        inter, world.mod.id, {"claim:text": "The bridge was hit", "claim:source": ""}
+    )
+    message = await submitted.wait_message()
+    assert message["content"] == "saved: The bridge was hit (no source)"
+
+
+async def test_subcommand_groups_nest_options(emulator: DiscordEmulator, world: World, bot: TinyBot) -> None:
+    g, c = world.guild.id, world.guild.channel_id
+    inter = await emulator.slash(g, c, world.mod.id, "claim settings show", {"key": "pins"})
+    show = {"name": "show", "type": 1, "options": [{"name": "key", "type": 3, "value": "pins"}]}
+    assert inter.payload["data"]["options"] == [{"name": "settings", "type": 2, "options": [show]}]
+    assert (await inter.wait_message())["content"] == "pins=on"
+    with pytest.raises(EmulatorError, match="needs a subcommand"):
+        await emulator.slash(g, c, world.mod.id, "claim settings")
+    with pytest.raises(EmulatorError, match="no subcommand"):
+        await emulator.slash(g, c, world.mod.id, "claim remove")
+
+
+async def test_second_and_late_responses_are_rejected(emulator: DiscordEmulator, world: World, bot: TinyBot) -> None:
+    inter = await emulator.slash(world.guild.id, world.guild.channel_id, world.alice.id, "ping")
+    await inter.wait_message()
+    status, content_type, body = await raw(
+        emulator, "POST", f"/interactions/{inter.id}/{inter.token}/callback", json={"type": 4, "data": {"content": "2"}}
+    )
+    assert (status, content_type) == (400, "application/json")
+    assert isinstance(body, dict) and body["code"] == 40060
+    assert [r.status for r in inter.responses] == [200, 400]
+
+    emulator.interaction_deadline = 0.0
+    late = await emulator.slash(world.guild.id, world.guild.channel_id, world.alice.id, "ping")
+    attempt = await late.wait_response(accepted_only=False)
+    assert attempt.status == 404 and attempt.error is not None and attempt.error["code"] == 10062
+    assert late.response is None and late.errors[0].code == 10062
+
+
+async def test_followups_need_a_live_token(emulator: DiscordEmulator, world: World, bot: TinyBot) -> None:
+    emulator.token_lifetime = 0.01
+    inter = await emulator.slash(world.guild.id, world.guild.channel_id, world.alice.id, "slow")
+    assert (await inter.wait_response())["type"] == 5
+    await emulator.wait_until(lambda: inter.errors, what="the rejected followup")
+    assert (inter.errors[0].status, inter.errors[0].code) == (401, 50027)
+    status, _, body = await raw(
+        emulator, "POST", f"/webhooks/{emulator.app_id}/not-a-token?wait=1", json={"content": "x"}
+    )
+    assert status == 404 and isinstance(body, dict) and body["code"] == 10015
+
+
+async def test_overlong_embed_is_invalid_form_body(emulator: DiscordEmulator, world: World, bot: TinyBot) -> None:
+    channel = bot.get_channel(world.guild.channel_id)
+    assert isinstance(channel, discord.TextChannel)
+    with pytest.raises(discord.HTTPException) as caught:
+        await channel.send(embed=discord.Embed(title="t" * 257))
+    assert (caught.value.status, caught.value.code) == (400, 50035)
+    assert "embeds.0.title" in str(caught.value)
+    fields = discord.Embed(title="many")
+    for index in range(26):
+        fields.add_field(name=f"f{index}", value="v")
+    with pytest.raises(discord.HTTPException, match="fields"):
+        await channel.send(embed=fields)
+    inter = await emulator.slash(world.guild.id, world.guild.channel_id, world.alice.id, "huge")
+    await emulator.wait_until(lambda: inter.errors, what="the rejected reply")
+    assert inter.errors[0].code == 50035 and inter.response is None
+    assert emulator.channel_messages(world.guild.channel_id) == []
+
+
+async def test_rate_limit_is_retried_transparently(emulator: DiscordEmulator, world: World, bot: TinyBot) -> None:
+    emulator.rate_limit_next("POST", r"/interactions/\d+/[^/]+/callback", retry_after=0.05)
+    inter = await emulator.slash(world.guild.id, world.guild.channel_id, world.alice.id, "ping")
+    message = await inter.wait_message()
+    assert message["embeds"][0]["title"] == "Pong"
+    callbacks = emulator.requests_to("POST", r"/callback$")
+    assert [r.status for r in callbacks] == [429, 200]
+    assert callbacks[1].at - callbacks[0].at >= 0.04, "discord.py waited retry_after"
+
+
+async def test_pin_faults_and_rules(emulator: DiscordEmulator, world: World, bot: TinyBot) -> None:
+    channel = bot.get_channel(world.guild.channel_id)
+    assert isinstance(channel, discord.TextChannel)
+    sent = await channel.send("summary")
+    emulator.fail_next("PUT", r"/channels/\d+/messages/pins/\d+", status=403, code=50013, message="Missing Permissions")
+    with pytest.raises(discord.Forbidden) as forbidden:
+        await sent.pin()
+    assert forbidden.value.code == 50013 and emulator.pins(channel.id) == []
+    await sent.pin()
+    assert emulator.pins(channel.id) == [sent.id]
+    assert [p.id async for p in channel.pins()] == [sent.id]
+
+    emulator.set_bot_permissions(world.guild.id, rules.DEFAULT_BOT_PERMISSIONS & ~PIN_MESSAGES)
+    other = await channel.send("another")
+    with pytest.raises(discord.Forbidden):
+        await other.pin()
+    emulator.set_bot_permissions(world.guild.id, rules.DEFAULT_BOT_PERMISSIONS)
+    emulator.fill_pins(channel.id)
+    assert len(emulator.pins(channel.id)) == 250
+    with pytest.raises(discord.HTTPException) as full:
+        await other.pin()
+    assert full.value.code == 30003
+
+
+async def test_hidden_command_is_refused_unless_forced(emulator: DiscordEmulator, world: World, bot: TinyBot) -> None:
+    g, c = world.guild.id, world.guild.channel_id
+    with pytest.raises(CommandHiddenError):
+        await emulator.slash(g, c, world.alice.id, "admin")
+    allowed = await emulator.slash(g, c, world.mod.id, "admin")
+    assert (await allowed.wait_message())["content"] == "admin ok"
+    owner = await emulator.slash(g, c, emulator.owner.id, "admin")
+    assert (await owner.wait_message())["content"] == "admin ok", "the owner is an administrator"
+    forced = await emulator.slash(g, c, world.alice.id, "admin", force=True)
+    refusal = await forced.wait_message()
+    assert refusal["content"] == "Only moderators can do that." and refusal.ephemeral
+
+
+async def test_content_is_hidden_without_intent_unless_mentioned(
+    emulator: DiscordEmulator, world: World, bot: TinyBot
+) -> None:
+    channel_id = world.guild.channel_id
+    await emulator.post_message(channel_id, world.alice.id, "did ukraine do it?")
+    await emulator.post_message(
+        channel_id, world.alice.id, f"<@{emulator.app_id}> did ukraine do it?", mentions=[emulator.bot_user]
+    )
+    dm = emulator.dm_channel(world.alice.id)
+    await emulator.post_message(dm.id, world.alice.id, "private question")
+    await emulator.wait_until(lambda: len(bot.seen) == 3, what="three messages")
+    assert [m.content for m in bot.seen] == ["", f"<@{emulator.app_id}> did ukraine do it?", "private question"]
+    assert bot.user in bot.seen[1].mentions
+    assert emulator.channel_messages(channel_id)[0]["content"] == "did ukraine do it?", "stored in full"
+
+
+async def test_gateway_resume_replays_missed_events(emulator: DiscordEmulator, world: World, bot: TinyBot) -> None:
+    await emulator.disconnect_gateway(resume=True, hold=True)
+    inter = await emulator.slash(world.guild.id, world.guild.channel_id, world.alice.id, "ping")
+    await asyncio.sleep(0.05)
+    assert inter.response is None, "not delivered while the gateway is down"
+    emulator.release_gateway()
+    message = await inter.wait_message()
+    assert message["embeds"][0]["title"] == "Pong"
+    assert (emulator.identify_count, emulator.resume_count) == (1, 1)
+    assert emulator.gateway.connections[-1].path == "/resume"
+    assert emulator.gateway.replayed >= 1
+    assert emulator.gateway_events("RESUMED")
+
+
+async def test_invalid_session_makes_the_client_identify_again(
+    emulator: DiscordEmulator, world: World, bot: TinyBot
+) -> None:
+    await emulator.disconnect_gateway(resume=False)
+    await emulator.wait_until(lambda: emulator.identify_count == 2, what="a second IDENTIFY")
+    await emulator.wait_connected()
+    inter = await emulator.slash(world.guild.id, world.guild.channel_id, world.alice.id, "ping")
+    assert (await inter.wait_message())["embeds"][0]["title"] == "Pong"
+
+
+async def test_live_guild_and_unknown_routes(emulator: DiscordEmulator, world: World, bot: TinyBot) -> None:
+    later = emulator.add_guild("Late Guild")
+    await emulator.wait_until(lambda: bot.get_guild(later.id), what="the live GUILD_CREATE")
+    status, content_type, body = await raw(emulator, "GET", "/no/such/route")
+    assert (status, content_type, body) == (404, "application/json", {"message": "404: Not Found", "code": 0})
+    assert [r.path for r in emulator.unknown_routes] == ["/no/such/route"]
+    with pytest.raises(EmulatorError, match="no synced command"):
+        await emulator.slash(world.guild.id, world.guild.channel_id, world.alice.id, "nope")
+
+
+def test_stored_message_wire_strips_test_keys() -> None:
+    message = StoredMessage({"id": "1", "channel_id": "2", "content": "x", "allowed_mentions": None, "files": []})
+    assert message.wire() == {"id": "1", "channel_id": "2", "content": "x"}
+
+
+def test_rules_match_discord_limits() -> None:
+    def flat(errors: rules.FormErrors) -> set[str]:
+        return set(errors.flat())
+
+    assert not rules.validate_message({"content": "x" * 2000, "embeds": [{"title": "t" * 256}]})
+    assert flat(rules.validate_message({"content": "x" * 2001})) == {"content"}
+    assert flat(rules.validate_message({"embeds": [{"title": "t"}] * 11})) == {"embeds"}
+    big = {"description": "d" * 4096, "footer": {"text": "f" * 2048}}
+    assert flat(rules.validate_message({"embeds": [big]})) == {"embeds"}, "6,000 across all embeds"
+    field = {"name": "", "value": "v" * 1025}
+    assert flat(rules.validate_message({"embeds": [{"fields": [field]}]})) == {
+        "embeds.0.fields.0.name",
+        "embeds.0.fields.0.value",
+    }
+    assert flat(rules.validate_message({"embeds": [{"author": {"name": "a" * 257}}]})) == {"embeds.0.author.name"}
+    button = {"type": 2, "style": 1, "label": "b", "custom_id": "x"}
+    row = {"type": 1, "components": [dict(button, custom_id=f"b{i}") for i in range(6)]}
+    assert flat(rules.validate_message({"components": [row]})) == {"components.0.components"}
+    rows = [{"type": 1, "components": [dict(button, custom_id=f"r{i}")]} for i in range(6)]
+    assert flat(rules.validate_message({"components": rows})) == {"components"}
+    text_input = {"type": 4, "custom_id": "t", "style": 1, "label": "l" * 46}
+    modal = {"title": "m" * 46, "custom_id": "m", "components": [{"type": 1, "components": [text_input]}] * 6}
+    assert {"title", "components", "components.0.components.0.label"} <= flat(rules.validate_modal(modal))
+    choices = [{"name": "n", "value": "v" * 101}] + [{"name": "n", "value": "v"}] * 25
+    assert flat(rules.validate_choices(choices)) == {"choices", "choices.0.value"}
+    command = {
+        "name": "ok",
+        "description": "d",
+        "options": [{"type": 3, "name": f"o{i}", "description": "d"} for i in range(26)],
+    }
+    assert flat(rules.validate_commands([command])) == {"0.options"}
+    assert flat(rules.validate_commands([{"name": "c", "description": "d"}] * 101)) >= {"_"}
