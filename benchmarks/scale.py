@@ -147,7 +147,7 @@ def make_claim(rng: random.Random, vocab: list[str]) -> str:
 
 
 def build(path: Path, size: int, seed: int = 7) -> list[str]:
-    from bot.ledger import Ledger
+    from bot.store import Ledger
 
     rng = random.Random(seed)
     vocab = make_vocab(rng)
@@ -189,8 +189,8 @@ def percentile(values: list[float], p: float) -> float:
 def measure(size: int, n: int, naive_n: int) -> dict:
     from rapidfuzz import fuzz, process, utils
 
-    from bot.ledger import Ledger
     from bot.matching import Matcher
+    from bot.store import Ledger
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "scale.db"

@@ -10,15 +10,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from .backup import backup, restore
-from .config import Settings
-from .errors import ImportFileError, LedgerError, location
-from .ledger import DEFAULT_SCOPE, Ledger
-from .matching import Matcher
-from .progress import ProgressBar
-from .rendering import answer_json, render_answer_text
-from .seed import seed_if_empty
-from .transfer import export_text, import_file
+from bot.config import Settings
+from bot.errors import ImportFileError, LedgerError, location
+from bot.formats import export_text, import_file
+from bot.formats.seed import seed_if_empty
+from bot.matching import Matcher
+from bot.progress import ProgressBar
+from bot.rendering.text import answer_json, render_answer_text
+from bot.store import DEFAULT_SCOPE, Ledger, backup, restore
 
 log = logging.getLogger(__name__)
 
@@ -209,7 +208,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings, out: TextIO, *, sync_g
             file=sys.stderr,
         )
         return 2
-    from .runner import run_bot  # imports discord.py only when the bot is wanted
+    from bot.discord.runner import run_bot  # imports discord.py only when the bot is wanted
 
     return run_bot(
         settings, db_path=args.db or settings.db_path, sync_only=args.command == "sync", sync_guild=sync_guild

@@ -9,12 +9,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import InvalidInputError
+from bot.errors import InvalidInputError
 
 log = logging.getLogger(__name__)
 
 _FALSE = ("0", "false", "no", "off")
-REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 def default_db_path(env: Mapping[str, str] | None = None) -> Path:
@@ -49,7 +48,7 @@ class Settings:
     token: str | None = None
     dev_guild: int | None = None
     log_level: str = "INFO"
-    seed_dir: Path = REPO_ROOT / "data"
+    seed_dir: Path | None = None  # None: the incidents bundled with the package
     match_threshold: float | None = None
     owner_ids: frozenset[int] = field(default_factory=frozenset)
     seed_new_servers: bool = True
@@ -80,7 +79,7 @@ class Settings:
             token=merged.get("DISCORD_TOKEN", "").strip() or None,
             dev_guild=opt_int("CLAIMLEDGER_DEV_GUILD"),
             log_level=(merged.get("CLAIMLEDGER_LOG_LEVEL") or "INFO").upper(),
-            seed_dir=Path(merged.get("CLAIMLEDGER_SEED_DIR") or REPO_ROOT / "data"),
+            seed_dir=Path(merged["CLAIMLEDGER_SEED_DIR"]) if merged.get("CLAIMLEDGER_SEED_DIR") else None,
             match_threshold=match_threshold,
             owner_ids=frozenset(owners),
             seed_new_servers=merged.get("CLAIMLEDGER_SEED_NEW_SERVERS", "1").strip().lower() not in _FALSE,

@@ -13,8 +13,8 @@ import unicodedata
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
-from .errors import InvalidInputError
-from .models import EvidenceStatus, SpeakerKind
+from bot.errors import InvalidInputError
+from bot.models import EvidenceStatus, SpeakerKind
 
 # Sized so that a field fits Discord's modal input (4,000) and renders within embed limits.
 LIMITS: dict[str, int] = {

@@ -7,7 +7,7 @@ import logging
 import discord
 from discord.ext import commands
 
-from bot.client import ClaimLedgerBot
+from bot.discord.client import ClaimLedgerBot
 
 log = logging.getLogger(__name__)
 

@@ -10,10 +10,10 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.client import ClaimLedgerBot, scope_of
-from bot.embeds import answer_embed, page_count
+from bot.discord.client import ClaimLedgerBot, scope_of
 from bot.errors import LedgerError
 from bot.models import Answer
+from bot.rendering.embeds import answer_embed, page_count
 
 from .views import AnswerPager
 

@@ -7,10 +7,10 @@ import logging
 import discord
 from discord.ext import commands
 
-from bot.audit import AUDIT_CHANNEL_SETTING, AUDIT_LAST_SETTING, describe
-from bot.client import ClaimLedgerBot
-from bot.embeds import cut, inert
-from bot.ledger import Ledger
+from bot.discord.client import ClaimLedgerBot
+from bot.rendering.audit import AUDIT_CHANNEL_SETTING, AUDIT_LAST_SETTING, describe
+from bot.rendering.embeds import cut, inert
+from bot.store import Ledger
 
 log = logging.getLogger(__name__)
 

@@ -10,12 +10,12 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.client import ClaimLedgerBot, scope_of
-from bot.embeds import claim_embed, cut, history_lines, inert
+from bot.discord.client import ClaimLedgerBot, scope_of
+from bot.discord.permissions import MODERATOR_ROLE_SETTING, is_moderator, refusal
 from bot.errors import InvalidInputError, NotFoundError
-from bot.ledger import Ledger
 from bot.models import EvidenceStatus
-from bot.permissions import MODERATOR_ROLE_SETTING, is_moderator, refusal
+from bot.rendering.embeds import claim_embed, cut, history_lines, inert
+from bot.store import Ledger
 from bot.validation import LIMITS, clean_url, parse_partial_date
 
 log = logging.getLogger(__name__)

@@ -15,12 +15,12 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.audit import AUDIT_CHANNEL_SETTING, AUDIT_LAST_SETTING
-from bot.client import ClaimLedgerBot, scope_of
-from bot.embeds import cut, inert, summary_embed
-from bot.ledger import Ledger
-from bot.permissions import MODERATOR_ROLE_SETTING
-from bot.summary import build_summary
+from bot.discord.client import ClaimLedgerBot, scope_of
+from bot.discord.permissions import MODERATOR_ROLE_SETTING
+from bot.rendering.audit import AUDIT_CHANNEL_SETTING, AUDIT_LAST_SETTING
+from bot.rendering.embeds import cut, inert, summary_embed
+from bot.rendering.summary import build_summary
+from bot.store import Ledger
 
 from .claims import actor, ensure_moderator, incident_choices
 from .transfer import FORMATS, run_export, run_import

@@ -6,9 +6,9 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.client import ClaimLedgerBot, scope_of
-from bot.embeds import inert
+from bot.discord.client import ClaimLedgerBot, scope_of
 from bot.models import Speaker, SpeakerKind
+from bot.rendering.embeds import inert
 
 from .claims import actor, ensure_moderator
 

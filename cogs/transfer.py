@@ -9,10 +9,10 @@ from typing import Any
 
 import discord
 
-from bot.client import ClaimLedgerBot, scope_of
-from bot.embeds import cut, inert
+from bot.discord.client import ClaimLedgerBot, scope_of
 from bot.errors import location
-from bot.transfer import MAX_IMPORT_BYTES, ImportReport, export_bytes, import_bytes
+from bot.formats import MAX_IMPORT_BYTES, ImportReport, export_bytes, import_bytes
+from bot.rendering.embeds import cut, inert
 
 log = logging.getLogger(__name__)
 

@@ -7,8 +7,8 @@ from collections.abc import Awaitable, Callable
 
 import discord
 
-from bot.embeds import answer_embed, page_count
 from bot.models import Answer
+from bot.rendering.embeds import answer_embed, page_count
 
 EditFn = Callable[[discord.ui.View], Awaitable[object]]
 

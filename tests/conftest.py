@@ -5,11 +5,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import REPO_ROOT
-from bot.ledger import DEFAULT_SCOPE, Ledger
-from bot.seed import seed_scope
+from bot.formats.seed import seed_scope
+from bot.store import DEFAULT_SCOPE, Ledger
 from tests.fakediscord import MANAGE_GUILD, DiscordEmulator, Guild, Member
 from tests.harness import Running, running_bot
+from tests.paths import REPO_ROOT
 
 SEED_DIR = REPO_ROOT / "data"
 

@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bot.ledger import Ledger, claim_record
+from bot.store import Ledger, claim_record
 
 ROOT = Path(__file__).resolve().parent.parent
 SCOPE = "1"  # the worker's scope (tests/crashworker.py)

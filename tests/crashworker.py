@@ -13,8 +13,8 @@ import random
 import sys
 from pathlib import Path
 
-from bot.ledger import Ledger
-from bot.transfer import import_file
+from bot.formats import import_file
+from bot.store import Ledger
 
 SCOPE = "1"
 ACTOR = "crash-worker"

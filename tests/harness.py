@@ -8,10 +8,11 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bot.client import DEFAULT_EXTENSIONS, ClaimLedgerBot
-from bot.config import REPO_ROOT, Settings
-from bot.service import LedgerService
+from bot.config import Settings
+from bot.discord.client import DEFAULT_EXTENSIONS, ClaimLedgerBot
+from bot.discord.service import LedgerService
 from tests.fakediscord import DiscordEmulator, Guild
+from tests.paths import REPO_ROOT
 
 
 @dataclass

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.backup import backup, check, restore
 from bot.cli import main
 from bot.errors import LedgerError
-from bot.ledger import Ledger
+from bot.store import Ledger
+from bot.store.backup import backup, check, restore
 from tests.crashcheck import consistency_problems
 
 S = "1"

@@ -11,13 +11,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot import ledger as ledger_module
-from bot.claimreview import export_claimreview, import_claimreview
-from bot.config import REPO_ROOT
 from bot.errors import ImportFileError, LedgerError
-from bot.ledger import DEFAULT_SCOPE, Ledger
+from bot.formats import export_bytes, export_text, import_bytes, preview_import
+from bot.formats.claimreview import export_claimreview, import_claimreview
+from bot.formats.transfer import detect_format
 from bot.models import EvidenceStatus
-from bot.transfer import detect_format, export_bytes, export_text, import_bytes, preview_import
+from bot.store import DEFAULT_SCOPE, Ledger
+from bot.store import sqlite as ledger_module
+from tests.paths import REPO_ROOT
 
 S = DEFAULT_SCOPE
 

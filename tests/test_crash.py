@@ -9,7 +9,7 @@ import random
 import sqlite3
 from pathlib import Path
 
-from bot.ledger import Ledger
+from bot.store import Ledger
 from tests.crashcheck import consistency_problems, kill_edits, kill_import
 
 

@@ -7,7 +7,8 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.embeds import (
+from bot.models import Answer, Claim, Evidence, EvidenceStatus, Incident, Match, Source, Speaker
+from bot.rendering.embeds import (
     FIELD_VALUE_LIMIT,
     answer_embed,
     claim_embed,
@@ -17,8 +18,7 @@ from bot.embeds import (
     inert,
     page_count,
 )
-from bot.ledger import DEFAULT_SCOPE, Ledger
-from bot.models import Answer, Claim, Evidence, EvidenceStatus, Incident, Match, Source, Speaker
+from bot.store import DEFAULT_SCOPE, Ledger
 
 MENTION = re.compile(r"@(everyone|here)|<@[!&]?\d+>|<#\d+>")
 

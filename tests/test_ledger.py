@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from bot.errors import InvalidInputError, NotFoundError
-from bot.ledger import Ledger
 from bot.models import EvidenceStatus, SpeakerKind
-from bot.schema import migrations
+from bot.store import Ledger
+from bot.store.schema import migrations
 
 A, B = "111", "222"
 

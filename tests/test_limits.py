@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import pytest
 
 from bot.errors import InvalidInputError
-from bot.ledger import Ledger
 from bot.matching import Matcher
+from bot.store import Ledger
 from bot.validation import LIMITS, MAX_ALIASES, MAX_LINKS, MAX_SOURCES, MAX_TAGS
 
 S = "1"

@@ -10,9 +10,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.errors import InvalidInputError
-from bot.ledger import DEFAULT_SCOPE, Ledger
 from bot.matching import DEFAULT_THRESHOLD, Matcher
-from bot.textnorm import DateAsked, content_words, dates_asked, strip_noise
+from bot.matching.textnorm import DateAsked, content_words, dates_asked, strip_noise
+from bot.store import DEFAULT_SCOPE, Ledger
 
 S = DEFAULT_SCOPE
 QUESTIONS = [json.loads(line) for line in (Path(__file__).parent / "seed_questions.jsonl").read_text().splitlines()]

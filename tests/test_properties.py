@@ -9,13 +9,14 @@ import re
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.embeds import answer_embed, claim_embed, embed_problems
 from bot.errors import LedgerError
-from bot.ledger import DEFAULT_SCOPE, Ledger
+from bot.formats import import_bytes
+from bot.formats.transfer import FLAT_COLUMNS, export_document
 from bot.matching import Matcher
 from bot.models import Answer, Match
-from bot.rendering import answer_json, render_answer_text
-from bot.transfer import FLAT_COLUMNS, export_document, import_bytes
+from bot.rendering.embeds import answer_embed, claim_embed, embed_problems
+from bot.rendering.text import answer_json, render_answer_text
+from bot.store import DEFAULT_SCOPE, Ledger
 
 HOSTILE = st.sampled_from(
     [

@@ -9,10 +9,11 @@ from pathlib import Path
 import discord
 import pytest
 
-from bot import runner
-from bot.config import REPO_ROOT, Settings
+from bot.config import Settings
+from bot.discord import runner
 from tests.fakediscord import DiscordEmulator
 from tests.harness import running_bot
+from tests.paths import REPO_ROOT
 
 
 @pytest.fixture

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from bot.ledger import Ledger
 from bot.matching import Matcher
+from bot.matching.sides import balance, disputed_topics
 from bot.models import Match
-from bot.sides import balance, disputed_topics
+from bot.store import Ledger
 
 S = "1"
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from bot.audit import describe, diff_lines
-from bot.embeds import embed_problems, summary_embed
-from bot.ledger import DEFAULT_SCOPE, Ledger
+from bot.discord.permissions import ADMINISTRATOR, MANAGE_GUILD, is_moderator, refusal
 from bot.models import EvidenceStatus
-from bot.permissions import ADMINISTRATOR, MANAGE_GUILD, is_moderator, refusal
-from bot.summary import build_summary
+from bot.rendering.audit import describe, diff_lines
+from bot.rendering.embeds import embed_problems, summary_embed
+from bot.rendering.summary import build_summary
+from bot.store import DEFAULT_SCOPE, Ledger
 
 
 def test_is_moderator() -> None:

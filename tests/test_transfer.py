@@ -8,16 +8,9 @@ from pathlib import Path
 import pytest
 
 from bot.errors import ImportFileError
-from bot.ledger import DEFAULT_SCOPE, Ledger
-from bot.transfer import (
-    FLAT_COLUMNS,
-    dump_document,
-    export_document,
-    export_text,
-    import_bytes,
-    import_document,
-    read_native,
-)
+from bot.formats import export_text, import_bytes
+from bot.formats.transfer import FLAT_COLUMNS, dump_document, export_document, import_document, read_native
+from bot.store import DEFAULT_SCOPE, Ledger
 
 S = DEFAULT_SCOPE
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from .models import Claim, Match
+from bot.models import Claim, Match
 
 DISPUTES = "disputes:"
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import textwrap
 from typing import Any
 
-from .models import Answer, Claim, Match
-from .validation import format_partial_date
+from bot.models import Answer, Claim, Match
+from bot.validation import format_partial_date
 
 
 def match_json(match: Match) -> dict[str, Any]:

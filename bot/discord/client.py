@@ -10,9 +10,9 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from .config import Settings
-from .errors import LedgerError
-from .service import LedgerService
+from bot.config import Settings
+from bot.discord.service import LedgerService
+from bot.errors import LedgerError
 
 log = logging.getLogger(__name__)
 

@@ -22,10 +22,10 @@ from typing import Any
 from rapidfuzz import fuzz, process, utils
 from sqlite_utils import Database
 
-from . import schema
-from .errors import InvalidInputError, NotFoundError
-from .models import Claim, Evidence, EvidenceStatus, Incident, Revision, Source, Speaker, SpeakerKind
-from .validation import (
+from bot.errors import InvalidInputError, NotFoundError
+from bot.models import Claim, Evidence, EvidenceStatus, Incident, Revision, Source, Speaker, SpeakerKind
+from bot.store import schema
+from bot.validation import (
     MAX_ALIASES,
     MAX_LINKS,
     MAX_SOURCES,

@@ -11,10 +11,10 @@ import re
 
 import discord
 
-from .models import Answer, Claim, EvidenceStatus, Match, Revision
-from .rendering import match_label, who
-from .summary import IncidentSummary
-from .validation import format_partial_date
+from bot.models import Answer, Claim, EvidenceStatus, Match, Revision
+from bot.rendering.summary import IncidentSummary
+from bot.rendering.text import match_label, who
+from bot.validation import format_partial_date
 
 TITLE_LIMIT = 256
 DESCRIPTION_LIMIT = 4096

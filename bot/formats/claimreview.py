@@ -20,11 +20,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import ImportFileError, InvalidInputError, NotFoundError
-from .ledger import Ledger, incident_record, speaker_record
-from .models import Claim, EvidenceStatus, SpeakerKind
-from .transfer import DEFAULT_PUBLISHER, ImportReport, Progress, Step, _decode, run_import, upsert_claim
-from .validation import LIMITS, slugify
+from bot.errors import ImportFileError, InvalidInputError, NotFoundError
+from bot.formats.transfer import DEFAULT_PUBLISHER, ImportReport, Progress, Step, _decode, run_import, upsert_claim
+from bot.models import Claim, EvidenceStatus, SpeakerKind
+from bot.store import Ledger, incident_record, speaker_record
+from bot.validation import LIMITS, slugify
 
 CONTEXT = "https://schema.org"
 

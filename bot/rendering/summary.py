@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
-from .ledger import Ledger
-from .models import Claim, EvidenceStatus, Incident, Revision
-from .sides import DISPUTES
+from bot.matching import DISPUTES
+from bot.models import Claim, EvidenceStatus, Incident, Revision
+from bot.store import Ledger
 
 MAX_POSITIONS = 8
 

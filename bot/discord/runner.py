@@ -11,9 +11,9 @@ from pathlib import Path
 
 import discord
 
-from .client import ClaimLedgerBot
-from .config import Settings
-from .service import LedgerService
+from bot.config import Settings
+from bot.discord.client import ClaimLedgerBot
+from bot.discord.service import LedgerService
 
 log = logging.getLogger(__name__)
 

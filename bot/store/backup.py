@@ -14,7 +14,7 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import LedgerError
+from bot.errors import LedgerError
 
 # Tables every Claim Ledger database has (``_sqlite_migrations`` is sqlite-utils' record of applied migrations).
 REQUIRED_TABLES = frozenset({"_sqlite_migrations", "claims", "revisions", "speakers", "incidents"})

@@ -22,11 +22,9 @@ from dataclasses import dataclass, field
 
 from rapidfuzz import fuzz, process, utils
 
-from .errors import InvalidInputError
-from .ledger import Ledger
-from .models import Answer, Claim, EvidenceStatus, Match, Speaker
-from .sides import balance
-from .textnorm import (
+from bot.errors import InvalidInputError
+from bot.matching.sides import balance
+from bot.matching.textnorm import (
     DateAsked,
     asks_for_evidence,
     content_words,
@@ -36,7 +34,9 @@ from .textnorm import (
     strip_noise,
     words,
 )
-from .validation import LIMITS
+from bot.models import Answer, Claim, EvidenceStatus, Match, Speaker
+from bot.store import Ledger
+from bot.validation import LIMITS
 
 DEFAULT_THRESHOLD = 0.3
 MAX_QUERY_TERMS = 24

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .models import Revision
+from bot.models import Revision
 
 AUDIT_CHANNEL_SETTING = "audit_channel"
 AUDIT_LAST_SETTING = "audit_last_revision"

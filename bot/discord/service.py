@@ -14,10 +14,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
-from .ledger import Ledger
-from .matching import Matcher
-from .models import Answer
-from .seed import seed_if_empty
+from bot.formats.seed import seed_if_empty
+from bot.matching import Matcher
+from bot.models import Answer
+from bot.store import Ledger
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +68,7 @@ class LedgerService:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._readers, lambda: self._matcher().autocomplete(scope, text, limit=limit))
 
-    async def ensure_seeded(self, scope: str, seed_dir: Path) -> bool:
+    async def ensure_seeded(self, scope: str, seed_dir: Path | None = None) -> bool:
         """Seed a server's ledger with the bundled incidents once, the first time the bot meets the server."""
 
         def run(ledger: Ledger) -> bool:

@@ -1,0 +1,1 @@
+"""Answers and summaries for people: plain text and JSON here, Discord embeds in ``embeds``."""

@@ -1,0 +1,1 @@
+"""The bundled incidents (native JSON), installed as the package data ``bot.seeddata``."""
