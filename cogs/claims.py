@@ -12,6 +12,7 @@ from discord.ext import commands
 
 from bot.discord.client import ClaimLedgerBot, scope_of
 from bot.discord.permissions import MODERATOR_ROLE_SETTING, is_moderator, refusal
+from bot.edits import claim_edit
 from bot.errors import InvalidInputError, NotFoundError
 from bot.models import EvidenceStatus
 from bot.rendering.embeds import claim_embed, cut, history_lines, inert
@@ -77,10 +78,19 @@ class ClaimForm(discord.ui.Modal):
     def __init__(self, title: str, on_done: Any, initial: dict[str, str | None] | None = None) -> None:
         super().__init__(title=title, timeout=900)
         self.on_done = on_done
+        self.editing = initial is not None
         for key, value in (initial or {}).items():
             getattr(self, key).default = value
 
+    def submitted(self) -> dict[str, str | None]:
+        """The boxes' text as submitted, keyed like ``initial``."""
+        names = ("claim", "quote", "when_where", "source", "details")
+        return {name: getattr(self, name).value for name in names}
+
     async def on_submit(self, interaction: discord.Interaction) -> None:
+        if self.editing:  # an edit parses only the boxes that were changed (bot.edits.claim_edit)
+            await self.on_done(interaction, self.submitted())
+            return
         said_at, said_where = split_when_where(self.when_where.value)
         values = {
             "text": self.claim.value,
@@ -205,11 +215,15 @@ class ClaimGroup(app_commands.Group, name="claim", description="Moderators: add,
         }
         who = actor(interaction.user)
 
-        async def submitted(modal_interaction: discord.Interaction, values: dict[str, Any]) -> None:
-            if values["sources"] is None:
-                values.pop("sources")
+        async def submitted(modal_interaction: discord.Interaction, boxes: dict[str, str | None]) -> None:
+            changes = claim_edit(current, initial, boxes, split_when_where)
+            if not changes:
+                await modal_interaction.response.send_message(
+                    f"Nothing changed in claim #{current.id}.", embed=claim_embed(current), ephemeral=True
+                )
+                return
             updated = await self.bot.ledger.write(
-                lambda ledger: ledger.update_claim(scope, current.id, actor=who, **values)
+                lambda ledger: ledger.update_claim(scope, current.id, actor=who, **changes)
             )
             await modal_interaction.response.send_message(
                 f"Updated claim #{updated.id}.", embed=claim_embed(updated), ephemeral=True
@@ -311,7 +325,7 @@ async def claim_choices(
         for claim in claims[:25]:
             who = claim.speaker.name if claim.speaker else "?"
             label = f"#{claim.id} {who}: {claim.text}"
-            out.append((label if len(label) <= 100 else label[:99] + "…", str(claim.id)))
+            out.append((label if len(label) <= 100 else label[:99] + "…", f"#{claim.id}"))
         return out
 
     return [app_commands.Choice(name=label, value=value) for label, value in await bot.ledger.read(find)]

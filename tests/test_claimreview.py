@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.errors import ImportFileError, LedgerError
+from bot.errors import ImportFileError, InvalidInputError, LedgerError
 from bot.formats import export_bytes, export_text, import_bytes, preview_import
-from bot.formats.claimreview import export_claimreview, import_claimreview
+from bot.formats.claimreview import claim_url_for, export_claimreview, import_claimreview
 from bot.formats.transfer import detect_format
 from bot.models import EvidenceStatus
 from bot.store import DEFAULT_SCOPE, Ledger
@@ -216,6 +216,103 @@ def test_unassessed_claims_are_bare_claims_and_removed_ones_are_left_out(ledger:
     assert [n["@type"] for n in graph] == ["Claim", "ClaimReview"]
     assert graph[1]["reviewRating"]["alternateName"] == "Evidence not assessed"
     assert "identifier" not in graph[0] and "url" not in graph[1], "no ref: no identifier and no claim URL"
+
+
+@pytest.mark.parametrize(
+    ("ref", "url"),
+    [
+        ("../../etc/passwd", "https://ledger.example/claims/..%2F..%2Fetc%2Fpasswd"),
+        ("a b", "https://ledger.example/claims/a%20b"),
+        ("x?y", "https://ledger.example/claims/x%3Fy"),
+        ("x#y", "https://ledger.example/claims/x%23y"),
+        ("50%/{id}", "https://ledger.example/claims/50%25%2F%7Bid%7D"),
+        ("café", "https://ledger.example/claims/caf%C3%A9"),
+    ],
+)
+def test_claim_urls_encode_the_ref_as_one_path_segment(ledger: Ledger, ref: str, url: str) -> None:
+    ledger.add_claim(S, text="The dam was sabotaged.", ref=ref, evidence_status="presented", actor="t")
+    (review,) = export_claimreview(ledger, S, claim_url="https://ledger.example/claims/{ref}")["@graph"]
+    assert review["url"] == url
+    assert review["itemReviewed"]["identifier"] == ref, "only the URL is encoded, not the identifier"
+    assert document_problems({"@context": "https://schema.org", "@graph": [review]}) == []
+
+
+def test_claim_url_templates_with_id_query_or_dot_refs(ledger: Ledger) -> None:
+    claim = ledger.add_claim(S, text="A said B.", ref="a&b=c", actor="t")
+    assert claim_url_for("https://e.org/c?ref={ref}&n={id}", claim) == f"https://e.org/c?ref=a%26b%3Dc&n={claim.id}"
+    assert claim_url_for("https://e.org/c/{id}", claim) == f"https://e.org/c/{claim.id}"
+    for ref in (".", ".."):  # a dot segment even when percent-encoded: no URL rather than the parent's
+        dots = ledger.add_claim(S, text=f"Dots {ref}", ref=ref, actor="t")
+        assert claim_url_for("https://e.org/c/{ref}", dots) is None
+        assert claim_url_for("https://e.org/c/{id}", dots) == f"https://e.org/c/{dots.id}"
+
+
+BAD_URLS = [
+    ("javascript:alert(1)", "must start with http:// or https://"),
+    ("JavaScript:alert(document.cookie)//https://e.org/", "must start with http:// or https://"),
+    ("data:text/html,<script>alert(1)</script>", "must start with http:// or https://"),
+    ("file:///etc/passwd", "must start with http:// or https://"),
+    ("ftp://e.org/c/{ref}", "must start with http:// or https://"),
+    ("mailto:press@e.org", "must start with http:// or https://"),
+    ("//e.org/c/{ref}", "must start with http:// or https://"),
+    ("e.org/c/{ref}", "must start with http:// or https://"),
+    ("http:e.org/c/{ref}", "must start with http:// or https://"),
+    (" https://e.org/c/{ref}", "must start with http:// or https://"),
+    ("https://", "must name a host"),
+    ("https:///c/{ref}", "must name a host"),
+    ("https://e.org/c /{ref}", "must not contain spaces"),
+    ("https://e.org\\@evil.example/{ref}", "must not contain spaces, backslashes"),
+    ("https://e.org:port/{ref}", "is not a valid web address"),
+]
+
+
+@pytest.mark.parametrize(("url", "message"), BAD_URLS)
+def test_publisher_url_must_be_http_or_https(ledger: Ledger, url: str, message: str) -> None:
+    ledger.add_claim(S, text="A said B.", ref="a-1", evidence_status="presented", actor="t")
+    with pytest.raises(InvalidInputError, match=re.escape(f"The publisher URL {message}")) as caught:
+        export_claimreview(ledger, S, publisher_url=url)
+    assert caught.value.field == "publisher_url"
+    with pytest.raises(InvalidInputError, match="The publisher URL"):
+        export_text(ledger, S, "claimreview", publisher_url=url)
+
+
+@pytest.mark.parametrize(("url", "message"), BAD_URLS)
+def test_claim_url_template_must_be_http_or_https(ledger: Ledger, url: str, message: str) -> None:
+    with pytest.raises(InvalidInputError, match=re.escape(f"The claim URL template {message}")) as caught:
+        export_claimreview(ledger, S, claim_url=url)  # refused even when no claim would use it
+    assert caught.value.field == "claim_url"
+    claim = ledger.add_claim(S, text="A said B.", ref="a-1", evidence_status="presented", actor="t")
+    with pytest.raises(InvalidInputError, match="The claim URL template"):
+        claim_url_for(url, claim)
+
+
+def test_url_errors_are_one_plain_sentence(ledger: Ledger) -> None:
+    with pytest.raises(InvalidInputError) as caught:
+        export_claimreview(ledger, S, publisher_url="javascript:alert(1)")
+    assert str(caught.value) == 'The publisher URL must start with http:// or https:// (got "javascript:alert(1)").'
+    with pytest.raises(InvalidInputError) as caught:
+        export_claimreview(ledger, S, claim_url="https://e.org/\x1b[2J" + "x" * 200)
+    shown = str(caught.value)
+    assert "\x1b" not in shown and "\\x1b" in shown and len(shown) < 200, "control characters escaped, long cut"
+
+
+def test_the_ref_cannot_stand_in_the_host(ledger: Ledger) -> None:
+    for template in ("https://{ref}.e.org/c", "https://e.org:{id}/c", "https://{ref}@e.org/c"):
+        with pytest.raises(InvalidInputError, match=r"may use \{ref\} and \{id\} only after the host"):
+            export_claimreview(ledger, S, claim_url=template)
+
+
+def test_normal_https_and_http_urls_still_work(ledger: Ledger) -> None:
+    ledger.add_claim(S, text="A said B.", ref="dam-1", evidence_status="presented", actor="t")
+    for publisher_url, template in [
+        ("https://osint.example", "https://ledger.example/claims/{ref}"),
+        ("http://osint.example:8080/about?x=1#team", "HTTPS://Ledger.example/c/{ref}.html?v=1#top"),
+    ]:
+        (review,) = export_claimreview(ledger, S, publisher_url=publisher_url, claim_url=template)["@graph"]
+        assert review["author"]["url"] == publisher_url
+        assert review["url"] == template.replace("{ref}", "dam-1")
+    document = export_claimreview(ledger, S, publisher_url="", claim_url="")
+    assert "url" not in document["@graph"][0] and "url" not in document["@graph"][0]["author"], "empty: no URL"
 
 
 def test_export_bytes_names_the_file_by_slug(seeded: Ledger) -> None:

@@ -159,7 +159,11 @@ async def test_evidence_set_and_entry(
 async def test_claim_autocomplete(emu: DiscordEmulator, guild: Guild, mod: Member, running: Running) -> None:
     choices = await emu.autocomplete(guild.id, guild.channel_id, mod.id, "claim show", {"claim": "simonyan"}, "claim")
     assert choices and all("Simonyan" in c["name"] for c in choices)
-    assert all(c["value"].isdigit() for c in choices)
+    # values name the claim explicitly by id ("#12"), so a ref made of digits can never be mistaken for one
+    assert all(c["value"].startswith("#") and c["value"][1:].isdigit() for c in choices)
+    for choice in choices:
+        claim = await running.service.read(lambda ledger, v=choice["value"]: ledger.get_claim(guild.id, v))
+        assert claim.speaker is not None and "Simonyan" in claim.speaker.name
 
 
 async def test_validation_errors_are_clear_and_save_nothing(

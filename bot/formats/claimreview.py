@@ -19,6 +19,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote, urlsplit
 
 from bot.errors import ImportFileError, InvalidInputError, NotFoundError
 from bot.formats.transfer import DEFAULT_PUBLISHER, ImportReport, Progress, Step, _decode, run_import, upsert_claim
@@ -150,13 +151,55 @@ def evidence_dates(ledger: Ledger, scope: str) -> dict[int, str]:
     return {r["entity_id"]: str(r["at"])[:10] for r in rows}
 
 
+_PLACEHOLDER = re.compile(r"\{(ref|id)\}")
+_URL_FORBIDDEN = re.compile(r"[\s\\\x00-\x1f\x7f]")
+
+
+def _shown(value: str) -> str:
+    """A user-supplied value as quoted in an error message: control characters escaped, long ones cut."""
+    text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def check_web_url(value: str, what: str, field: str, *, template: bool = False) -> str:
+    """``value`` when it is an absolute http:// or https:// URL with a host, else :class:`InvalidInputError`.
+
+    ``what`` names the option in the message ("The publisher URL"), ``field`` goes in the error. For a
+    ``template``, ``{ref}`` and ``{id}`` may only stand after the host (in the path, query or fragment)."""
+    got = f'(got "{_shown(value)}")'
+    invalid = InvalidInputError(f"{what} is not a valid web address {got}.", field)
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        raise invalid from None
+    if parts.scheme.lower() not in ("http", "https") or not value.lower().startswith(("http://", "https://")):
+        raise InvalidInputError(f"{what} must start with http:// or https:// {got}.", field)
+    if _URL_FORBIDDEN.search(value):
+        raise InvalidInputError(f"{what} must not contain spaces, backslashes or control characters {got}.", field)
+    if template and _PLACEHOLDER.search(parts.netloc):
+        raise InvalidInputError(f"{what} may use {{ref}} and {{id}} only after the host {got}.", field)
+    try:
+        host = parts.hostname
+        _ = parts.port  # raises ValueError for a port that is not a number
+    except ValueError:
+        raise invalid from None
+    if not host:
+        raise InvalidInputError(f"{what} must name a host, as in https://example.org/ {got}.", field)
+    return value
+
+
 def claim_url_for(template: str | None, claim: Claim) -> str | None:
-    """``template`` with ``{ref}`` and/or ``{id}`` filled in; None when the claim has no ref to fill."""
+    """``template`` with ``{ref}`` and/or ``{id}`` filled in; None when the claim has no ref to fill.
+
+    The ref is percent-encoded as one path segment ("/", "?", "#", spaces and the like cannot change the
+    URL's structure); a ref of "." or ".." (a dot segment even when encoded) gets no URL."""
     if not template:
         return None
-    if "{ref}" in template and not claim.ref:
+    check_web_url(template, "The claim URL template", "claim_url", template=True)
+    if "{ref}" in template and (not claim.ref or claim.ref in (".", "..")):
         return None
-    return template.replace("{ref}", claim.ref or "").replace("{id}", str(claim.id))
+    values = {"ref": quote(claim.ref or "", safe=""), "id": str(claim.id)}
+    return _PLACEHOLDER.sub(lambda m: values[m.group(1)], template)
 
 
 def export_claimreview(
@@ -169,6 +212,10 @@ def export_claimreview(
     claim_url: str | None = None,
 ) -> dict[str, Any]:
     """The JSON-LD document of a scope (or one incident): live claims only, in ledger order."""
+    if publisher_url:
+        check_web_url(publisher_url, "The publisher URL", "publisher_url")
+    if claim_url:
+        check_web_url(claim_url, "The claim URL template", "claim_url", template=True)
     author: dict[str, Any] = {"@type": "Organization", "name": publisher}
     if publisher_url:
         author["url"] = publisher_url

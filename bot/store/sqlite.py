@@ -147,11 +147,17 @@ class Ledger:
         return [self._incident(r) for r in rows]
 
     def get_incident(self, scope: str, key: str | int) -> Incident:
-        """By id, slug, title or alias (case-insensitive); a miss suggests the closest incidents."""
+        """By id (an int), or by slug, title or alias (a str, case-insensitive: a title made of digits is a
+        title, never an id); a miss suggests the closest incidents."""
         incidents = self.list_incidents(scope)
-        text = str(key).strip()
+        if isinstance(key, int):
+            for inc in incidents:
+                if inc.id == key:
+                    return inc
+            raise NotFoundError("incident", f"#{key}")
+        text = key.strip()
         for inc in incidents:
-            if text == str(inc.id) or text.lower() == inc.slug:
+            if text.lower() == inc.slug:
                 return inc
         folded = text.casefold()
         for inc in incidents:
@@ -260,11 +266,13 @@ class Ledger:
         return None
 
     def get_speaker(self, scope: str, key: str | int) -> Speaker:
-        text = str(key).strip()
-        if text.isdigit():
-            rows = self._rows("SELECT * FROM speakers WHERE scope = ? AND id = ?", [scope, int(text)])
-            if rows:
-                return self._speaker(rows[0])
+        """By id (an int), or by name or alias (a str: a name made of digits is a name, never an id)."""
+        if isinstance(key, int):
+            rows = self._rows("SELECT * FROM speakers WHERE scope = ? AND id = ?", [scope, key])
+            if not rows:
+                raise NotFoundError("speaker", f"#{key}")
+            return self._speaker(rows[0])
+        text = key.strip()
         found = self.find_speaker(scope, text)
         if found:
             return found
@@ -455,16 +463,23 @@ class Ledger:
         return [by_id[i] for i in ids if i in by_id]
 
     def get_claim(self, scope: str, claim_id: int | str) -> Claim:
-        """One claim by id (removed ones included), or by its ref."""
-        text = str(claim_id).strip().lstrip("#")
-        if text.isdigit():
-            found = self.get_claims(scope, [int(text)], include_removed=True)
-        else:
-            rows = self._rows(f"SELECT {_CLAIM_COLUMNS} FROM claims c WHERE c.scope = ? AND c.ref = ?", [scope, text])
-            found = self._claims_from_rows(scope, rows)
-        if not found:
-            raise NotFoundError("claim", f"#{text}" if text.isdigit() else f"'{text}'")
-        return found[0]
+        """One claim (removed ones included) by id (an int) or by ref (a str).
+
+        A str that is no claim's ref but reads as an id ("12", "#12", as typed in Discord or on the command
+        line) finds that id: a ref always wins, so a claim whose ref is all digits is found by its ref."""
+        if isinstance(claim_id, int):
+            found = self.get_claims(scope, [claim_id], include_removed=True)
+            if not found:
+                raise NotFoundError("claim", f"#{claim_id}")
+            return found[0]
+        text = claim_id.strip()
+        rows = self._rows(f"SELECT {_CLAIM_COLUMNS} FROM claims c WHERE c.scope = ? AND c.ref = ?", [scope, text])
+        if rows:
+            return self._claims_from_rows(scope, rows)[0]
+        digits = text.removeprefix("#")
+        if digits.isascii() and digits.isdigit() and len(digits) < 19:
+            return self.get_claim(scope, int(digits))
+        raise NotFoundError("claim", f"'{text}'")
 
     def list_claims(
         self,
@@ -749,6 +764,14 @@ class Ledger:
                         raise InvalidInputError(
                             f"Cannot undo: the {name} '{target[name]}' no longer exists in this ledger."
                         ) from None
+            ref = target.get("ref")
+            if ref and ref != claim.ref:
+                holder = self._rows("SELECT id FROM claims WHERE scope = ? AND ref = ?", [scope, ref])
+                if holder:
+                    raise InvalidInputError(
+                        f"Cannot undo: it would give claim #{claim.id} back the ref '{ref}', which claim "
+                        f"#{holder[0]['id']} uses now. Change that claim's ref first."
+                    )
             self._write_claim(scope, claim.id, target)
             self._revise(scope, "claim", claim.id, "undo", actor, current, target)
         return self.get_claim(scope, claim.id)
