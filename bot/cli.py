@@ -13,10 +13,10 @@ from typing import Any, TextIO
 from bot.config import Settings
 from bot.errors import ImportFileError, LedgerError, location
 from bot.formats import export_text, import_file
-from bot.formats.seed import seed_if_empty
 from bot.matching import Matcher
 from bot.progress import ProgressBar
 from bot.rendering.text import answer_json, render_answer_text
+from bot.seed import seed_if_empty
 from bot.store import DEFAULT_SCOPE, Ledger, backup, restore
 
 log = logging.getLogger(__name__)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import discord
@@ -18,27 +19,24 @@ log = logging.getLogger(__name__)
 class Audit(commands.Cog):
     def __init__(self, bot: ClaimLedgerBot) -> None:
         self.bot = bot
+        self.locks: dict[str, asyncio.Lock] = {}
 
     @commands.Cog.listener()
     async def on_ledger_change(self, scope: str, incident: str | None) -> None:
-        """Post the revisions not yet posted (persisted, so nothing is posted twice after a restart)."""
+        """Post the revisions not yet posted. The marker moves only after the post went out (and is persisted, so
+        nothing is posted twice after a restart); one post at a time per server."""
+        async with self.locks.setdefault(scope, asyncio.Lock()):
+            await self._post_pending(scope)
 
+    async def _post_pending(self, scope: str) -> None:
         def pending(ledger: Ledger) -> tuple[str | None, list]:
             channel = ledger.get_setting(scope, AUDIT_CHANNEL_SETTING)
             if not channel:
                 return None, []
             last = int(ledger.get_setting(scope, AUDIT_LAST_SETTING) or 0)
-            revisions = [r for r in ledger.revisions_after(scope, last) if r.entity != "setting"]
-            if revisions:
-                with ledger.transaction():
-                    ledger.db.execute(
-                        "INSERT INTO settings (scope, key, value) VALUES (?,?,?)"
-                        " ON CONFLICT (scope, key) DO UPDATE SET value = excluded.value",
-                        [scope, AUDIT_LAST_SETTING, str(revisions[-1].id)],
-                    )
-            return channel, revisions
+            return channel, [r for r in ledger.revisions_after(scope, last) if r.entity != "setting"]
 
-        channel_id, revisions = await self.bot.ledger.write(pending)
+        channel_id, revisions = await self.bot.ledger.read(pending)
         if not channel_id or not revisions:
             return
         channel = self.bot.get_channel(int(channel_id))
@@ -53,6 +51,9 @@ class Audit(commands.Cog):
             )
         except discord.HTTPException as error:
             log.warning("could not post to the audit channel %s: %s (code %s)", channel_id, error.status, error.code)
+            return  # the marker stays: these changes are posted with the next ones
+        last = str(revisions[-1].id)
+        await self.bot.ledger.write(lambda ledger: ledger.set_marker(scope, AUDIT_LAST_SETTING, last))
 
 
 async def setup(bot: ClaimLedgerBot) -> None:

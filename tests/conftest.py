@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.formats.seed import seed_scope
+from bot.seed import seed_scope
 from bot.store import DEFAULT_SCOPE, Ledger
 from tests.fakediscord import MANAGE_GUILD, DiscordEmulator, Guild, Member
 from tests.harness import Running, running_bot

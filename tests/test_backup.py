@@ -13,7 +13,7 @@ import pytest
 from bot.cli import main
 from bot.errors import LedgerError
 from bot.store import Ledger
-from bot.store.backup import backup, check, restore
+from bot.store.backups import backup, check, restore
 from tests.crashcheck import consistency_problems
 
 S = "1"

@@ -12,7 +12,7 @@ import pytest
 from bot.edits import claim_edit
 from bot.errors import InvalidInputError, NotFoundError
 from bot.formats import import_bytes
-from bot.formats.seed import SeedDataError, seed_scope
+from bot.seed import SeedDataError, seed_scope
 from bot.store import DEFAULT_SCOPE, Ledger
 
 S = DEFAULT_SCOPE

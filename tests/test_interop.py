@@ -14,8 +14,8 @@ import pytest
 from bot.cli import main
 from bot.errors import ImportFileError
 from bot.formats import export_bytes, export_text, import_bytes, import_file, preview_import
-from bot.formats.seed import seed_scope
 from bot.formats.transfer import MAX_IMPORT_BYTES, _escape_cell, _unescape_cell, detect_format, dump_csv, read_flat_rows
+from bot.seed import seed_scope
 from bot.store import DEFAULT_SCOPE, Ledger
 from bot.store import sqlite as ledger_module
 from tests.conftest import SEED_DIR

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 import shutil
 import subprocess
 import sys
@@ -47,4 +48,80 @@ def test_core_modules_do_not_import_discord() -> None:
                 names = [node.module]
             if any(name == "discord" or name.startswith("discord.") for name in names):
                 offenders.append(path.relative_to(ROOT).as_posix())
+    assert offenders == []
+
+
+def _project_modules() -> dict[str, Path]:
+    modules = {}
+    for top in ("bot", "cogs"):
+        for path in sorted((ROOT / top).rglob("*.py")):
+            parts = list(path.relative_to(ROOT).with_suffix("").parts)
+            if parts[-1] == "__init__":
+                parts.pop()
+            modules[".".join(parts)] = path
+    return modules
+
+
+def _imports(path: Path, name: str, modules: dict[str, Path]) -> set[str]:
+    """Project modules ``name`` imports (anywhere in the file, function-level imports included)."""
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            targets = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*anchor, base] if base else anchor)
+            targets = [base] + [f"{base}.{alias.name}" for alias in node.names]
+        else:
+            continue
+        found |= {t for t in targets if t in modules and t != name}
+    return found
+
+
+def test_no_import_cycles() -> None:
+    modules = _project_modules()
+    graph = {name: _imports(path, name, modules) for name, path in modules.items()}
+    cycles = []
+    state: dict[str, int] = {}
+
+    def visit(node: str, trail: list[str]) -> None:
+        state[node] = 1
+        for nxt in sorted(graph[node]):
+            if state.get(nxt) == 1:
+                cycles.append([*trail[trail.index(nxt) :], nxt] if nxt in trail else [node, nxt])
+            elif nxt not in state:
+                visit(nxt, [*trail, nxt])
+        state[node] = 2
+
+    for name in sorted(graph):
+        if name not in state:
+            visit(name, [name])
+    assert cycles == []
+
+
+@pytest.mark.parametrize("package", ["bot.store", "bot.matching", "bot.formats"])
+def test_packages_are_used_through_their_public_module(package: str) -> None:
+    modules = _project_modules()
+    offenders = []
+    for name, path in modules.items():
+        if name == package or name.startswith(package + "."):
+            continue
+        inner = {m for m in _imports(path, name, modules) if m.startswith(package + ".")}
+        offenders += [f"{name} imports {m}" for m in sorted(inner)]
+    assert offenders == []
+
+
+def test_no_sql_outside_the_store() -> None:
+    sql = re.compile(r"\b(SELECT\s.+\sFROM|INSERT\s+INTO|DELETE\s+FROM|UPDATE\s+\w+\s+SET|PRAGMA\s)", re.IGNORECASE)
+    offenders = []
+    for top in ("bot", "cogs"):
+        for path in sorted((ROOT / top).rglob("*.py")):
+            if path.is_relative_to(ROOT / "bot" / "store"):
+                continue
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.Constant) and isinstance(node.value, str) and sql.search(node.value):
+                    offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}")
     assert offenders == []

@@ -14,9 +14,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
-from bot.formats.seed import seed_if_empty
 from bot.matching import Matcher
 from bot.models import Answer
+from bot.seed import seed_if_empty
 from bot.store import Ledger
 
 log = logging.getLogger(__name__)

@@ -143,12 +143,7 @@ def review_node(
 
 def evidence_dates(ledger: Ledger, scope: str) -> dict[int, str]:
     """Claim id → date (YYYY-MM-DD) of the last revision that changed its evidence (creation included)."""
-    rows = ledger._rows(
-        "SELECT entity_id, max(at) AS at FROM revisions WHERE scope = ? AND entity = 'claim'"
-        " AND json_extract(old, '$.evidence') IS NOT json_extract(new, '$.evidence') GROUP BY entity_id",
-        [scope],
-    )
-    return {r["entity_id"]: str(r["at"])[:10] for r in rows}
+    return ledger.evidence_change_dates(scope)
 
 
 _PLACEHOLDER = re.compile(r"\{(ref|id)\}")

@@ -347,18 +347,9 @@ def _find_existing(ledger: Ledger, scope: str, fields: dict[str, Any]) -> Any:
     """The claim a record updates: the one with its ref, else an unreferenced one with the same speaker and text."""
     ref = str(fields["ref"]).strip() if fields.get("ref") else None
     if ref:
-        rows = ledger._rows("SELECT id FROM claims WHERE scope = ? AND ref = ?", [scope, ref])
-    else:
-        text = str(fields.get("text") or "").strip()
-        if not text:
-            return None
-        rows = ledger._rows(
-            "SELECT c.id FROM claims c LEFT JOIN speakers s ON s.id = c.speaker_id"
-            " WHERE c.scope = ? AND c.text = ? AND c.ref IS NULL AND coalesce(s.name, '') = ? COLLATE NOCASE"
-            " ORDER BY c.id LIMIT 1",
-            [scope, text, str(fields.get("speaker") or "").strip()],
-        )
-    return ledger.get_claim(scope, rows[0]["id"]) if rows else None
+        return ledger.find_claim(scope, ref=ref)
+    text = str(fields.get("text") or "").strip()
+    return ledger.find_claim(scope, text=text, speaker=str(fields.get("speaker") or "").strip()) if text else None
 
 
 def import_document(

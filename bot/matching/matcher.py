@@ -47,7 +47,6 @@ RESCORE = 60
 SMALL_LEDGER = 20_000  # claims: below this every claim word joins the fuzzy vocabulary
 # Ranking: BM25 (normalised within the candidates), question coverage, claim coverage, fuzzy similarity.
 RANK_WEIGHTS = (0.6, 0.2, 0.4, 0.1)
-FTS_WEIGHTS = "4.0, 3.0, 2.5, 1.5, 1.0, 1.5"  # claim, quote, speaker, incident, tags, sources
 
 
 @dataclass
@@ -92,22 +91,14 @@ class Matcher:
         self.ledger = ledger
         self.threshold = DEFAULT_THRESHOLD if threshold is None else threshold
         self._vocab: dict[str, _ScopeVocab] = {}
-        self._tokenizer_ready = False
-        self._own_changes = 0  # rows the tokenizer wrote to its temp table: not changes to the ledger
-        self._df_cache: dict[str, int] = {}  # stem -> document frequency, valid for one database version
 
     # ------------------------------------------------------------------ caches
 
-    def _version(self) -> tuple[int, int]:
-        data_version = self.ledger._rows("PRAGMA data_version")[0]["data_version"]
-        return data_version, self.ledger.conn.total_changes - self._own_changes
-
     def _scope_vocab(self, scope: str) -> _ScopeVocab:
-        version = self._version()
+        version = self.ledger.search.version()
         cached = self._vocab.get(scope)
         if cached is not None and cached.version == version:
             return cached
-        self._df_cache.clear()
         speakers = self.ledger.list_speakers(scope)
         incidents = self.ledger.list_incidents(scope)
         phrases: list[str] = []
@@ -128,20 +119,14 @@ class Matcher:
             phrases += [incident.title, *incident.aliases]
             incident_titles.append(incident.title)
         key = {w for phrase in phrases for w in words(phrase) if len(w) > 2}
-        tag_rows = self.ledger._rows(
-            "SELECT DISTINCT j.value AS tag FROM claims c, json_each(c.tags) j WHERE c.scope = ? LIMIT 2000", [scope]
-        )
-        key |= {w for r in tag_rows for w in words(str(r["tag"])) if len(w) > 2}
+        key |= {w for tag in self.ledger.search.tags(scope) for w in words(tag) if len(w) > 2}
         claim_count = self.ledger.count_claims(scope)
         if claim_count <= SMALL_LEDGER:
-            for row in self.ledger._rows(
-                "SELECT text, coalesce(quote, '') AS quote FROM claims WHERE scope = ? AND removed_reason IS NULL",
-                [scope],
-            ):
-                key |= {w for w in words(row["text"] + " " + row["quote"]) if len(w) > 3}
-        total = self.ledger._rows("SELECT count(*) AS n FROM claims")[0]["n"]
+            for text in self.ledger.search.texts(scope):
+                key |= {w for w in words(text) if len(w) > 3}
+        total = self.ledger.search.total_claims()
         vocab = _ScopeVocab(
-            version=self._version(),
+            version=self.ledger.search.version(),
             speakers=speakers,
             key_words=sorted(key),
             key_set=key,
@@ -155,47 +140,6 @@ class Matcher:
 
     # --------------------------------------------------------------- tokenizing
 
-    def _stems(self, tokens: list[str]) -> list[str]:
-        """The index's own stems (porter, unicode61) for each token, via a temporary FTS5 table."""
-        conn = self.ledger.conn
-        with self.ledger._lock:
-            before = conn.total_changes
-            was_in_transaction = conn.in_transaction
-            if not self._tokenizer_ready:
-                conn.execute(
-                    "CREATE VIRTUAL TABLE IF NOT EXISTS temp.question_tokens USING fts5"
-                    "(x, tokenize = 'porter unicode61 remove_diacritics 2')"
-                )
-                conn.execute(
-                    "CREATE VIRTUAL TABLE IF NOT EXISTS temp.question_tokens_vocab"
-                    " USING fts5vocab(temp, question_tokens, 'instance')"
-                )
-                self._tokenizer_ready = True
-            conn.executemany("INSERT INTO temp.question_tokens (rowid, x) VALUES (?, ?)", list(enumerate(tokens)))
-            rows = conn.execute("SELECT doc, term FROM temp.question_tokens_vocab ORDER BY doc, offset").fetchall()
-            conn.execute("DELETE FROM temp.question_tokens")
-            if conn.in_transaction and not was_in_transaction:
-                conn.commit()
-            self._own_changes += conn.total_changes - before
-        stems = [""] * len(tokens)
-        for doc, term in rows:
-            if not stems[doc]:
-                stems[doc] = term
-        return stems
-
-    def _doc_freqs(self, stems: list[str]) -> dict[str, int]:
-        """Document frequency of each stem, one indexed lookup each (an IN list would scan the whole vocabulary)."""
-        freqs: dict[str, int] = {}
-        with self.ledger._lock:
-            for stem in sorted({s for s in stems if s}):
-                if stem not in self._df_cache:
-                    # fts5vocab counts by walking the word's postings: remember it until the ledger changes.
-                    row = self.ledger.conn.execute("SELECT doc FROM claims_fts_vocab WHERE term = ?", [stem]).fetchone()
-                    self._df_cache[stem] = row[0] if row else 0
-                if self._df_cache[stem]:
-                    freqs[stem] = self._df_cache[stem]
-        return freqs
-
     def _parse(self, scope: str, question: str) -> _Query:
         vocab = self._scope_vocab(scope)
         cleaned = strip_noise(question)
@@ -204,8 +148,8 @@ class Matcher:
         if dates:  # the date itself is matched by said_at, not as words
             tokens = [t for t in tokens if not is_date_word(t)]
         tokens = tokens[:64]
-        stems = self._stems(tokens)
-        freqs = self._doc_freqs(stems)
+        stems = self.ledger.search.stems(tokens)
+        freqs = self.ledger.search.doc_freqs(stems)
         n = vocab.total_docs
         max_idf = math.log(1 + n)
         terms: list[_Term] = []
@@ -217,8 +161,8 @@ class Matcher:
         self._correct(terms, vocab)
         corrections = [t for t in terms if t.correction]
         if corrections:
-            stems = self._stems([t.correction or "" for t in corrections])
-            freqs = self._doc_freqs(stems)
+            stems = self.ledger.search.stems([t.correction or "" for t in corrections])
+            freqs = self.ledger.search.doc_freqs(stems)
             for term, stem in zip(corrections, stems, strict=True):
                 term.correction_df = freqs.get(stem, 0) or 1
         query = _Query(
@@ -271,56 +215,27 @@ class Matcher:
                     continue
                 chosen[word] = weight
                 spent += df
-        best = sorted(chosen.items(), key=lambda kv: (-kv[1], kv[0]))[:MAX_QUERY_TERMS]
-        parts = ['"' + word.replace('"', '""') + '"' for word, _ in best]
-        if prefix:
-            parts.append('"' + prefix.replace('"', '""') + '"*')
-        if not parts:
+        best = [word for word, _ in sorted(chosen.items(), key=lambda kv: (-kv[1], kv[0]))[:MAX_QUERY_TERMS]]
+        if not best and not prefix:
             return []
+        search = self.ledger.search
         if spent <= POSTINGS_BUDGET:
-            rows = self._match(scope, " OR ".join(parts), ranked=True)
-        else:
-            # Even the rarest word is common: ranking all its claims by BM25 would cost time in proportion
-            # to the ledger. Take the claims holding the rarest words together, as the index lists them,
-            # and let the re-scoring order them.
-            known = [t for t in sorted(query.terms, key=lambda t: (-t.idf, t.word)) if t.df][:3]
-            rows = self._match(scope, " AND ".join('"' + t.word.replace('"', '""') + '"' for t in known), ranked=False)
-            if not rows and len(known) > 1:
-                rows = self._match(scope, '"' + known[0].word.replace('"', '""') + '"', ranked=False)
-        return [(r["id"], -r["rank"]) for r in rows]
-
-    def _match(self, scope: str, expression: str, *, ranked: bool) -> list[dict]:
-        if ranked:
-            return self.ledger._rows(
-                f"SELECT f.rowid AS id, bm25(claims_fts, {FTS_WEIGHTS}) AS rank"
-                " FROM claims_fts f JOIN claims c ON c.id = f.rowid"
-                " WHERE claims_fts MATCH ? AND c.scope = ? AND c.removed_reason IS NULL ORDER BY rank, f.rowid LIMIT ?",
-                [expression, scope, CANDIDATES],
-            )
-        # Unranked: the index drives (a subquery keeps SQLite from scanning claims and probing the index per row),
-        # stopping after a few times the candidates wanted; other servers' claims are filtered out after.
-        return self.ledger._rows(
-            f"SELECT f.id, f.rank FROM (SELECT rowid AS id, bm25(claims_fts, {FTS_WEIGHTS}) AS rank FROM claims_fts"
-            " WHERE claims_fts MATCH ? LIMIT ?) f JOIN claims c ON c.id = f.id"
-            " WHERE c.scope = ? AND c.removed_reason IS NULL LIMIT ?",
-            [expression, CANDIDATES * 4, scope, CANDIDATES],
-        )
+            return search.match(scope, best, prefix=prefix, limit=CANDIDATES)
+        # Even the rarest word is common: ranking all its claims by BM25 would cost time in proportion
+        # to the ledger. Take the claims holding the rarest words together, as the index lists them,
+        # and let the re-scoring order them.
+        known = [t.word for t in sorted(query.terms, key=lambda t: (-t.idf, t.word)) if t.df][:3]
+        found = search.match(scope, known, mode="all", ranked=False, limit=CANDIDATES)
+        if not found and len(known) > 1:
+            found = search.match(scope, known[:1], ranked=False, limit=CANDIDATES)
+        return found
 
     def _dated(self, scope: str, query: _Query) -> list[tuple[int, float]]:
         """For questions about a date: the claims said on it join the candidates."""
         out: list[tuple[int, float]] = []
         for date in query.dates[:3]:
-            if date.month is None:
-                continue
-            pattern = f"%-{date.month:02d}" + (f"-{date.day:02d}" if date.day else "") + "%"
-            if date.year is not None:
-                pattern = f"{date.year:04d}" + pattern[1:]
-            rows = self.ledger._rows(
-                "SELECT id FROM claims WHERE scope = ? AND removed_reason IS NULL AND said_at LIKE ?"
-                " ORDER BY id LIMIT ?",
-                [scope, pattern, CANDIDATES],
-            )
-            out += [(r["id"], 0.0) for r in rows]
+            if date.month is not None:
+                out += [(cid, 0.0) for cid in self.ledger.search.said_on(scope, date.year, date.month, date.day)]
         return out
 
     def ask(self, scope: str, question: str, *, top: int = 5) -> Answer:

@@ -4,7 +4,7 @@
 dicts the formats read and write.
 """
 
-from bot.store.backup import BackupInfo, backup, restore
+from bot.store.backups import BackupInfo, backup, restore
 from bot.store.sqlite import DEFAULT_SCOPE, Ledger, claim_record, incident_record, speaker_record
 
 __all__ = [

@@ -24,7 +24,8 @@ from sqlite_utils import Database
 
 from bot.errors import InvalidInputError, NotFoundError
 from bot.models import Claim, Evidence, EvidenceStatus, Incident, Revision, Source, Speaker, SpeakerKind
-from bot.store import schema
+from bot.store.schema import apply as apply_schema
+from bot.store.search import SqliteSearch
 from bot.validation import (
     MAX_ALIASES,
     MAX_LINKS,
@@ -66,9 +67,10 @@ class Ledger:
         self.db = db
         self.conn: sqlite3.Connection = db.conn
         self._lock = threading.RLock()
+        self.search = SqliteSearch(self.conn, self._lock)
         self.db.execute("PRAGMA foreign_keys = ON")
         self.db.execute("PRAGMA busy_timeout = 5000")
-        schema.apply(self.db)
+        apply_schema(self.db)
 
     # ------------------------------------------------------------------ opening
 
@@ -817,6 +819,43 @@ class Ledger:
                     [scope, key, value],
                 )
             self._revise(scope, "setting", 0, "set", actor, {key: old}, {key: value})
+
+    def set_marker(self, scope: str, key: str, value: str) -> None:
+        """Bookkeeping the bot keeps per server (such as the last revision posted to the audit channel): stored
+        like a setting, but not a change to the ledger, so it leaves no revision."""
+        with self.transaction():
+            self.db.execute(
+                "INSERT INTO settings (scope, key, value) VALUES (?,?,?)"
+                " ON CONFLICT (scope, key) DO UPDATE SET value = excluded.value",
+                [scope, clean_text(key, "setting_key", required=True, multiline=False), value],
+            )
+
+    def evidence_change_dates(self, scope: str) -> dict[int, str]:
+        """Claim id → date (YYYY-MM-DD) of the last revision that changed its evidence (creation included)."""
+        rows = self._rows(
+            "SELECT entity_id, max(at) AS at FROM revisions WHERE scope = ? AND entity = 'claim'"
+            " AND json_extract(old, '$.evidence') IS NOT json_extract(new, '$.evidence') GROUP BY entity_id",
+            [scope],
+        )
+        return {r["entity_id"]: str(r["at"])[:10] for r in rows}
+
+    def find_claim(
+        self, scope: str, *, ref: str | None = None, text: str | None = None, speaker: str = ""
+    ) -> Claim | None:
+        """The claim with this ref; or, without a ref, the first unreferenced claim with this exact text and
+        speaker name (case-insensitive; "" for none). None when there is no such claim."""
+        if ref:
+            rows = self._rows("SELECT id FROM claims WHERE scope = ? AND ref = ?", [scope, ref])
+        elif text:
+            rows = self._rows(
+                "SELECT c.id FROM claims c LEFT JOIN speakers s ON s.id = c.speaker_id"
+                " WHERE c.scope = ? AND c.text = ? AND c.ref IS NULL AND coalesce(s.name, '') = ? COLLATE NOCASE"
+                " ORDER BY c.id LIMIT 1",
+                [scope, text, speaker],
+            )
+        else:
+            return None
+        return self.get_claim(scope, rows[0]["id"]) if rows else None
 
     # -------------------------------------------------------- pinned summaries
 

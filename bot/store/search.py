@@ -1,0 +1,153 @@
+"""What the matcher asks of the store: the full-text index, its vocabulary, and the data version.
+
+User text never reaches FTS5 as query syntax: callers pass words, and each is quoted here. The matcher keeps
+its caches keyed on :meth:`SqliteSearch.version`, which changes whenever any connection (another thread, the
+CLI, another process) commits a change to the ledger.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterable, Sequence
+from typing import Literal
+
+FTS_WEIGHTS = "4.0, 3.0, 2.5, 1.5, 1.0, 1.5"  # claim, quote, speaker, incident, tags, sources
+
+
+def _quoted(word: str) -> str:
+    return '"' + word.replace('"', '""') + '"'
+
+
+class SqliteSearch:
+    """The search side of one ledger connection (FTS5 with the porter and unicode61 tokenizers)."""
+
+    def __init__(self, conn: sqlite3.Connection, lock: threading.RLock) -> None:
+        self.conn = conn
+        self.lock = lock
+        self.own_changes = 0  # rows the tokenizer wrote to its temp table: not changes to the ledger
+        self.tokenizer_ready = False
+        self.df_cache: dict[str, int] = {}
+        self.df_version: tuple[int, int] | None = None
+
+    def version(self) -> tuple[int, int]:
+        """Changes whenever the ledger changes: commits by other connections (``data_version``) or by this one."""
+        with self.lock:
+            data_version = self.conn.execute("PRAGMA data_version").fetchone()[0]
+            return data_version, self.conn.total_changes - self.own_changes
+
+    def stems(self, tokens: Sequence[str]) -> list[str]:
+        """The index's own stem for each token ("" for a token it drops), via a temporary FTS5 table."""
+        conn = self.conn
+        with self.lock:
+            before = conn.total_changes
+            was_in_transaction = conn.in_transaction
+            if not self.tokenizer_ready:
+                conn.execute(
+                    "CREATE VIRTUAL TABLE IF NOT EXISTS temp.question_tokens USING fts5"
+                    "(x, tokenize = 'porter unicode61 remove_diacritics 2')"
+                )
+                conn.execute(
+                    "CREATE VIRTUAL TABLE IF NOT EXISTS temp.question_tokens_vocab"
+                    " USING fts5vocab(temp, question_tokens, 'instance')"
+                )
+                self.tokenizer_ready = True
+            conn.executemany("INSERT INTO temp.question_tokens (rowid, x) VALUES (?, ?)", list(enumerate(tokens)))
+            rows = conn.execute("SELECT doc, term FROM temp.question_tokens_vocab ORDER BY doc, offset").fetchall()
+            conn.execute("DELETE FROM temp.question_tokens")
+            if conn.in_transaction and not was_in_transaction:
+                conn.commit()
+            self.own_changes += conn.total_changes - before
+        stems = [""] * len(tokens)
+        for doc, term in rows:
+            if not stems[doc]:
+                stems[doc] = term
+        return stems
+
+    def doc_freqs(self, stems: Iterable[str]) -> dict[str, int]:
+        """How many claims (all servers) hold each stem; stems no claim holds are left out.
+
+        One indexed lookup per stem (an IN list would scan the whole vocabulary); fts5vocab counts by walking
+        a word's postings, so counts are remembered until the ledger changes."""
+        version = self.version()
+        if version != self.df_version:
+            self.df_cache.clear()
+            self.df_version = version
+        freqs: dict[str, int] = {}
+        with self.lock:
+            for stem in sorted({s for s in stems if s}):
+                if stem not in self.df_cache:
+                    row = self.conn.execute("SELECT doc FROM claims_fts_vocab WHERE term = ?", [stem]).fetchone()
+                    self.df_cache[stem] = row[0] if row else 0
+                if self.df_cache[stem]:
+                    freqs[stem] = self.df_cache[stem]
+        return freqs
+
+    def match(
+        self,
+        scope: str,
+        words: Sequence[str],
+        *,
+        mode: Literal["any", "all"] = "any",
+        prefix: str | None = None,
+        ranked: bool = True,
+        limit: int = 100,
+    ) -> list[tuple[int, float]]:
+        """(claim id, BM25 score, higher is better) of the scope's live claims holding any (or all) of ``words``.
+
+        Unranked: the index drives and stops after a few times ``limit`` postings, for words so common that
+        scoring every posting would cost time in proportion to the ledger."""
+        parts = [_quoted(w) for w in words if w]
+        if prefix:
+            parts.append(_quoted(prefix) + "*")
+        if not parts:
+            return []
+        expression = (" OR " if mode == "any" else " AND ").join(parts)
+        with self.lock:
+            if ranked:
+                rows = self.conn.execute(
+                    f"SELECT f.rowid, bm25(claims_fts, {FTS_WEIGHTS}) AS rank"
+                    " FROM claims_fts f JOIN claims c ON c.id = f.rowid WHERE claims_fts MATCH ? AND c.scope = ?"
+                    " AND c.removed_reason IS NULL ORDER BY rank, f.rowid LIMIT ?",
+                    [expression, scope, limit],
+                ).fetchall()
+            else:
+                rows = self.conn.execute(
+                    f"SELECT f.id, f.rank FROM (SELECT rowid AS id, bm25(claims_fts, {FTS_WEIGHTS}) AS rank"
+                    " FROM claims_fts WHERE claims_fts MATCH ? LIMIT ?) f JOIN claims c ON c.id = f.id"
+                    " WHERE c.scope = ? AND c.removed_reason IS NULL LIMIT ?",
+                    [expression, limit * 4, scope, limit],
+                ).fetchall()
+        return [(row[0], -row[1]) for row in rows]
+
+    def said_on(self, scope: str, year: int | None, month: int, day: int | None, *, limit: int = 100) -> list[int]:
+        """Ids of the scope's live claims said on that day (or month), in any year when ``year`` is None."""
+        pattern = ("____" if year is None else f"{year:04d}") + f"-{month:02d}" + (f"-{day:02d}" if day else "") + "%"
+        with self.lock:
+            rows = self.conn.execute(
+                "SELECT id FROM claims WHERE scope = ? AND removed_reason IS NULL AND said_at LIKE ?"
+                " ORDER BY id LIMIT ?",
+                [scope, pattern, limit],
+            ).fetchall()
+        return [row[0] for row in rows]
+
+    def tags(self, scope: str, *, limit: int = 2000) -> list[str]:
+        with self.lock:
+            rows = self.conn.execute(
+                "SELECT DISTINCT j.value FROM claims c, json_each(c.tags) j WHERE c.scope = ? LIMIT ?", [scope, limit]
+            ).fetchall()
+        return [str(row[0]) for row in rows]
+
+    def texts(self, scope: str) -> list[str]:
+        """Claim text and quote of every live claim of the scope (for the fuzzy vocabulary of small ledgers)."""
+        with self.lock:
+            rows = self.conn.execute(
+                "SELECT text || ' ' || coalesce(quote, '') FROM claims WHERE scope = ? AND removed_reason IS NULL",
+                [scope],
+            ).fetchall()
+        return [row[0] for row in rows]
+
+    def total_claims(self) -> int:
+        """Claims in the whole index (every server): the document count BM25's statistics are over."""
+        with self.lock:
+            return self.conn.execute("SELECT count(*) FROM claims").fetchone()[0]
