@@ -15,8 +15,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bot.config import REPO_ROOT  # noqa: E402
-from bot.formats.seed import seed_scope  # noqa: E402
 from bot.matching import Matcher  # noqa: E402
+from bot.seed import seed_scope  # noqa: E402
 from bot.store import DEFAULT_SCOPE, Ledger  # noqa: E402
 
 QUESTIONS = ROOT / "tests" / "seed_questions.jsonl"

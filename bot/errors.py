@@ -43,3 +43,7 @@ class ImportFileError(LedgerError):
 
 def location(where: int | str) -> str:
     return f"line {where}" if isinstance(where, int) else where
+
+
+class LedgerBusyError(LedgerError):
+    """Another process held the ledger's write lock for longer than the busy timeout."""

@@ -22,7 +22,7 @@ from typing import Any
 from rapidfuzz import fuzz, process, utils
 from sqlite_utils import Database
 
-from bot.errors import InvalidInputError, NotFoundError
+from bot.errors import InvalidInputError, LedgerBusyError, NotFoundError
 from bot.models import Claim, Evidence, EvidenceStatus, Incident, Revision, Source, Speaker, SpeakerKind
 from bot.store.schema import apply as apply_schema
 from bot.store.search import SqliteSearch
@@ -44,6 +44,7 @@ from bot.validation import (
 log = logging.getLogger(__name__)
 
 DEFAULT_SCOPE = "local"
+BUSY_TIMEOUT = 60.0  # seconds a write waits for another process's write to finish
 _UNSET: Any = object()
 
 _CLAIM_COLUMNS = (
@@ -69,7 +70,7 @@ class Ledger:
         self._lock = threading.RLock()
         self.search = SqliteSearch(self.conn, self._lock)
         self.db.execute("PRAGMA foreign_keys = ON")
-        self.db.execute("PRAGMA busy_timeout = 5000")
+        self.db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT * 1000)}")
         apply_schema(self.db)
 
     # ------------------------------------------------------------------ opening
@@ -78,7 +79,7 @@ class Ledger:
     def open(cls, path: str | Path) -> Ledger:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(str(path), check_same_thread=False, timeout=5.0)
+        conn = sqlite3.connect(str(path), check_same_thread=False, timeout=BUSY_TIMEOUT)
         db = Database(conn)
         db.enable_wal()
         db.execute("PRAGMA synchronous = NORMAL")
@@ -100,9 +101,34 @@ class Ledger:
 
     @contextmanager
     def transaction(self) -> Iterator[Ledger]:
-        """All writes inside succeed together or not at all (nests with savepoints)."""
-        with self._lock, self.db.atomic():
-            yield self
+        """All writes inside succeed together or not at all (nests with savepoints).
+
+        The outermost transaction starts as a write (``BEGIN IMMEDIATE``): a writer that finds another process
+        writing waits its turn (the busy timeout) instead of failing when a read would upgrade to a write."""
+        with self._lock:
+            if self.conn.in_transaction:
+                with self.db.atomic():
+                    yield self
+                return
+            try:
+                self.conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as error:
+                raise LedgerBusyError(
+                    "The ledger is busy with another long write (an import?); try again in a minute."
+                ) from error
+            try:
+                yield self
+            except BaseException:
+                if self.conn.in_transaction:
+                    self.conn.execute("ROLLBACK")
+                raise
+            else:
+                try:
+                    self.conn.execute("COMMIT")
+                except BaseException:
+                    if self.conn.in_transaction:
+                        self.conn.execute("ROLLBACK")
+                    raise
 
     def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         with self._lock:
