@@ -37,7 +37,7 @@ def _integrity(problem: str) -> bool:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--iterations", type=int, default=50, help="kills in all, half of each kind (default 50)")
-    parser.add_argument("--rows", type=int, default=5000, help="rows of the imported CSV (default 5000)")
+    parser.add_argument("--rows", type=int, default=20000, help="rows of the imported CSV (default 20000)")
     parser.add_argument("--seed", type=int, default=42)
     args = parser.parse_args()
     rng = random.Random(args.seed)
@@ -47,9 +47,12 @@ def main() -> int:
         work = Path(tmp)
         import_seconds = calibrate(work, args.rows)
         for i in range(args.iterations):
-            if i % 2 == 0:
+            if i % 4 == 0:
                 # a random moment over the whole import, the commit included, and a little after it
                 result = kill_import(work, args.rows, rng, kill_within=import_seconds * 1.15)
+            elif i % 2 == 0:
+                # while the rows are being written: just after the write transaction began
+                result = kill_import(work, args.rows, rng, kill_within=0.05, during_apply=True)
             else:
                 result = kill_edits(work, rng, duration=2.0)
             results.append(result)
@@ -60,12 +63,13 @@ def main() -> int:
     print(f"{args.rows}-row CSV import takes {import_seconds:.1f} s uninterrupted; edits run 0.5-2 s before the kill;")
     print(f"{time.perf_counter() - started:.0f} s in all.\n")
     print(
-        "| kills | mid-import | after the import | mid-edit stream | edits reported committed |"
+        "| kills | mid-import | of which mid-apply | after the import | mid-edit stream | edits reported committed |"
         " integrity failures | lost committed writes | partial writes (imports, half-written edits) |"
     )
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|")
     print(
-        f"| {len(results)} | {sum(r.mid for r in imports)} | {sum(not r.mid for r in imports)} | {len(edits)}"
+        f"| {len(results)} | {sum(r.mid for r in imports)} | {sum(r.mid_apply for r in imports)}"
+        f" | {sum(not r.mid for r in imports)} | {len(edits)}"
         f" | {sum(r.committed for r in edits)} | {sum(any(map(_integrity, r.problems)) for r in results)}"
         f" | {sum(r.lost for r in results)}"
         f" | {sum(r.partial or any(not _integrity(p) for p in r.problems) for r in results)} |"

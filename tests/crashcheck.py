@@ -137,11 +137,15 @@ class KillResult:
     committed: int = 0  # edits the child reported as committed
     rows: int = 0  # claims in the ledger afterwards
     seconds: float = 0.0  # from the child's first line to the kill
+    mid_apply: bool = False  # import: killed after its write transaction began and before it reported
 
 
-def kill_import(work: Path, rows: int, rng: random.Random, *, kill_within: float) -> KillResult:
+def kill_import(
+    work: Path, rows: int, rng: random.Random, *, kill_within: float, during_apply: bool = False
+) -> KillResult:
     """Import a CSV of ``rows`` claims into a ledger holding one claim already; SIGKILL after a random delay
-    in [0, kill_within) seconds from the start of the import (``kill_within=0``: right after it reported)."""
+    in [0, kill_within) seconds from the start of the import (``kill_within=0``: right after it reported), or
+    from the start of its write transaction (``during_apply``)."""
     db, csv_path = work / "import.db", work / "import.csv"
     reset(db)
     with Ledger.open(db) as ledger:
@@ -149,6 +153,10 @@ def kill_import(work: Path, rows: int, rng: random.Random, *, kill_within: float
     make_csv(csv_path, rows)
     child = _Child("import", str(db), str(csv_path))
     child.wait_first_line()
+    if during_apply:
+        deadline = time.monotonic() + 120
+        while "applying" not in child.lines and child.process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.001)
     started = time.perf_counter()
     if kill_within > 0:
         time.sleep(rng.uniform(0.0, kill_within))
@@ -160,7 +168,9 @@ def kill_import(work: Path, rows: int, rng: random.Random, *, kill_within: float
     reported = "imported" in child.lines
     if child.process.returncode not in (0, -signal.SIGKILL):
         raise RuntimeError(f"crash worker failed: {child.stderr()}")
+    applying = "applying" in child.lines
     result = KillResult("import", mid=not reported, problems=consistency_problems(db), seconds=seconds)
+    result.mid_apply = applying and not reported
     with Ledger.open(db) as ledger:
         result.rows = ledger.count_claims(SCOPE, include_removed=True)
         speakers = len(ledger.list_speakers(SCOPE))

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import random
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from bot.formats import import_file
@@ -21,7 +23,19 @@ ACTOR = "crash-worker"
 
 
 def run_import(ledger: Ledger, path: Path) -> None:
+    """Prints "applying" when the import's write transaction begins (reading and planning are done), so the
+    parent can kill it while the rows are being written."""
     print("starting", flush=True)
+    begin = ledger.transaction
+
+    @contextmanager
+    def announced() -> Iterator[Ledger]:
+        if not ledger.conn.in_transaction:
+            print("applying", flush=True)
+        with begin() as inner:
+            yield inner
+
+    ledger.transaction = announced  # type: ignore[method-assign]
     import_file(ledger, SCOPE, path, actor=ACTOR)
     print("imported", flush=True)
 

@@ -16,9 +16,9 @@ from tests.crashcheck import consistency_problems, kill_edits, kill_import
 def test_kill_during_import_leaves_it_absent(tmp_path: Path) -> None:
     rng = random.Random(1)
     for _ in range(2):
-        # 3,000 rows take seconds to import: a kill within the first second lands mid-import
-        result = kill_import(tmp_path, 3000, rng, kill_within=1.0)
-        assert result.mid
+        # killed within a few milliseconds of the write transaction's start: 20,000 rows take longer to write
+        result = kill_import(tmp_path, 20_000, rng, kill_within=0.02, during_apply=True)
+        assert result.mid_apply, "the kill must land while the import writes"
         assert result.problems == []
         assert not result.partial, f"partial import: {result.rows} claims"
         assert result.rows == 1  # only the claim from before the import

@@ -1,33 +1,27 @@
 """Import and export files of every format: the one public module of ``bot.formats``.
 
-Readers and writers live one format per module (``transfer`` for native JSON and the flat CSV/JSONL rows,
-``claimreview`` for schema.org ClaimReview JSON-LD); this module picks one by the file's name and content.
+An import runs in three stages. A reader, one module per format (``native`` JSON, ``flat`` CSV/JSONL,
+``claimreview`` JSON-LD), turns the bytes into one in-memory document (``document``) and touches no database.
+The ``planner`` compares the document with the ledger in a handful of set-based queries and decides what is
+new, updated, unchanged or invalid (with reasons and positions); a dry run or a preview is that plan. The
+``applier`` writes the plan in bulk, revisions included, in one short transaction (``pipeline``). Writers
+(``native``, ``flat``, ``claimreview``) turn the ledger back into each format.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import stat
 from pathlib import Path
 
 from bot.errors import ImportFileError, InvalidInputError
-from bot.formats.claimreview import export_claimreview, import_claimreview
-from bot.formats.transfer import (
-    _FLAT_NAMES,
-    DEFAULT_PUBLISHER,
-    MAX_IMPORT_BYTES,
-    ImportReport,
-    Progress,
-    detect_format,
-    dump_csv,
-    dump_document,
-    dump_jsonl,
-    export_document,
-    flat_rows,
-    import_document,
-    import_flat_rows,
-    read_flat_lines,
-    read_native,
-)
+from bot.formats import claimreview, flat, native
+from bot.formats.claimreview import export_claimreview
+from bot.formats.document import DEFAULT_PUBLISHER, MAX_IMPORT_BYTES, ImportReport, Progress, detect_format
+from bot.formats.flat import dump_csv, dump_jsonl, flat_rows
+from bot.formats.native import dump_document, export_document
+from bot.formats.pipeline import run_import
 from bot.store import Ledger
 
 __all__ = [
@@ -40,6 +34,7 @@ __all__ = [
     "import_bytes",
     "import_file",
     "preview_import",
+    "read_import_file",
 ]
 
 
@@ -53,22 +48,17 @@ def import_bytes(
     dry_run: bool = False,
     progress: Progress | None = None,
 ) -> ImportReport:
+    """Read the file (the reader of its format), plan the import against the ledger, and write the plan in one
+    transaction (unless ``dry_run``). Raises ImportFileError for a file that cannot be read, or (not in a dry
+    run) for any invalid record, and then writes nothing."""
     fmt = detect_format(name, data)
     if fmt == "claimreview":
-        return import_claimreview(ledger, scope, data, actor=actor, dry_run=dry_run, progress=progress)
-    if fmt == "native":
-        return import_document(ledger, scope, read_native(data), actor=actor, dry_run=dry_run, progress=progress)
-    rows = list(read_flat_lines(data, fmt))
-    broken = any(isinstance(row, str) for _, row in rows)
-    return import_flat_rows(
-        ledger,
-        scope,
-        rows,
-        actor=actor,
-        dry_run=dry_run,
-        progress=progress,
-        headline=f"Broken {_FLAT_NAMES[fmt]} file." if broken else "",
-    )
+        document = claimreview.read_document(data)
+    elif fmt == "native":
+        document = native.read_document(data)
+    else:
+        document = flat.read_document(data, fmt)
+    return run_import(ledger, scope, document, actor=actor, dry_run=dry_run, progress=progress)
 
 
 def preview_import(
@@ -81,18 +71,43 @@ def preview_import(
     return import_bytes(ledger, scope, name, data, actor=actor, dry_run=True, progress=progress)
 
 
+def read_import_file(path: str | Path) -> bytes:
+    """The bytes of a file to import: a regular file only (not a device, a FIFO or a directory), and never more
+    than the import limit is read, whatever ``stat`` says."""
+    path = Path(path)
+    limit_mb = MAX_IMPORT_BYTES // 1024 // 1024
+    try:
+        # O_NONBLOCK: opening a FIFO returns at once (and is then refused) instead of waiting for a writer
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    except OSError as err:
+        raise ImportFileError(f"Cannot read {path}: {err.strerror or err}.") from None
+    try:
+        regular = stat.S_ISREG(os.fstat(fd).st_mode)
+    except OSError:
+        regular = False
+    if not regular:
+        os.close(fd)
+        raise ImportFileError(f"{path.name or path} is not a regular file; import a file.")
+    with os.fdopen(fd, "rb") as file:
+        try:
+            info = os.fstat(file.fileno())
+            if info.st_size > MAX_IMPORT_BYTES:
+                raise ImportFileError(
+                    f"{path.name} is {info.st_size / 1024 / 1024:.1f} MB; the import limit is {limit_mb} MB."
+                )
+            data = file.read(MAX_IMPORT_BYTES + 1)
+        except OSError as err:
+            raise ImportFileError(f"Cannot read {path}: {err.strerror or err}.") from None
+    if len(data) > MAX_IMPORT_BYTES:
+        raise ImportFileError(f"{path.name} is larger than the import limit of {limit_mb} MB.")
+    return data
+
+
 def import_file(
     ledger: Ledger, scope: str, path: str | Path, *, actor: str, dry_run: bool = False, progress: Progress | None = None
 ) -> ImportReport:
-    path = Path(path)
-    try:
-        size = path.stat().st_size
-        if size > MAX_IMPORT_BYTES:
-            raise ImportFileError(f"{path.name} is {size / 1024 / 1024:.1f} MB; the import limit is 50 MB.")
-        data = path.read_bytes()
-    except OSError as err:
-        raise ImportFileError(f"Cannot read {path}: {err.strerror or err}.") from None
-    return import_bytes(ledger, scope, path.name, data, actor=actor, dry_run=dry_run, progress=progress)
+    data = read_import_file(path)
+    return import_bytes(ledger, scope, Path(path).name, data, actor=actor, dry_run=dry_run, progress=progress)
 
 
 def export_text(

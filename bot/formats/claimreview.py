@@ -14,17 +14,17 @@ empty fields are filled. Pure: no Discord, no network.
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from bot.errors import ImportFileError, InvalidInputError, NotFoundError
-from bot.formats.transfer import DEFAULT_PUBLISHER, ImportReport, Progress, Step, _decode, run_import, upsert_claim
+from bot.errors import ImportFileError, InvalidInputError
+from bot.formats.document import DEFAULT_PUBLISHER, FILL, Document, ImportReport, Progress, decode, loads
+from bot.formats.document import Record as DocumentRecord
+from bot.formats.pipeline import run_import
 from bot.models import Claim, EvidenceStatus, SpeakerKind
-from bot.store import Ledger, incident_record, speaker_record
+from bot.store import Ledger
 from bot.validation import LIMITS, slugify
 
 CONTEXT = "https://schema.org"
@@ -618,11 +618,7 @@ def read_claimreview(data: bytes) -> tuple[list[Record], list[Note]]:
     """The claims of a ClaimReview JSON-LD file, and the notes on what could not be mapped.
 
     Raises ImportFileError when the file is not JSON, or holds no Claim or ClaimReview at all."""
-    text = _decode(data)
-    try:
-        document = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise ImportFileError("Broken JSON-LD file.", [(err.lineno, f"{err.msg} (column {err.colno})")]) from None
+    document = loads(decode(data), "JSON-LD")
     top_notes: list[Note] = []
     if isinstance(document, list):
         nodes = [(f"[{i}]", n) for i, n in enumerate(document)]
@@ -648,7 +644,8 @@ def read_claimreview(data: bytes) -> tuple[list[Record], list[Note]]:
     for _, node in nodes:
         if isinstance(node, dict) and type_name(node.get("@type")) == "ClaimReview":
             item = node.get("itemReviewed")
-            if isinstance(item, dict) and set(item) == {"@id"} and item["@id"] in reader.index:
+            if isinstance(item, dict) and set(item) == {"@id"} and isinstance(item["@id"], str) \
+                    and item["@id"] in reader.index:  # fmt: skip
                 reader.referenced.add(id(reader.index[item["@id"]]))
     records: list[Record] = []
     for where, node in nodes:
@@ -656,10 +653,14 @@ def read_claimreview(data: bytes) -> tuple[list[Record], list[Note]]:
             records.append(Record(where, problem="not a JSON object"))
             continue
         kind = type_name(node.get("@type"))
-        if kind == "ClaimReview":
-            records.append(_read_review(reader, node, where))
-        elif kind == "Claim" and id(node) not in reader.referenced:
-            records.append(_read_bare_claim(reader, node, where))
+        try:
+            if kind == "ClaimReview":
+                records.append(_read_review(reader, node, where))
+            elif kind == "Claim" and id(node) not in reader.referenced:
+                records.append(_read_bare_claim(reader, node, where))
+        except (TypeError, ValueError, AttributeError, KeyError, RecursionError) as err:
+            # a shape the mapping did not foresee: this record is invalid, the others are read
+            records.append(Record(where, problem=f"cannot be read ({type(err).__name__})"))
     for where, node in nodes:  # after every reference was followed
         kind = type_name(node.get("@type")) if isinstance(node, dict) else None
         if isinstance(node, dict) and kind not in ("ClaimReview", "Claim") and id(node) not in reader.referenced:
@@ -695,87 +696,31 @@ def _share_people(records: list[Record], reader: _Reader) -> None:
                 setattr(record, attr, first)
 
 
-def _fill(
-    current: dict[str, Any], incoming: dict[str, Any], fields: tuple[str, ...]
-) -> tuple[dict[str, Any], list[str]]:
-    """Changes that fill the empty fields of ``current`` (and add new aliases), and the values that differ."""
-    changes: dict[str, Any] = {}
-    conflicts: list[str] = []
-    for name in fields:
-        value, have = incoming.get(name), current.get(name)
-        if value in (None, "", []):
-            continue
-        if name == "aliases":
-            known = {a.casefold() for a in have or []}
-            extra = [a for a in value if a.casefold() not in known]
-            if extra:
-                changes[name] = [*(have or []), *extra]
-        elif have in (None, ""):
-            changes[name] = value
-        elif str(value).casefold() != str(have).casefold():
-            conflicts.append(f"{name} {value!r} differs from the ledger's {have!r}; the ledger's is kept")
-    return changes, conflicts
-
-
-def _ensure_speaker(ledger: Ledger, scope: str, raw: dict[str, Any], actor: str, report: ImportReport,
-                    notify: Callable[[str], None]) -> str:  # fmt: skip
-    existing = ledger.find_speaker(scope, raw["name"])
-    if existing is None:
-        report.speakers += 1
-        return ledger.create_speaker(scope, actor=actor, **raw).name
-    changes, conflicts = _fill(speaker_record(existing), raw, ("role", "aliases"))
-    for conflict in conflicts:
-        notify(f"speaker {existing.name!r}: {conflict}")
-    if changes:
-        ledger.update_speaker(scope, existing.id, actor=actor, **changes)
-    return existing.name
-
-
-def _ensure_incident(ledger: Ledger, scope: str, raw: dict[str, Any], actor: str, report: ImportReport,
-                     notify: Callable[[str], None]) -> str:  # fmt: skip
-    existing = None
-    for key in (raw["slug"], raw["title"]):
-        try:
-            existing = ledger.get_incident(scope, key)
-            break
-        except NotFoundError:
-            continue
-    if existing is None:
-        report.incidents += 1
-        return ledger.create_incident(scope, actor=actor, **raw).slug
-    changes, conflicts = _fill(incident_record(existing), raw, ("title", "date", "place", "summary", "aliases"))
-    for conflict in conflicts:
-        notify(f"incident {existing.slug!r}: {conflict}")
-    if changes:
-        ledger.update_incident(scope, existing.id, actor=actor, **changes)
-    return existing.slug
-
-
-def _step(ledger: Ledger, scope: str, record: Record, actor: str, notes: list[Note], noted: set[str]) -> Step:
-    def notify(message: str) -> None:
-        if message not in noted:  # once per import, not once per claim of that speaker
-            noted.add(message)
-            notes.append((record.where, message))
-
-    def run(report: ImportReport) -> tuple[str, str]:
-        if record.problem:
-            raise InvalidInputError(record.problem)
+def read_document(data: bytes) -> Document:
+    """The records of a ClaimReview file: one claim each, with the speaker and incident it names."""
+    records, notes = read_claimreview(data)
+    out = Document(notes=list(notes))
+    for record in records:
         claim = dict(record.claim)
-        if record.incident:
-            claim["incident"] = _ensure_incident(ledger, scope, record.incident, actor, report, notify)
-        if record.speaker:
-            claim["speaker"] = _ensure_speaker(ledger, scope, record.speaker, actor, report, notify)
-        return upsert_claim(ledger, scope, claim, actor, report)
-
-    return run
+        claim["text"] = claim.pop("claim", None)
+        out.records.append(
+            DocumentRecord(
+                "claim",
+                record.where,
+                claim,
+                mode=FILL,
+                speaker=DocumentRecord("speaker", record.where, record.speaker, mode=FILL) if record.speaker else None,
+                incident=DocumentRecord("incident", record.where, record.incident, mode=FILL)
+                if record.incident
+                else None,
+                problem=record.problem,
+            )
+        )
+    return out
 
 
 def import_claimreview(
     ledger: Ledger, scope: str, data: bytes, *, actor: str, dry_run: bool = False, progress: Progress | None = None
 ) -> ImportReport:
     """Import ClaimReview JSON-LD: all or nothing, like every import; ``report.unmapped`` lists what was not kept."""
-    records, notes = read_claimreview(data)
-    report = ImportReport(unmapped=notes)
-    noted: set[str] = set()
-    steps = [(r.where, _step(ledger, scope, r, actor, report.unmapped, noted)) for r in records]
-    return run_import(ledger, steps, dry_run=dry_run, progress=progress, what="records", report=report)
+    return run_import(ledger, scope, read_document(data), actor=actor, dry_run=dry_run, progress=progress)
