@@ -17,7 +17,7 @@ sys.path.insert(0, str(ROOT))
 
 import pytest  # noqa: E402
 
-from tests.fakediscord import DiscordEmulator  # noqa: E402
+from tests.emulator import DiscordEmulator  # noqa: E402
 from tests.harness import running_bot  # noqa: E402
 from tests.loadgen import burst  # noqa: E402
 

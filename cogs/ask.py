@@ -58,7 +58,7 @@ class Ask(commands.Cog):
         if view is not None:
             kwargs["view"] = view
         if interaction.response.is_done():
-            await interaction.followup.send(ephemeral=ephemeral, **kwargs)
+            await interaction.edit_original_response(**kwargs)  # replaces "thinking…"
         else:
             await interaction.response.send_message(ephemeral=ephemeral, **kwargs)
         if view is not None:

@@ -11,7 +11,6 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.discord.client import ClaimLedgerBot, scope_of
-from bot.discord.permissions import MODERATOR_ROLE_SETTING, is_moderator, refusal
 from bot.edits import claim_edit
 from bot.errors import InvalidInputError, NotFoundError
 from bot.models import EvidenceStatus
@@ -19,30 +18,22 @@ from bot.rendering.embeds import claim_embed, cut, history_lines, inert
 from bot.store import Ledger
 from bot.validation import LIMITS, clean_url, parse_partial_date
 
+from .common import (
+    AuthorView,
+    ModeratorGroup,
+    acknowledge,
+    actor,
+    answer,
+    claim_choices,
+    ensure_moderator,
+    incident_choices,
+    moderators_only,
+    speaker_choices,
+)
+
 log = logging.getLogger(__name__)
 
 STATUS_CHOICES = [app_commands.Choice(name=s.label, value=s.value) for s in EvidenceStatus]
-
-
-class NotModerator(app_commands.CheckFailure):
-    """A member without Manage Server or the moderator role tried a moderator command."""
-
-
-def actor(user: discord.abc.User) -> str:
-    return f"{user.name} ({user.id})"
-
-
-async def ensure_moderator(interaction: discord.Interaction) -> bool:
-    """App-command check: re-checks in code what default_permissions only hides in the client."""
-    bot: ClaimLedgerBot = interaction.client  # type: ignore[assignment]
-    scope = scope_of(interaction.guild_id)
-    raw = await bot.ledger.read(lambda ledger: ledger.get_setting(scope, MODERATOR_ROLE_SETTING))
-    role = int(raw) if raw and raw.isdigit() else None
-    member = interaction.user
-    roles = {r.id for r in getattr(member, "roles", [])}
-    if is_moderator(interaction.permissions.value, roles, role):
-        return True
-    raise NotModerator(refusal(role))
 
 
 def split_when_where(text: str | None) -> tuple[str | None, str | None]:
@@ -108,20 +99,15 @@ class ClaimForm(discord.ui.Modal):
         await interaction.client.tree.handle_error(interaction, error)  # type: ignore[attr-defined]
 
 
-class EvidenceChoice(discord.ui.View):
+class EvidenceChoice(AuthorView):
     """Pick the evidence status; only the moderator who started can choose. Saving happens on choice."""
 
+    refusal = "Only the moderator adding this claim can choose."
+
     def __init__(self, author_id: int, on_choice: Any) -> None:
-        super().__init__(timeout=600)
-        self.author_id = author_id
+        super().__init__(author_id, timeout=600)
         self.on_choice = on_choice
         self.message_edit: Any = None
-
-    async def interaction_check(self, interaction: discord.Interaction) -> bool:
-        if interaction.user.id == self.author_id:
-            return True
-        await interaction.response.send_message("Only the moderator adding this claim can choose.", ephemeral=True)
-        return False
 
     @discord.ui.select(
         custom_id="claim:evidence",
@@ -139,20 +125,8 @@ class EvidenceChoice(discord.ui.View):
             except discord.HTTPException:
                 log.debug("could not mark the evidence picker as timed out")
 
-    async def on_error(self, interaction: discord.Interaction, error: Exception, item: discord.ui.Item) -> None:
-        await interaction.client.tree.handle_error(interaction, error)  # type: ignore[attr-defined]
 
-
-@app_commands.guild_only()
-@app_commands.default_permissions(manage_guild=True)
-class ClaimGroup(app_commands.Group, name="claim", description="Moderators: add, edit and review ledger claims"):
-    def __init__(self, bot: ClaimLedgerBot) -> None:
-        super().__init__()
-        self.bot = bot
-
-    async def interaction_check(self, interaction: discord.Interaction) -> bool:
-        return await ensure_moderator(interaction)
-
+class ClaimGroup(ModeratorGroup, name="claim", description="Moderators: add, edit and review ledger claims"):
     async def _changed(self, scope: str, claim_incident: str | None) -> None:
         self.bot.dispatch("ledger_change", scope, claim_incident)
 
@@ -186,13 +160,16 @@ class ClaimGroup(app_commands.Group, name="claim", description="Moderators: add,
                         scope, speaker=speaker, incident=slug, evidence_status=status, actor=who, **values
                     )
 
+            await ensure_moderator(select_interaction)  # the role may have been taken away meanwhile
+            await select_interaction.response.defer()  # acknowledge before waiting for the writer
             claim = await self.bot.ledger.write(save)
-            await select_interaction.response.edit_message(
+            await select_interaction.edit_original_response(
                 content=f"Saved claim #{claim.id}.", embed=claim_embed(claim), view=None
             )
             await self._changed(scope, claim.incident.slug if claim.incident else None)
 
         async def submitted(modal_interaction: discord.Interaction, values: dict[str, Any]) -> None:
+            await ensure_moderator(modal_interaction)
             view = EvidenceChoice(interaction.user.id, lambda i, status: chosen(i, status, values))
             await modal_interaction.response.send_message(
                 "Last step: the evidence status, as the source states it.", view=view, ephemeral=True
@@ -216,26 +193,27 @@ class ClaimGroup(app_commands.Group, name="claim", description="Moderators: add,
         who = actor(interaction.user)
 
         async def submitted(modal_interaction: discord.Interaction, boxes: dict[str, str | None]) -> None:
+            await ensure_moderator(modal_interaction)  # the role may have been taken away while the form was open
             changes = claim_edit(current, initial, boxes, split_when_where)
             if not changes:
                 await modal_interaction.response.send_message(
                     f"Nothing changed in claim #{current.id}.", embed=claim_embed(current), ephemeral=True
                 )
                 return
+            await acknowledge(modal_interaction)
             updated = await self.bot.ledger.write(
                 lambda ledger: ledger.update_claim(scope, current.id, actor=who, **changes)
             )
-            await modal_interaction.response.send_message(
-                f"Updated claim #{updated.id}.", embed=claim_embed(updated), ephemeral=True
-            )
+            await answer(modal_interaction, f"Updated claim #{updated.id}.", embed=claim_embed(updated))
             await self._changed(scope, updated.incident.slug if updated.incident else None)
 
         await interaction.response.send_modal(ClaimForm(f"Edit claim #{current.id}", submitted, initial))
 
     async def _simple(self, interaction: discord.Interaction, verb: str, action: Any) -> None:
+        await acknowledge(interaction)
         scope = scope_of(interaction.guild_id)
         claim = await self.bot.ledger.write(lambda ledger: action(ledger, scope, actor(interaction.user)))
-        await interaction.response.send_message(f"{verb} claim #{claim.id}.", embed=claim_embed(claim), ephemeral=True)
+        await answer(interaction, f"{verb} claim #{claim.id}.", embed=claim_embed(claim))
         await self._changed(scope, claim.incident.slug if claim.incident else None)
 
     @app_commands.command(name="remove", description="Hide a claim from answers (kept in history; restorable)")
@@ -283,74 +261,28 @@ class ClaimGroup(app_commands.Group, name="claim", description="Moderators: add,
     @undo.autocomplete("claim")
     @show.autocomplete("claim")
     @history.autocomplete("claim")
+    @moderators_only
     async def claim_autocomplete(
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
-        return await claim_choices(self.bot, interaction, current)
+        return await claim_choices(self.bot, interaction, current, include_removed=True)
 
     @add.autocomplete("speaker")
+    @moderators_only
     async def speaker_autocomplete(
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
-        scope = scope_of(interaction.guild_id)
-        speakers = await self.bot.ledger.read(lambda ledger: ledger.list_speakers(scope))
-        typed = current.casefold()
-        names = [s.name for s in speakers if not typed or any(typed in n.casefold() for n in (s.name, *s.aliases))]
-        return [app_commands.Choice(name=n[:100], value=n[:100]) for n in names[:25]]
+        return await speaker_choices(self.bot, interaction, current)
 
     @add.autocomplete("incident")
+    @moderators_only
     async def incident_autocomplete(
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
         return await incident_choices(self.bot, interaction, current)
 
 
-async def claim_choices(
-    bot: ClaimLedgerBot, interaction: discord.Interaction, current: str
-) -> list[app_commands.Choice[str]]:
-    scope = scope_of(interaction.guild_id)
-
-    def find(ledger: Ledger) -> list[tuple[str, str]]:
-        text = current.strip().lstrip("#")
-        claims = []
-        if text.isdigit():
-            claims = ledger.get_claims(scope, [int(text)], include_removed=True)
-        if not claims:
-            claims = ledger.list_claims(scope, include_removed=True, limit=500)
-            folded = text.casefold()
-            claims = [
-                c for c in claims if folded in c.text.casefold() or (c.speaker and folded in c.speaker.name.casefold())
-            ]
-        out = []
-        for claim in claims[:25]:
-            who = claim.speaker.name if claim.speaker else "?"
-            label = f"#{claim.id} {who}: {claim.text}"
-            out.append((label if len(label) <= 100 else label[:99] + "…", f"#{claim.id}"))
-        return out
-
-    return [app_commands.Choice(name=label, value=value) for label, value in await bot.ledger.read(find)]
-
-
-async def incident_choices(
-    bot: ClaimLedgerBot, interaction: discord.Interaction, current: str
-) -> list[app_commands.Choice[str]]:
-    scope = scope_of(interaction.guild_id)
-    incidents = await bot.ledger.read(lambda ledger: ledger.list_incidents(scope))
-    typed = current.casefold()
-    found = [i for i in incidents if not typed or any(typed in n.casefold() for n in (i.title, i.slug, *i.aliases))]
-    return [app_commands.Choice(name=i.title[:100], value=i.slug) for i in found[:25]]
-
-
-@app_commands.guild_only()
-@app_commands.default_permissions(manage_guild=True)
-class EvidenceGroup(app_commands.Group, name="evidence", description="Moderators: record what evidence was shown"):
-    def __init__(self, bot: ClaimLedgerBot) -> None:
-        super().__init__()
-        self.bot = bot
-
-    async def interaction_check(self, interaction: discord.Interaction) -> bool:
-        return await ensure_moderator(interaction)
-
+class EvidenceGroup(ModeratorGroup, name="evidence", description="Moderators: record what evidence was shown"):
     @app_commands.command(name="set", description="Set a claim's evidence status and what was or was not shown")
     @app_commands.choices(status=STATUS_CHOICES)
     async def set_(
@@ -361,6 +293,7 @@ class EvidenceGroup(app_commands.Group, name="evidence", description="Moderators
         details: app_commands.Range[str, 1, 1000],
         link: app_commands.Range[str, 1, 500] | None = None,
     ) -> None:
+        await acknowledge(interaction)
         scope = scope_of(interaction.guild_id)
         who = actor(interaction.user)
         updated = await self.bot.ledger.write(
@@ -368,18 +301,18 @@ class EvidenceGroup(app_commands.Group, name="evidence", description="Moderators
                 scope, claim, status=status.value, details=details, links=[link] if link else None, actor=who
             )
         )
-        await interaction.response.send_message(
-            f"Evidence of claim #{updated.id}: {inert(updated.evidence.status.label)}.",
+        await answer(
+            interaction, f"Evidence of claim #{updated.id}: {inert(updated.evidence.status.label)}.",
             embed=claim_embed(updated),
-            ephemeral=True,
-        )
+        )  # fmt: skip
         self.bot.dispatch("ledger_change", scope, updated.incident.slug if updated.incident else None)
 
     @set_.autocomplete("claim")
+    @moderators_only
     async def claim_autocomplete(
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
-        return await claim_choices(self.bot, interaction, current)
+        return await claim_choices(self.bot, interaction, current, include_removed=True)
 
 
 class Claims(commands.Cog):
@@ -406,7 +339,7 @@ class Claims(commands.Cog):
     async def entry_autocomplete(
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
-        return await claim_choices(self.bot, interaction, current)
+        return await claim_choices(self.bot, interaction, current, include_removed=False)
 
 
 async def setup(bot: ClaimLedgerBot) -> None:

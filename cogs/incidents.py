@@ -1,4 +1,4 @@
-"""Incidents and their living summaries: /incident create|show|list|pin|unpin, /ledger settings moderator-role.
+"""Incidents and their living summaries: /incident create|edit|list|show|pin|unpin.
 
 A pinned summary is edited in place whenever a claim of its incident changes; a burst of changes within
 ``settings.summary_delay`` seconds makes one edit. Pinned message ids live in the ledger, so summaries stay
@@ -16,14 +16,11 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.discord.client import ClaimLedgerBot, scope_of
-from bot.discord.permissions import MODERATOR_ROLE_SETTING
-from bot.rendering.audit import AUDIT_CHANNEL_SETTING, AUDIT_LAST_SETTING
 from bot.rendering.embeds import cut, inert, summary_embed
 from bot.rendering.summary import build_summary
 from bot.store import Ledger
 
-from .claims import actor, ensure_moderator, incident_choices
-from .transfer import FORMATS, run_export, run_import
+from .common import ModeratorGroup, acknowledge, actor, answer, incident_choices, moderators_only
 
 log = logging.getLogger(__name__)
 
@@ -50,16 +47,10 @@ def pin_problem(error: discord.HTTPException, channel: str) -> str:
     return f"I posted the summary but couldn't pin it: Discord said {error.text or error.status} (code {error.code})."
 
 
-@app_commands.guild_only()
-@app_commands.default_permissions(manage_guild=True)
-class IncidentGroup(app_commands.Group, name="incident", description="Moderators: incidents and pinned summaries"):
+class IncidentGroup(ModeratorGroup, name="incident", description="Moderators: incidents and pinned summaries"):
     def __init__(self, cog: Incidents) -> None:
-        super().__init__()
+        super().__init__(cog.bot)
         self.cog = cog
-        self.bot = cog.bot
-
-    async def interaction_check(self, interaction: discord.Interaction) -> bool:
-        return await ensure_moderator(interaction)
 
     @app_commands.command(name="create", description="Start a new incident")
     async def create(
@@ -70,6 +61,7 @@ class IncidentGroup(app_commands.Group, name="incident", description="Moderators
         place: app_commands.Range[str, 1, 200] | None = None,
         summary: app_commands.Range[str, 1, 2000] | None = None,
     ) -> None:
+        await acknowledge(interaction)
         scope = scope_of(interaction.guild_id)
         who = actor(interaction.user)
         incident = await self.bot.ledger.write(
@@ -77,9 +69,7 @@ class IncidentGroup(app_commands.Group, name="incident", description="Moderators
                 scope, title=title, date=date, place=place, summary=summary, actor=who
             )
         )
-        await interaction.response.send_message(
-            f"Created incident **{inert(incident.title)}** (`{incident.slug}`).", ephemeral=True
-        )
+        await answer(interaction, f"Created incident **{inert(incident.title)}** (`{incident.slug}`).")
         self.bot.dispatch("ledger_change", scope, incident.slug)
 
     @app_commands.command(name="edit", description="Change an incident's title, date, place, summary or aliases")
@@ -94,6 +84,7 @@ class IncidentGroup(app_commands.Group, name="incident", description="Moderators
         summary: app_commands.Range[str, 1, 2000] | None = None,
         aliases: app_commands.Range[str, 1, 1000] | None = None,
     ) -> None:
+        await acknowledge(interaction)
         scope = scope_of(interaction.guild_id)
         who = actor(interaction.user)
         changes: dict = {
@@ -104,7 +95,7 @@ class IncidentGroup(app_commands.Group, name="incident", description="Moderators
         updated = await self.bot.ledger.write(
             lambda ledger: ledger.update_incident(scope, incident, actor=who, **changes)
         )
-        await interaction.response.send_message(f"Updated **{inert(updated.title)}**.", ephemeral=True)
+        await answer(interaction, f"Updated **{inert(updated.title)}**.")
         self.bot.dispatch("ledger_change", scope, updated.slug)
 
     @app_commands.command(name="list", description="The incidents in this server's ledger")
@@ -131,10 +122,10 @@ class IncidentGroup(app_commands.Group, name="incident", description="Moderators
     async def pin(
         self, interaction: discord.Interaction, incident: str, channel: discord.TextChannel | None = None
     ) -> None:
+        await acknowledge(interaction)
         scope = scope_of(interaction.guild_id)
         target = channel or interaction.channel
         summary = await self.bot.ledger.read(lambda ledger: build_summary(ledger, scope, incident))
-        await interaction.response.defer(ephemeral=True, thinking=True)
         message = await target.send(  # type: ignore[union-attr]
             embed=summary_embed(summary, updated_at=now_text()), allowed_mentions=discord.AllowedMentions.none()
         )
@@ -145,15 +136,15 @@ class IncidentGroup(app_commands.Group, name="incident", description="Moderators
         try:
             await message.pin(reason=f"Claim Ledger summary of {summary.incident.slug}")
         except discord.HTTPException as error:
-            await interaction.followup.send(pin_problem(error, mention), ephemeral=True)
+            await answer(interaction, pin_problem(error, mention))
             return
-        await interaction.followup.send(
-            f"Pinned the summary of **{inert(summary.incident.title)}** in {mention}; I keep it current.",
-            ephemeral=True,
+        await answer(
+            interaction, f"Pinned the summary of **{inert(summary.incident.title)}** in {mention}; I keep it current."
         )
 
     @app_commands.command(name="unpin", description="Stop keeping an incident's pinned summaries current, and unpin")
     async def unpin(self, interaction: discord.Interaction, incident: str) -> None:
+        await acknowledge(interaction)
         scope = scope_of(interaction.guild_id)
         pinned = await self.bot.ledger.read(lambda ledger: ledger.pinned_summaries(scope, incident))
         for _, channel_id, message_id in pinned:
@@ -164,72 +155,17 @@ class IncidentGroup(app_commands.Group, name="incident", description="Moderators
                 except discord.HTTPException:
                     log.info("could not unpin summary %s in %s", message_id, channel_id)
             await self.bot.ledger.write(lambda ledger, m=message_id: ledger.forget_pinned_summary(scope, m))
-        await interaction.response.send_message(f"Unpinned {len(pinned)} summary message(s).", ephemeral=True)
+        await answer(interaction, f"Unpinned {len(pinned)} summary message(s).")
 
     @edit.autocomplete("incident")
     @show.autocomplete("incident")
     @pin.autocomplete("incident")
     @unpin.autocomplete("incident")
+    @moderators_only
     async def incident_autocomplete(
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
         return await incident_choices(self.bot, interaction, current)
-
-
-@app_commands.guild_only()
-@app_commands.default_permissions(manage_guild=True)
-class LedgerGroup(app_commands.Group, name="ledger", description="Moderators: ledger settings and data"):
-    settings = app_commands.Group(name="settings", description="Who moderates the ledger, where changes are posted")
-
-    def __init__(self, bot: ClaimLedgerBot) -> None:
-        super().__init__()
-        self.bot = bot
-
-    async def interaction_check(self, interaction: discord.Interaction) -> bool:
-        return await ensure_moderator(interaction)
-
-    @app_commands.command(name="import", description="Import a file: native JSON, CSV, JSONL or ClaimReview")
-    @app_commands.describe(file="The file to import; you see a preview before anything changes")
-    async def import_(self, interaction: discord.Interaction, file: discord.Attachment) -> None:
-        await run_import(self.bot, interaction, file, actor(interaction.user))
-
-    @app_commands.command(name="export", description="The server's ledger as a file")
-    @app_commands.choices(format=[app_commands.Choice(name=f, value=f) for f in FORMATS])
-    async def export(
-        self,
-        interaction: discord.Interaction,
-        format: app_commands.Choice[str] | None = None,
-        incident: str | None = None,
-    ) -> None:
-        await run_export(self.bot, interaction, format.value if format else "native", incident)
-
-    @export.autocomplete("incident")
-    async def export_incident_autocomplete(self, interaction: discord.Interaction, current: str) -> list:
-        return await incident_choices(self.bot, interaction, current)
-
-    @settings.command(name="audit-channel", description="Post every ledger change here (leave empty to stop)")
-    async def audit_channel(self, interaction: discord.Interaction, channel: discord.TextChannel | None = None) -> None:
-        scope = scope_of(interaction.guild_id)
-        who = actor(interaction.user)
-
-        def save(ledger: Ledger) -> None:
-            with ledger.transaction():
-                ledger.set_setting(scope, AUDIT_CHANNEL_SETTING, str(channel.id) if channel else None, actor=who)
-                ledger.set_setting(scope, AUDIT_LAST_SETTING, str(ledger.last_revision_id(scope)), actor=who)
-
-        await self.bot.ledger.write(save)
-        text = f"Ledger changes will be posted in {channel.mention}." if channel else "Audit posting is off."
-        await interaction.response.send_message(text, ephemeral=True)
-
-    @settings.command(name="moderator-role", description="Members with this role may change the ledger")
-    async def moderator_role(self, interaction: discord.Interaction, role: discord.Role | None = None) -> None:
-        scope = scope_of(interaction.guild_id)
-        who = actor(interaction.user)
-        await self.bot.ledger.write(
-            lambda ledger: ledger.set_setting(scope, MODERATOR_ROLE_SETTING, str(role.id) if role else None, actor=who)
-        )
-        text = f"Members with {role.mention} can now change the ledger." if role else "Only Manage Server, now."
-        await interaction.response.send_message(text, ephemeral=True, allowed_mentions=discord.AllowedMentions.none())
 
 
 class Incidents(commands.Cog):
@@ -237,12 +173,10 @@ class Incidents(commands.Cog):
         self.bot = bot
         self.pending: dict[tuple[str, str | None], asyncio.Task] = {}
         self.bot.tree.add_command(IncidentGroup(self))
-        self.bot.tree.add_command(LedgerGroup(bot))
 
     async def cog_unload(self) -> None:
         """On shutdown, flush summary edits still waiting out their delay instead of dropping them."""
         self.bot.tree.remove_command("incident")
-        self.bot.tree.remove_command("ledger")
         pending = list(self.pending.items())
         self.pending.clear()
         for (scope, incident), task in pending:

@@ -10,17 +10,9 @@ from bot.discord.client import ClaimLedgerBot, scope_of
 from bot.models import Speaker, SpeakerKind
 from bot.rendering.embeds import inert
 
-from .claims import actor, ensure_moderator
+from .common import ModeratorGroup, acknowledge, actor, answer, moderators_only, speaker_choices
 
 KIND_CHOICES = [app_commands.Choice(name=k.value, value=k.value) for k in SpeakerKind]
-
-
-async def speaker_choices(bot: ClaimLedgerBot, interaction: discord.Interaction, current: str) -> list:
-    scope = scope_of(interaction.guild_id)
-    speakers = await bot.ledger.read(lambda ledger: ledger.list_speakers(scope))
-    typed = current.casefold()
-    found = [s for s in speakers if not typed or any(typed in n.casefold() for n in (s.name, *s.aliases))]
-    return [app_commands.Choice(name=s.name[:100], value=s.name[:100]) for s in found[:25]]
 
 
 def describe(speaker: Speaker) -> str:
@@ -28,21 +20,12 @@ def describe(speaker: Speaker) -> str:
     return f"**{inert(speaker.name)}** ({inert(speaker.role or 'no role')}, {speaker.kind.value}); aliases: {aliases}"
 
 
-@app_commands.guild_only()
-@app_commands.default_permissions(manage_guild=True)
-class SpeakerGroup(app_commands.Group, name="speaker", description="Moderators: who makes claims, and their aliases"):
+class SpeakerGroup(ModeratorGroup, name="speaker", description="Moderators: who makes claims, and their aliases"):
     alias = app_commands.Group(name="alias", description="Other names of a speaker (transliterations, short names)")
 
-    def __init__(self, bot: ClaimLedgerBot) -> None:
-        super().__init__()
-        self.bot = bot
-
-    async def interaction_check(self, interaction: discord.Interaction) -> bool:
-        return await ensure_moderator(interaction)
-
     async def _reply(self, interaction: discord.Interaction, text: str) -> None:
-        await interaction.response.send_message(text, ephemeral=True, allowed_mentions=discord.AllowedMentions.none())
-        self.bot.dispatch("ledger_change", scope_of(interaction.guild_id), None)
+        await answer(interaction, text)
+        self.changed(scope_of(interaction.guild_id), None)
 
     @app_commands.command(name="add", description="Add a speaker: a person, organisation, agency, media or group")
     @app_commands.choices(kind=KIND_CHOICES)
@@ -55,6 +38,7 @@ class SpeakerGroup(app_commands.Group, name="speaker", description="Moderators: 
         kind: app_commands.Choice[str] | None = None,
         aliases: app_commands.Range[str, 1, 1000] | None = None,
     ) -> None:
+        await acknowledge(interaction)
         scope = scope_of(interaction.guild_id)
         who = actor(interaction.user)
         names = [a for a in (aliases or "").split(",") if a.strip()]
@@ -69,6 +53,7 @@ class SpeakerGroup(app_commands.Group, name="speaker", description="Moderators: 
     async def alias_add(
         self, interaction: discord.Interaction, speaker: str, alias: app_commands.Range[str, 1, 100]
     ) -> None:
+        await acknowledge(interaction)
         scope = scope_of(interaction.guild_id)
         who = actor(interaction.user)
         found = await self.bot.ledger.write(lambda ledger: ledger.add_speaker_alias(scope, speaker, alias, actor=who))
@@ -76,6 +61,7 @@ class SpeakerGroup(app_commands.Group, name="speaker", description="Moderators: 
 
     @alias.command(name="remove", description="Remove a name from a speaker")
     async def alias_remove(self, interaction: discord.Interaction, speaker: str, alias: str) -> None:
+        await acknowledge(interaction)
         scope = scope_of(interaction.guild_id)
         who = actor(interaction.user)
         found = await self.bot.ledger.write(
@@ -85,12 +71,14 @@ class SpeakerGroup(app_commands.Group, name="speaker", description="Moderators: 
 
     @app_commands.command(name="merge", description="Merge a duplicate speaker into another (claims move over)")
     async def merge(self, interaction: discord.Interaction, duplicate: str, into: str) -> None:
+        await acknowledge(interaction)
         scope = scope_of(interaction.guild_id)
         who = actor(interaction.user)
         merged = await self.bot.ledger.write(lambda ledger: ledger.merge_speakers(scope, duplicate, into, actor=who))
         await self._reply(interaction, f"Merged into {describe(merged)}.")
 
     @alias_remove.autocomplete("alias")
+    @moderators_only
     async def alias_autocomplete(self, interaction: discord.Interaction, current: str) -> list:
         scope = scope_of(interaction.guild_id)
         chosen = getattr(interaction.namespace, "speaker", None)
@@ -104,6 +92,7 @@ class SpeakerGroup(app_commands.Group, name="speaker", description="Moderators: 
     @alias_remove.autocomplete("speaker")
     @merge.autocomplete("duplicate")
     @merge.autocomplete("into")
+    @moderators_only
     async def speaker_autocomplete(self, interaction: discord.Interaction, current: str) -> list:
         return await speaker_choices(self.bot, interaction, current)
 

@@ -10,14 +10,17 @@ import discord
 from bot.models import Answer
 from bot.rendering.embeds import answer_embed, page_count
 
+from .common import AuthorView
+
 EditFn = Callable[[discord.ui.View], Awaitable[object]]
 
 
-class AnswerPager(discord.ui.View):
+class AnswerPager(AuthorView):
+    refusal = "Only the person who asked can page through this answer. Ask your own with `/ask`."
+
     def __init__(self, answer: Answer, author_id: int, *, timeout: float = 300.0) -> None:
-        super().__init__(timeout=timeout)
+        super().__init__(author_id, timeout=timeout)
         self.answer = answer
-        self.author_id = author_id
         self.page = 0
         self.pages = page_count(answer)
         self.edit_message: EditFn | None = None  # set by whoever sent the message, used on timeout
@@ -27,15 +30,6 @@ class AnswerPager(discord.ui.View):
         self.previous.disabled = self.page <= 0
         self.next.disabled = self.page >= self.pages - 1
         self.counter.label = f"{self.page + 1}/{self.pages}"
-
-    async def interaction_check(self, interaction: discord.Interaction) -> bool:
-        if interaction.user.id == self.author_id:
-            return True
-        await interaction.response.send_message(
-            "Only the person who asked can page through this answer. Ask your own with `/ask`.",
-            ephemeral=True,
-        )
-        return False
 
     async def _show(self, interaction: discord.Interaction) -> None:
         self._sync_buttons()
@@ -63,7 +57,3 @@ class AnswerPager(discord.ui.View):
             # The message may be gone or the token expired: then there is nothing left to disable.
             with contextlib.suppress(discord.HTTPException):
                 await self.edit_message(self)
-
-    async def on_error(self, interaction: discord.Interaction, error: Exception, item: discord.ui.Item) -> None:
-        tree = interaction.client.tree  # type: ignore[attr-defined]
-        await tree.handle_error(interaction, error)

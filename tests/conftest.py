@@ -7,7 +7,7 @@ import pytest
 
 from bot.seed import seed_scope
 from bot.store import DEFAULT_SCOPE, Ledger
-from tests.fakediscord import MANAGE_GUILD, DiscordEmulator, Guild, Member
+from tests.emulator import MANAGE_GUILD, DiscordEmulator, Guild, Member
 from tests.harness import Running, running_bot
 from tests.paths import REPO_ROOT
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from bot.config import Settings
 from bot.discord.client import DEFAULT_EXTENSIONS, ClaimLedgerBot
 from bot.discord.service import LedgerService
-from tests.fakediscord import DiscordEmulator, Guild
+from tests.emulator import DiscordEmulator, Guild
 from tests.paths import REPO_ROOT
 
 

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from tests.fakediscord import DiscordEmulator, Guild
+from tests.emulator import DiscordEmulator, Guild
 from tests.harness import Running
 
 

@@ -16,9 +16,12 @@ from bot.rendering.embeds import (
     cut,
     embed_problems,
     inert,
+    link_text,
     page_count,
+    safe_url,
 )
 from bot.store import DEFAULT_SCOPE, Ledger
+from tests.emulator.rules import masked_links
 
 MENTION = re.compile(r"@(everyone|here)|<@[!&]?\d+>|<#\d+>")
 
@@ -71,6 +74,26 @@ def test_mentions_are_inert() -> None:
     rendered = str(embed.to_dict())
     assert not MENTION.search(rendered)
     assert inert("mail me at a@b.org") == "mail me at a@b.org"
+
+
+@given(st.text(max_size=200))
+@settings(max_examples=200, deadline=None)
+def test_stored_text_never_becomes_a_masked_link(text: str) -> None:
+    for candidate in (text, f"[{text}](https://evil.example/{text})", f"\\[a\\](https://evil.example) {text}"):
+        assert masked_links(inert(candidate)) == [], candidate
+    url = safe_url("https://news.example/" + text)
+    if url is not None:
+        assert masked_links(f"[{link_text(text)}]({url})") == [(link_text(text), url)]
+
+
+def test_only_http_links_and_no_breakout() -> None:
+    assert safe_url("javascript:alert(1)") is None and safe_url("ftp://x.example/f") is None
+    crafted = "https://news.example/a)[VERIFIED_SOURCE](https://evil.example/x"
+    assert safe_url(crafted) == "https://news.example/a%29%5BVERIFIED_SOURCE%5D%28https://evil.example/x"
+    assert inert("[the official report](https://evil.example/login)") == (
+        "\\[the official report\\](https://evil.example/login)"
+    )
+    assert inert("plain [brackets] stay") == "plain [brackets] stay"
 
 
 def test_cut_prefers_word_boundary() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -36,11 +37,15 @@ async def ping(interaction: discord.Interaction) -> None:
     await interaction.response.send_message(embed=embed, allowed_mentions=discord.AllowedMentions.none())
 
 
-@app_commands.command(name="slow", description="Defer, then follow up")
-async def slow(interaction: discord.Interaction) -> None:
+@app_commands.command(name="slow", description="Defer, then answer")
+@app_commands.describe(legacy="Answer with the deprecated first followup instead of editing the original")
+async def slow(interaction: discord.Interaction, legacy: bool = False) -> None:
     await interaction.response.defer(thinking=True)
     await asyncio.sleep(0.05)
-    await interaction.followup.send("done slowly")
+    if legacy:
+        await interaction.followup.send("done slowly")
+    else:
+        await interaction.edit_original_response(content="done slowly")
 
 
 async def topic_choices(interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
@@ -264,7 +269,7 @@ async def test_slash_reply_is_recorded_with_embed(emulator: DiscordEmulator, wor
     assert message["interaction_metadata"]["user"]["id"] == str(world.alice.id)
 
 
-async def test_defer_then_followup_replaces_the_thinking_message(
+async def test_defer_then_edit_original_replaces_the_thinking_message(
     emulator: DiscordEmulator, world: World, bot: TinyBot
 ) -> None:
     inter = await emulator.slash(world.guild.id, world.guild.channel_id, world.alice.id, "slow")
@@ -275,6 +280,20 @@ async def test_defer_then_followup_replaces_the_thinking_message(
     assert inter.original is not None and message.id == inter.original.id
     assert not message["flags"] & rules.FLAG_LOADING
     assert inter.errors == []
+
+
+async def test_deprecated_first_followup_after_defer_is_refused_unless_opted_in(
+    emulator: DiscordEmulator, world: World, bot: TinyBot
+) -> None:
+    g, c, u = world.guild.id, world.guild.channel_id, world.alice.id
+    refused = await emulator.slash(g, c, u, "slow", {"legacy": True})
+    error = await emulator.wait_until(lambda: refused.errors[0] if refused.errors else None, what="the refusal")
+    assert error.status == 400 and "Deprecated" in error.response["message"]
+    assert int(refused.original["flags"]) & rules.FLAG_LOADING, "still thinking: nothing replaced it"
+    emulator.legacy_followup_edits_original = True
+    legacy = await emulator.slash(g, c, u, "slow", {"legacy": True})
+    message = await legacy.wait_message()
+    assert message["content"] == "done slowly" and legacy.original is not None and message.id == legacy.original.id
 
 
 async def test_autocomplete_returns_choices_and_limits_them(
@@ -387,6 +406,27 @@ async def test_followups_need_a_live_token(emulator: DiscordEmulator, world: Wor
     assert status == 404 and isinstance(body, dict) and body["code"] == 10015
 
 
+async def test_tokens_expire_after_fifteen_minutes_on_the_emulator_clock(
+    emulator: DiscordEmulator, world: World, bot: TinyBot
+) -> None:
+    inter = await emulator.slash(world.guild.id, world.guild.channel_id, world.alice.id, "ping")
+    await inter.wait_message()
+    webhook = f"/webhooks/{emulator.app_id}/{inter.token}"
+    emulator.advance(15 * 60 - 5)
+    status, _, _ = await raw(emulator, "PATCH", f"{webhook}/messages/@original", json={"content": "still mine"})
+    assert status == 200
+    emulator.advance(10)
+    status, _, body = await raw(emulator, "POST", f"{webhook}?wait=1", json={"content": "too late"})
+    assert status == 401 and isinstance(body, dict) and body["code"] == 50027
+    status, _, body = await raw(emulator, "PATCH", f"{webhook}/messages/@original", json={"content": "too late"})
+    assert status == 401 and isinstance(body, dict) and body["code"] == 50027
+    fresh = await emulator.slash(world.guild.id, world.guild.channel_id, world.alice.id, "ping")
+    await fresh.wait_message()
+    assert fresh.errors == [], "a new interaction has a new token"
+    with pytest.raises(EmulatorError):
+        emulator.advance(-1)
+
+
 async def test_overlong_embed_is_invalid_form_body(emulator: DiscordEmulator, world: World, bot: TinyBot) -> None:
     channel = bot.get_channel(world.guild.channel_id)
     assert isinstance(channel, discord.TextChannel)
@@ -450,6 +490,25 @@ async def test_hidden_command_is_refused_unless_forced(emulator: DiscordEmulator
     forced = await emulator.slash(g, c, world.alice.id, "admin", force=True)
     refusal = await forced.wait_message()
     assert refusal["content"] == "Only moderators can do that." and refusal.ephemeral
+
+
+async def test_default_member_permissions_zero_is_administrators_only(
+    emulator: DiscordEmulator, world: World, bot: TinyBot
+) -> None:
+    """Discord: "0" disables the command for everyone but administrators (Manage Server is not enough)."""
+    g, c = world.guild.id, world.guild.channel_id
+    admins_only = {"name": "nuke", "description": "Administrators only", "type": 1, "default_member_permissions": "0"}
+    path = f"/applications/{emulator.app_id}/guilds/{g}/commands"
+    status, _, _ = await raw(emulator, "PUT", path, json=[admins_only])
+    assert status == 200
+    with pytest.raises(CommandHiddenError):
+        await emulator.slash(g, c, world.mod.id, "nuke")
+    with pytest.raises(CommandHiddenError):
+        await emulator.autocomplete(g, c, world.mod.id, "nuke", {}, "x")
+    admin = emulator.add_member(g, "admin", permissions=discord.Permissions(administrator=True))
+    await emulator.slash(g, c, admin.id, "nuke")
+    await emulator.slash(g, c, emulator.owner.id, "nuke")
+    assert rules.command_permitted(MANAGE_GUILD, MANAGE_GUILD) and not rules.command_permitted(MANAGE_GUILD, 0)
 
 
 async def test_content_is_hidden_without_intent_unless_mentioned(
@@ -539,3 +598,10 @@ def test_rules_match_discord_limits() -> None:
     }
     assert flat(rules.validate_commands([command])) == {"0.options"}
     assert flat(rules.validate_commands([{"name": "c", "description": "d"}] * 101)) >= {"_"}
+
+
+def test_bot_role_is_exactly_the_readme_invite_permissions() -> None:
+    from tests.paths import REPO_ROOT
+
+    invite = re.search(r"permissions=(\d+)", (REPO_ROOT / "README.md").read_text(encoding="utf-8"))
+    assert invite is not None and int(invite.group(1)) == rules.DEFAULT_BOT_PERMISSIONS

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.fakediscord import MANAGE_GUILD, DiscordEmulator
+from tests.emulator import MANAGE_GUILD, DiscordEmulator
 from tests.harness import running_bot
 
 
@@ -68,5 +68,5 @@ async def test_ids_from_one_server_are_not_found_in_another(emu: DiscordEmulator
         inter = await emu.slash(a.id, a.channel_id, mod_a.id, "ledger settings moderator-role", {"role": role_a})
         await inter.wait_message()
         member_b = emu.add_member(b.id, "member-b", roles=[])
-        inter = await emu.slash(b.id, b.channel_id, member_b.id, "claim show", {"claim": "1"}, force=True)
+        inter = await emu.slash(b.id, b.channel_id, member_b.id, "claim show", {"claim": "1"})
         assert "Only moderators" in (await inter.wait_message())["content"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from tests.fakediscord import MANAGE_GUILD, DiscordEmulator, Guild
+from tests.emulator import MANAGE_GUILD, DiscordEmulator, Guild
 from tests.harness import Running
 from tests.loadgen import burst
 

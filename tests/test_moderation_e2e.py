@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import ast
 import asyncio
+import time
 from pathlib import Path
 
 import pytest
 
-from tests.fakediscord import PIN_MESSAGES, DiscordEmulator, Guild, Member
-from tests.fakediscord.rules import ALL_PERMISSIONS
+from cogs.common import ModeratorGroup
+from tests.emulator import PIN_MESSAGES, DiscordEmulator, Guild, Member, rules
+from tests.emulator.rules import ALL_PERMISSIONS
 from tests.harness import Running, running_bot
 
 
@@ -42,8 +45,7 @@ async def add_claim_via_modal(emu: DiscordEmulator, guild: Guild, mod: Member, t
     picker = await submitted.wait_message()
     assert "evidence status" in picker["content"]
     chosen = await emu.click(picker, "claim:evidence", mod.id, values=[fields.get("status", "not_presented")])
-    await chosen.wait_response()
-    return picker
+    return await chosen.wait_message()  # the picker, edited in place
 
 
 async def test_moderator_adds_claim_and_member_finds_it(
@@ -64,12 +66,8 @@ async def test_moderator_adds_claim_and_member_finds_it(
 async def test_non_moderator_is_refused_and_nothing_changes(
     emu: DiscordEmulator, guild: Guild, member: Member, running: Running
 ) -> None:
-    from tests.fakediscord import CommandHiddenError
-
     before = await running.service.read(lambda ledger: ledger.count_claims(guild.id, include_removed=True))
-    with pytest.raises(CommandHiddenError):
-        await emu.slash(guild.id, guild.channel_id, member.id, "claim remove", {"claim": "1", "reason": "x"})
-    # An admin override makes Discord deliver it anyway: the bot re-checks.
+    # Members see the moderator commands (no default_member_permissions); the bot refuses them in code.
     for name, options in [
         ("claim remove", {"claim": "1", "reason": "spam"}),
         ("claim add", {"speaker": "Someone"}),
@@ -78,7 +76,7 @@ async def test_non_moderator_is_refused_and_nothing_changes(
         ("incident create", {"title": "Sneaky"}),
         ("ledger settings moderator-role", {}),
     ]:
-        inter = await emu.slash(guild.id, guild.channel_id, member.id, name, options, force=True)
+        inter = await emu.slash(guild.id, guild.channel_id, member.id, name, options)
         message = await inter.wait_message()
         assert "Only moderators can change the ledger" in message["content"], name
         assert message["flags"] & 64
@@ -88,14 +86,26 @@ async def test_non_moderator_is_refused_and_nothing_changes(
     assert all(incident.slug != "sneaky" for incident in incidents)
 
 
-async def test_moderator_role_grants_access(emu: DiscordEmulator, guild: Guild, mod: Member, running: Running) -> None:
+async def test_moderator_role_grants_access(
+    emu: DiscordEmulator, guild: Guild, mod: Member, member: Member, running: Running
+) -> None:
+    """No admin override: Discord shows the moderator commands to the role's members, and the bot lets them in."""
     role = emu.add_role(guild.id, "Fact-checkers")
     checker = emu.add_member(guild.id, "checker", roles=[role])
+    inter = await emu.slash(guild.id, guild.channel_id, checker.id, "claim show", {"claim": "1"})
+    assert "Only moderators can change the ledger" in (await inter.wait_message())["content"]
     inter = await emu.slash(guild.id, guild.channel_id, mod.id, "ledger settings moderator-role", {"role": role})
     await inter.wait_message()
-    inter = await emu.slash(guild.id, guild.channel_id, checker.id, "claim show", {"claim": "1"}, force=True)
+    inter = await emu.slash(guild.id, guild.channel_id, checker.id, "claim show", {"claim": "1"})
     message = await inter.wait_message()
     assert message["embeds"][0]["title"].startswith("Claim #1")
+    inter = await emu.slash(guild.id, guild.channel_id, member.id, "claim show", {"claim": "1"})
+    refusal = (await inter.wait_message())["content"]
+    assert "Only moderators can change the ledger" in refusal and f"<@&{role.id}>" in refusal
+    synced = {c["name"]: c for c in emu.commands[guild.id]}
+    for name in ("claim", "evidence", "incident", "ledger", "speaker"):
+        assert synced[name].get("default_member_permissions") is None, name
+        assert synced[name].get("contexts") == [0], name
 
 
 async def test_remove_restore_edit_undo_history(
@@ -166,6 +176,67 @@ async def test_claim_autocomplete(emu: DiscordEmulator, guild: Guild, mod: Membe
         assert claim.speaker is not None and "Simonyan" in claim.speaker.name
 
 
+async def test_entry_autocomplete_never_lists_removed_claims(
+    emu: DiscordEmulator, guild: Guild, mod: Member, member: Member, running: Running
+) -> None:
+    claim = await running.service.read(lambda ledger: ledger.get_claim(guild.id, "crocus-2024-010"))
+    inter = await emu.slash(
+        guild.id, guild.channel_id, mod.id, "claim remove", {"claim": str(claim.id), "reason": "defamatory"}
+    )
+    await inter.wait_message()
+    words = claim.text.split()[:4]
+    for typed in (str(claim.id), f"#{claim.id}", " ".join(words), ""):
+        choices = await emu.autocomplete(guild.id, guild.channel_id, member.id, "entry", {"claim": typed}, "claim")
+        assert f"#{claim.id}" not in [c["value"] for c in choices], typed
+    # Moderators still find it, marked as removed, to restore it.
+    choices = await emu.autocomplete(
+        guild.id, guild.channel_id, mod.id, "claim restore", {"claim": str(claim.id)}, "claim"
+    )
+    assert [c["value"] for c in choices] == [f"#{claim.id}"] and "[removed]" in choices[0]["name"]
+
+
+async def test_moderator_autocompletes_list_nothing_to_members(
+    emu: DiscordEmulator, guild: Guild, mod: Member, member: Member, running: Running
+) -> None:
+    """discord.py does not run interaction_check for autocomplete: each moderator autocomplete checks itself."""
+    cases = [
+        ("claim show", {"claim": ""}, "claim"),
+        ("claim add", {"speaker": ""}, "speaker"),
+        ("claim add", {"speaker": "x", "incident": ""}, "incident"),
+        ("evidence set", {"claim": ""}, "claim"),
+        ("incident pin", {"incident": ""}, "incident"),
+        ("ledger export", {"incident": ""}, "incident"),
+        ("speaker merge", {"duplicate": ""}, "duplicate"),
+        ("speaker alias remove", {"speaker": "Vladimir Putin", "alias": ""}, "alias"),
+    ]
+    for name, options, focused in cases:
+        assert await emu.autocomplete(guild.id, guild.channel_id, member.id, name, options, focused) == [], name
+    for name, options, focused in cases[:-1]:
+        assert await emu.autocomplete(guild.id, guild.channel_id, mod.id, name, options, focused), name
+
+
+async def test_permission_is_checked_again_at_modal_submit(
+    emu: DiscordEmulator, guild: Guild, mod: Member, running: Running
+) -> None:
+    role = emu.add_role(guild.id, "Fact-checkers")
+    checker = emu.add_member(guild.id, "checker", roles=[role])
+    inter = await emu.slash(guild.id, guild.channel_id, mod.id, "ledger settings moderator-role", {"role": role})
+    await inter.wait_message()
+    before = await running.service.read(lambda ledger: ledger.last_revision_id(guild.id))
+    add = await emu.slash(guild.id, guild.channel_id, checker.id, "claim add", {"speaker": "Jane Mayor"})
+    add_modal = await add.wait_modal()
+    edit = await emu.slash(guild.id, guild.channel_id, checker.id, "claim edit", {"claim": "crocus-2024-001"})
+    edit_modal = await edit.wait_modal()
+    emu.take_role(guild.id, checker.id, role)  # revoked while the forms are open
+    claim_box = add_modal["components"][0]["components"][0]["custom_id"]
+    submitted = await emu.submit_modal(add, checker.id, {claim_box: "Sneaked in after the role was revoked."})
+    assert "Only moderators can change the ledger" in (await submitted.wait_message())["content"]
+    claim_box = edit_modal["components"][0]["components"][0]["custom_id"]
+    submitted = await emu.submit_modal(edit, checker.id, {claim_box: "Rewritten after the role was revoked."})
+    assert "Only moderators can change the ledger" in (await submitted.wait_message())["content"]
+    assert await running.service.read(lambda ledger: ledger.last_revision_id(guild.id)) == before
+
+
 async def test_validation_errors_are_clear_and_save_nothing(
     emu: DiscordEmulator, guild: Guild, mod: Member, running: Running
 ) -> None:
@@ -188,9 +259,7 @@ async def pin(emu: DiscordEmulator, guild: Guild, mod: Member) -> dict:
     inter = await emu.slash(
         guild.id, guild.channel_id, mod.id, "incident pin", {"incident": "crocus-city-hall-attack-2024"}
     )
-    await inter.wait_response()
-    await emu.wait_until(lambda: bool(inter.followups), what="the pin confirmation")
-    return inter.followups[0]
+    return await inter.wait_message()
 
 
 async def test_pinned_summary_is_edited_in_place_once_per_burst(
@@ -360,24 +429,172 @@ async def test_new_incident_created_in_the_add_flow(
     assert claim.incident.title == "Harbour blast 2025" and claim.incident.slug == "harbour-blast-2025"
 
 
+def test_cogs_share_one_moderator_base_and_do_not_import_each_other() -> None:
+    from bot.discord.client import DEFAULT_EXTENSIONS
+    from tests.paths import REPO_ROOT
+
+    for extension in DEFAULT_EXTENSIONS:
+        path = REPO_ROOT / (extension.replace(".", "/") + ".py")
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        imported = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom):
+                imported.add(f"cogs.{node.module}" if node.level else str(node.module))
+            elif isinstance(node, ast.Import):
+                imported |= {alias.name for alias in node.names}
+        assert imported & set(DEFAULT_EXTENSIONS) == set(), f"{extension} imports another cog"
+    for path in sorted((REPO_ROOT / "cogs").glob("*.py")):
+        if path.name != "common.py":  # the one base: the moderator check, the author-locked view and its on_error
+            text = path.read_text(encoding="utf-8")
+            assert "default_permissions(" not in text and "def interaction_check" not in text, path.name
+            assert "item: discord.ui.Item) -> None" not in text, f"{path.name} repeats on_error"
+
+
+def required_values(options: list) -> dict:
+    """A valid value for every required option of a command (from its synced schema)."""
+    samples = {3: "x", 4: 1, 5: True, 10: 1.0, 11: ("x.csv", b"x", "text/csv")}
+    values = {}
+    for option in options:
+        if option.get("required"):
+            choices = option.get("choices")
+            value = choices[0]["value"] if choices else samples[option["type"]]
+            if option["type"] == 4 and option.get("min_value") is not None:
+                value = max(value, option["min_value"])
+            values[option["name"]] = value
+    return values
+
+
 async def test_every_moderator_command_refuses_members_in_code(
     emu: DiscordEmulator, guild: Guild, member: Member, running: Running
 ) -> None:
-    def leaves(options: list, prefix: str) -> list[str]:
+    def leaves(options: list, prefix: str) -> list[tuple[str, dict]]:
         subs = [o for o in options if o["type"] in (1, 2)]
         if not subs:
-            return [prefix]
+            return [(prefix, required_values(options))]
         out = []
         for sub in subs:
             out += leaves(sub.get("options") or [], f"{prefix} {sub['name']}")
         return out
 
-    hidden = [c for c in emu.commands[guild.id] if c.get("default_member_permissions")]
-    names = [leaf for c in hidden for leaf in leaves(c.get("options") or [], c["name"])]
+    moderated = {g.name for g in running.bot.tree.get_commands() if isinstance(g, ModeratorGroup)}
+    assert moderated == {"claim", "evidence", "incident", "ledger", "speaker"}
+    groups = [c for c in emu.commands[guild.id] if c["name"] in moderated]
+    names = [leaf for c in groups for leaf in leaves(c.get("options") or [], c["name"])]
     assert len(names) >= 20, names
     before = await running.service.read(lambda ledger: ledger.last_revision_id(guild.id))
-    for name in names:
-        inter = await emu.slash(guild.id, guild.channel_id, member.id, name, {}, force=True)
+    for name, values in names:
+        inter = await emu.slash(guild.id, guild.channel_id, member.id, name, values)
         message = await inter.wait_message()
         assert "Only moderators can change the ledger" in message["content"], name
     assert await running.service.read(lambda ledger: ledger.last_revision_id(guild.id)) == before
+
+
+async def test_writes_acknowledge_first_while_the_writer_is_busy(
+    emu: DiscordEmulator, guild: Guild, mod: Member, running: Running
+) -> None:
+    """Every write answers "thinking…" (or a modal) before it queues for the writer, then edits that message."""
+    emu.interaction_deadline = 0.4  # Discord's 3 s, scaled down with the writer's hold
+    for name, options in [
+        ("claim remove", {"claim": "crocus-2024-001", "reason": "duplicate"}),
+        ("evidence set", {"claim": "crocus-2024-002", "status": "disputed", "details": "contested"}),
+        ("incident create", {"title": "Busy writer"}),
+        ("speaker add", {"name": "Busy Speaker"}),
+        ("ledger settings audit-channel", {}),
+    ]:
+        hold = asyncio.create_task(running.service.write(lambda ledger: time.sleep(0.8)))
+        await asyncio.sleep(0.05)
+        inter = await emu.slash(guild.id, guild.channel_id, mod.id, name, options)
+        first = await inter.wait_response()
+        assert first["type"] == 5 and first.latency < 0.4, name
+        message = await inter.wait_message(timeout=3)
+        await emu.wait_until(lambda m=message: not m["flags"] & rules.FLAG_LOADING, timeout=3, what=name)
+        assert message.id == inter.original.id and message["flags"] & rules.FLAG_EPHEMERAL, name
+        assert inter.errors == [], name
+        await hold
+    assert (await running.service.read(lambda ledger: ledger.get_claim(guild.id, "crocus-2024-001"))).removed
+    # A form: the modal is the acknowledgement; its submit answers "thinking…" before the write.
+    inter = await emu.slash(guild.id, guild.channel_id, mod.id, "claim edit", {"claim": "crocus-2024-003"})
+    modal = await inter.wait_modal()
+    claim_box = modal["components"][0]["components"][0]["custom_id"]
+    hold = asyncio.create_task(running.service.write(lambda ledger: time.sleep(0.8)))
+    await asyncio.sleep(0.05)
+    submitted = await emu.submit_modal(inter, mod.id, {claim_box: "Edited while the writer was busy."})
+    assert (await submitted.wait_response())["type"] == 5
+    edited = await submitted.wait_message(timeout=3)
+    assert edited["content"].startswith("Updated claim #") and submitted.errors == []
+    await hold
+
+
+async def test_stored_text_never_renders_as_a_link(
+    emu: DiscordEmulator, guild: Guild, mod: Member, member: Member, running: Running
+) -> None:
+    crafted = "https://news.example/a)[VERIFIED_SOURCE](https://evil.example/x"
+    picker = await add_claim_via_modal(
+        emu,
+        guild,
+        mod,
+        "[the official report](https://evil.example/login) says the Quibbleton dam was sabotaged",
+        quote="see [proof](https://evil.example/proof)",
+        source=crafted,
+        details="[Verified by experts](https://evil.example/v)",
+    )
+    claim_id = int(picker["content"].split("#")[1].rstrip("."))
+    shown = [picker]
+    for user, name, options in [
+        (member, "entry", {"claim": str(claim_id)}),
+        (mod, "claim show", {"claim": str(claim_id)}),
+        (member, "ask", {"question": "was the quibbleton dam sabotaged"}),
+    ]:
+        inter = await emu.slash(guild.id, guild.channel_id, user.id, name, options)
+        shown.append(await inter.wait_message())
+    for message in shown:
+        embed = message["embeds"][0]
+        assert rules.masked_links(message.get("content") or "") == []
+        assert rules.masked_links(embed.get("description") or "") == [], embed["description"]
+        for field in embed.get("fields", []):
+            links = rules.masked_links(field["value"])
+            if field["name"] == "Source":
+                assert len(links) == 1 and "evil.example" not in links[0][0], links
+                assert links[0][1].startswith("https://news.example/a%29%5B"), links  # the URL did not break out
+            elif "Quibbleton" in field["value"]:  # /ask: one field with claim, quote, evidence and source
+                assert [url for _, url in links] == [links[0][1]] and "%29%5B" in links[0][1], links
+            else:
+                assert links == [], (field["name"], field["value"])
+
+
+async def test_claim_show_keeps_removed_and_tags_at_max_length(
+    emu: DiscordEmulator, guild: Guild, mod: Member, member: Member, running: Running
+) -> None:
+    from bot.validation import LIMITS, MAX_TAGS
+
+    def add(ledger):  # every text field at its maximum length
+        ledger.create_speaker(guild.id, name="S" * LIMITS["name"], role="r" * LIMITS["role"], actor="test")
+        return ledger.add_claim(
+            guild.id,
+            text="claim " * (LIMITS["claim"] // 6),
+            quote="quote " * (LIMITS["quote"] // 6),
+            speaker="S" * LIMITS["name"],
+            incident=None,
+            said_where="w" * LIMITS["said_where"],
+            tags=[f"{i:02d}" + "t" * (LIMITS["tag"] - 2) for i in range(MAX_TAGS)],
+            evidence_status="disputed",
+            evidence_details="detail " * (LIMITS["details"] // 7),
+            evidence_links=["https://example.org/" + "e" * 400 for _ in range(3)],
+            sources=[{"url": "https://example.org/" + "s" * 450, "title": "T" * LIMITS["title"]} for _ in range(3)],
+            actor="test",
+        )
+
+    claim = await running.service.write(add)
+    inter = await emu.slash(
+        guild.id, guild.channel_id, mod.id, "claim remove", {"claim": str(claim.id), "reason": "r" * LIMITS["reason"]}
+    )
+    removed = (await inter.wait_message())["embeds"][0]
+    inter = await emu.slash(guild.id, guild.channel_id, mod.id, "claim show", {"claim": str(claim.id)})
+    shown = (await inter.wait_message())["embeds"][0]
+    for embed in (removed, shown):
+        names = [f["name"] for f in embed["fields"]]
+        assert "Removed" in embed["title"], embed["title"]
+        assert {"Who", "Quote", "When/where", "Evidence", "Source", "Tags", "Removed"} <= set(names), names
+        tags = next(f["value"] for f in embed["fields"] if f["name"] == "Tags")
+        assert tags.startswith("00") and "19" in tags
+        assert next(f["value"] for f in embed["fields"] if f["name"] == "Removed").startswith("rrr")

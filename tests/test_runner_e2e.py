@@ -11,14 +11,14 @@ import pytest
 
 from bot.config import Settings
 from bot.discord import runner
-from tests.fakediscord import DiscordEmulator
+from tests.emulator import DiscordEmulator
 from tests.harness import running_bot
 from tests.paths import REPO_ROOT
 
 
 @pytest.fixture
 async def emu(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[DiscordEmulator]:
-    async with DiscordEmulator(valid_token="good-token") as emulator:
+    async with DiscordEmulator(token="good-token") as emulator:
         emulator.patch(monkeypatch)
         yield emulator
 
@@ -65,7 +65,7 @@ async def test_owner_sync_command_and_never_on_start(emu: DiscordEmulator, db_pa
         await emu.post_message(guild.channel_id, stranger.id, f"<@{emu.app_id}> sync", mention_bot=True)
         await asyncio.sleep(0.3)
         assert not emu.requests_to("PUT", r"/commands$"), "only the owner can sync"
-        await emu.post_message(guild.channel_id, emu.owner["id"], f"<@{emu.app_id}> sync", mention_bot=True)
+        await emu.post_message(guild.channel_id, emu.owner.id, f"<@{emu.app_id}> sync", mention_bot=True)
         await emu.wait_for(lambda r: r.method == "PUT" and r.path.endswith(f"/guilds/{guild.id}/commands"))
         reply = await emu.wait_for(lambda r: r.method == "POST" and r.path.endswith("/messages"))
         assert reply.json["content"].startswith("Synced ")

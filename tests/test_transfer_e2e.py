@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 
-from tests.fakediscord import MANAGE_GUILD, DiscordEmulator, Guild, Member
+import pytest
+
+from tests.emulator import MANAGE_GUILD, DiscordEmulator, EmulatorError, Guild, Member
 from tests.harness import Running
 
 CSV = (
@@ -29,8 +33,8 @@ async def test_import_preview_confirm_and_ask(
     assert (fields["New"], fields["Updated"], fields["Invalid"]) == ("2", "0", "0")
     assert await running.service.read(lambda ledger: ledger.find_speaker(guild.id, "Jane Mayor")) is None
     other = emu.add_member(guild.id, "other-mod", permissions=MANAGE_GUILD)
-    refused = await emu.click(preview, "import:confirm", other.id)
-    assert "Only the moderator who started" in (await refused.wait_message())["content"]
+    with pytest.raises(EmulatorError, match="ephemeral"):
+        await emu.click(preview, "import:confirm", other.id)  # nobody else sees an ephemeral preview
     confirmed = await emu.click(preview, "import:confirm", mod.id)
     await confirmed.wait_response()
     await emu.wait_until(lambda: preview["content"].startswith("Imported 2 claims"), timeout=5, what="the summary")
@@ -39,6 +43,37 @@ async def test_import_preview_confirm_and_ask(
     answer = await inter.wait_message()
     names = " ".join(f["name"] for f in answer["embeds"][0]["fields"])
     assert "Jane Mayor" in names and "River Authority" in names
+
+
+async def test_a_long_import_reports_after_the_slash_token_expired(
+    emu: DiscordEmulator, guild: Guild, mod: Member, running: Running
+) -> None:
+    """The preview waits 14 minutes for Import, the import 2 more: the summary still arrives (the click's token)."""
+    preview = await start_import(emu, guild, mod, "dam.csv", CSV.encode())
+    emu.advance(14 * 60)
+    hold = asyncio.create_task(running.service.write(lambda ledger: time.sleep(0.3)))
+    await asyncio.sleep(0.05)
+    confirmed = await emu.click(preview, "import:confirm", mod.id)
+    await confirmed.wait_response()
+    emu.advance(2 * 60)
+    await hold
+    await emu.wait_until(lambda: preview["content"].startswith("Imported 2 claims"), timeout=5, what="the summary")
+    assert not [r for r in emu.requests if r.code == 50027]
+
+
+async def test_confirm_rechecks_the_moderator(
+    emu: DiscordEmulator, guild: Guild, mod: Member, running: Running
+) -> None:
+    role = emu.add_role(guild.id, "Importers")
+    checker = emu.add_member(guild.id, "checker", roles=[role])
+    inter = await emu.slash(guild.id, guild.channel_id, mod.id, "ledger settings moderator-role", {"role": role})
+    await inter.wait_message()
+    preview = await start_import(emu, guild, checker, "dam.csv", CSV.encode())
+    emu.take_role(guild.id, checker.id, role)
+    refused = await emu.click(preview, "import:confirm", checker.id)
+    assert "Only moderators can change the ledger" in (await refused.wait_message())["content"]
+    assert preview["embeds"] and "Importing" not in preview["content"]
+    assert await running.service.read(lambda ledger: ledger.find_speaker(guild.id, "Jane Mayor")) is None
 
 
 async def test_invalid_rows_block_the_import(emu: DiscordEmulator, guild: Guild, mod: Member, running: Running) -> None:
@@ -67,5 +102,5 @@ async def test_export_attaches_the_ledger(emu: DiscordEmulator, guild: Guild, mo
 
 async def test_non_moderator_cannot_export(emu: DiscordEmulator, guild: Guild, running: Running) -> None:
     member = emu.add_member(guild.id, "member")
-    inter = await emu.slash(guild.id, guild.channel_id, member.id, "ledger export", {}, force=True)
+    inter = await emu.slash(guild.id, guild.channel_id, member.id, "ledger export", {})
     assert "Only moderators" in (await inter.wait_message())["content"]

@@ -22,6 +22,7 @@ DEFAULT_EXTENSIONS: tuple[str, ...] = (
     "cogs.claims",
     "cogs.speakers",
     "cogs.incidents",
+    "cogs.ledger",
     "cogs.audit",
 )
 UNEXPECTED = "Something went wrong on Claim Ledger's side. It has been logged; please try again in a moment."
@@ -88,7 +89,13 @@ class LedgerTree(app_commands.CommandTree):
 async def send_ephemeral(interaction: discord.Interaction, message: str) -> None:
     """Reply ephemerally whether or not the interaction was already answered; never raise."""
     try:
-        if interaction.response.is_done():
+        if interaction.response.type is discord.InteractionResponseType.deferred_channel_message:
+            # Deferred ("thinking…"): the message replaces it (a first followup after a defer is deprecated).
+            await interaction.edit_original_response(
+                content=message[:2000], embeds=[], attachments=[], view=None,
+                allowed_mentions=discord.AllowedMentions.none(),
+            )  # fmt: skip
+        elif interaction.response.is_done():
             await interaction.followup.send(
                 message[:2000], ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
             )

@@ -3,11 +3,16 @@
 Text is cut at a word boundary with an ellipsis and a pointer to the full entry. Embeds never carry
 mentions that could ping: the bot sends them with ``AllowedMentions.none()``, and mention syntax in
 stored text is shown inert (a zero-width joiner after ``@``) so it doesn't even render as a mention.
+
+Stored text never renders as a link: masked-link syntax (``[text](url)``) in it is escaped. Links come only
+from the source and evidence URL fields, http(s) only, with the characters that could end the link
+(parentheses, brackets, angle brackets, quotes, spaces) percent-encoded.
 """
 
 from __future__ import annotations
 
 import re
+from urllib.parse import quote, urlsplit
 
 import discord
 
@@ -40,8 +45,31 @@ EMPTY_COLOUR = discord.Colour.light_grey()
 
 
 def inert(text: str) -> str:
-    """Break mention syntax (@everyone, @here, <@id>, <@&id>) so Discord shows it as plain text."""
-    return _MENTION_RE.sub(lambda m: m.group(0)[0] + "\u200b" + m.group(0)[1:], text)
+    """Stored text as plain text: mention syntax (@everyone, @here, <@id>, <@&id>) broken, and masked links
+    (``[text](url)``) escaped so Discord shows the brackets instead of a link."""
+    text = _MENTION_RE.sub(lambda m: m.group(0)[0] + "\u200b" + m.group(0)[1:], text)
+    if "](" in text:
+        text = text.replace("\\", "\\\\").replace("[", "\\[").replace("]", "\\]")
+    return text
+
+
+def safe_url(url: str | None) -> str | None:
+    """An http(s) URL that cannot break out of ``[title](url)`` (those characters percent-encoded), or None."""
+    if not url:
+        return None
+    url = url.strip()
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        return None
+    return quote(url, safe="/:?#&=%+,;@!$'*~-._")
+
+
+def link_text(text: str) -> str:
+    """Text for inside ``[…]``: no brackets or backslashes that could end it early, mentions inert."""
+    return inert(text.replace("\\", "/").replace("[", "(").replace("]", ")"))
 
 
 def cut(text: str, limit: int, *, more: str = "…") -> str:
@@ -102,9 +130,19 @@ def _source_text(claim: Claim) -> str:
         return "none recorded"
     parts = []
     for source in claim.sources[:3]:
-        title = cut(inert(source.title), 120).replace("[", "(").replace("]", ")")
-        parts.append(f"[{title}]({source.url})" if source.url else title)
+        url = safe_url(source.url)
+        if url is None:
+            parts.append(cut(inert(source.title or source.url or "untitled"), 200))
+            continue
+        named = source.title and source.title.strip() != source.url.strip()
+        title = cut(link_text(source.title if named else urlsplit(url).netloc), 120)
+        parts.append(f"[{title}]({url})")
     return "; ".join(parts)
+
+
+def _evidence_links(links: list[str]) -> str:
+    """Evidence links as bare http(s) URLs (Discord links them); anything else as plain text."""
+    return "\n".join(safe_url(link) or inert(link) for link in links)
 
 
 def field_name(number: int | None, claim: Claim) -> str:
@@ -157,9 +195,13 @@ def nothing_matched_embed(answer: Answer) -> discord.Embed:
 
 
 def claim_embed(claim: Claim) -> discord.Embed:
-    """A single claim in full (as far as the limits allow), for /claim show."""
+    """A single claim in full (as far as the limits allow), for /claim show and /entry.
+
+    The status is never lost: a removed claim says so in its title and keeps its Removed field, and the tags
+    stay; when the whole is over Discord's 6,000 characters the long text fields are cut instead."""
+    removed = " · Removed" if claim.removed else ""
     embed = discord.Embed(
-        title=cut(f"Claim #{claim.id}" + (f" [{claim.ref}]" if claim.ref else ""), TITLE_LIMIT),
+        title=cut(f"Claim #{claim.id}" + (f" [{inert(claim.ref)}]" if claim.ref else ""), TITLE_LIMIT - 10) + removed,
         description=cut(inert(claim.text), DESCRIPTION_LIMIT),
         colour=EMPTY_COLOUR if claim.removed else COLOUR,
     )
@@ -172,7 +214,7 @@ def claim_embed(claim: Claim) -> discord.Embed:
     if claim.evidence.details:
         evidence += f": {inert(claim.evidence.details)}"
     if claim.evidence.links:
-        evidence += "\n" + "\n".join(claim.evidence.links)
+        evidence += "\n" + _evidence_links(claim.evidence.links)
     embed.add_field(name="Evidence", value=cut(evidence, FIELD_VALUE_LIMIT), inline=False)
     embed.add_field(name="Source", value=cut(_source_text(claim), FIELD_VALUE_LIMIT), inline=False)
     if claim.incident:
@@ -180,7 +222,27 @@ def claim_embed(claim: Claim) -> discord.Embed:
     if claim.tags:
         embed.add_field(name="Tags", value=cut(inert(", ".join(claim.tags)), FIELD_VALUE_LIMIT), inline=True)
     if claim.removed:
-        embed.add_field(name="Removed", value=cut(inert(claim.removed_reason or ""), FIELD_VALUE_LIMIT), inline=False)
+        reason = inert(claim.removed_reason or "") or "no reason given"
+        embed.add_field(name="Removed", value=cut(reason, FIELD_VALUE_LIMIT), inline=False)
+    return shrink_to_fit(embed, ("description", "Quote", "Evidence", "Source", "Who", "When/where", "Incident"))
+
+
+def shrink_to_fit(embed: discord.Embed, order: tuple[str, ...], *, keep: int = 120) -> discord.Embed:
+    """Cut the description and the named fields, in ``order``, until the embed is within Discord's total; fields
+    not named (status, tags) are never cut or dropped. :func:`fit` stays the last guard."""
+    for key in order:
+        over = len(embed) - TOTAL_LIMIT
+        if over <= 0:
+            break
+        if key == "description":
+            if embed.description and len(embed.description) > keep:
+                embed.description = cut(embed.description, max(len(embed.description) - over, keep))
+            continue
+        for index, field in enumerate(embed.fields):
+            if field.name == key and field.value and len(field.value) > keep:
+                value = cut(field.value, max(len(field.value) - over, keep))
+                embed.set_field_at(index, name=field.name, value=value, inline=bool(field.inline))
+                break
     return fit(embed)
 
 
@@ -233,7 +295,7 @@ def summary_embed(summary: IncidentSummary, *, updated_at: str) -> discord.Embed
         speakers = ", ".join(position.speakers) or "unattributed"
         value = f"{inert(speakers)} — {STATUS_ICONS[position.status]} {position.status.label}"
         embed.add_field(
-            name=cut(f"{position.label} ({position.claims})", FIELD_NAME_LIMIT),
+            name=cut(f"{inert(position.label)} ({position.claims})", FIELD_NAME_LIMIT),
             value=cut(value, FIELD_VALUE_LIMIT),
             inline=False,
         )

@@ -28,6 +28,7 @@ World (ids are ints; anything with ``.id``, a numeric string or a payload dict w
 - ``add_member(guild, name="member", *, permissions=None, roles=(), nick=None, bot=False, user=None) -> Member``
   — ``permissions`` (int or ``discord.Permissions``) becomes a role with exactly those bits; ``.id``, ``.mention``.
 - ``add_role(guild, name, permissions=0, *, mentionable=False) -> Role``; ``give_role(guild, user, role)``;
+  ``take_role(guild, user, role)``;
   ``set_role_permissions(guild, role, permissions)``.
 - ``add_channel(guild, name, *, type=0, topic=None, overwrites=(), parent_id=None) -> Channel``;
   ``dm_channel(user) -> Channel``; ``close_dms(user)`` (bot sends then get 403 50007); ``add_user(name) -> User``.

@@ -64,20 +64,10 @@ MODERATOR_PERMISSIONS = MANAGE_GUILD | MANAGE_MESSAGES | PIN_MESSAGES | MODERATE
 """The default 'Moderators' role of :meth:`DiscordEmulator.add_guild`."""
 
 DEFAULT_BOT_PERMISSIONS = (
-    VIEW_CHANNEL
-    | SEND_MESSAGES
-    | SEND_MESSAGES_IN_THREADS
-    | CREATE_PUBLIC_THREADS
-    | EMBED_LINKS
-    | ATTACH_FILES
-    | READ_MESSAGE_HISTORY
-    | ADD_REACTIONS
-    | USE_EXTERNAL_EMOJIS
-    | USE_APPLICATION_COMMANDS
-    | MANAGE_MESSAGES
+    VIEW_CHANNEL | SEND_MESSAGES | SEND_MESSAGES_IN_THREADS | EMBED_LINKS | ATTACH_FILES | READ_MESSAGE_HISTORY
     | PIN_MESSAGES
-)
-"""The bot's role: the usual text permissions, pinning included, no administrator."""
+)  # fmt: skip
+"""The bot's role: exactly the README's invite link (``permissions=2252074691709952``), nothing more."""
 
 # ------------------------------------------------------------------ intents
 
@@ -599,3 +589,43 @@ def validate_commands(commands: object) -> FormErrors:
             except (TypeError, ValueError):
                 errors.add((*path, "default_member_permissions"), "NUMBER_TYPE_COERCE", "Value is not int.")
     return errors
+
+
+def command_permitted(default_member_permissions: int, member_permissions: int) -> bool:
+    """Whether Discord shows (and delivers) a command with these ``default_member_permissions`` to a member.
+
+    Every bit must be held; ``0`` means administrators only; administrators (and the owner) always pass.
+    Server admins can override this per role/member (not modelled: ``force=True`` stands for an override)."""
+    if member_permissions & ADMINISTRATOR:
+        return True
+    if default_member_permissions == 0:
+        return False
+    return member_permissions & default_member_permissions == default_member_permissions
+
+
+# Discord's markdown (simple-markdown): a masked link is ``[text](href)``; ``\X`` escapes a punctuation character.
+_LINK_AT = re.compile(
+    r"\[((?:\[[^\]]*\]|[^\[\]]|\](?=[^\[]*\]))*)\]"
+    r"\(\s*<?((?:\([^)]*\)|[^\s\\]|\\.)*?)>?(?:\s+['\"]([\s\S]*?)['\"])?\s*\)"
+)
+
+
+def masked_links(text: str) -> list[tuple[str, str]]:
+    """The masked links ``(label, url)`` a Discord client would render in ``text`` (message content, embed
+    description or field value), skipping escaped brackets. An approximation of Discord's parser, for tests:
+    stored text must yield none, a source link exactly one."""
+    links: list[tuple[str, str]] = []
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if ch == "\\" and i + 1 < len(text) and not text[i + 1].isalnum() and not text[i + 1].isspace():
+            i += 2
+            continue
+        if ch == "[":
+            match = _LINK_AT.match(text, i)
+            if match:
+                links.append((match.group(1), match.group(2)))
+                i = match.end()
+                continue
+        i += 1
+    return links

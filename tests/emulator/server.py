@@ -124,7 +124,7 @@ class RecordedRequest:
     status: int
     response: Any
     at: float
-    """``loop.time()`` when the request arrived."""
+    """``emu.now()`` when the request arrived (the loop's clock plus what :meth:`DiscordEmulator.advance` added)."""
     headers: dict[str, str] = field(default_factory=dict)
     fault: str | None = None
     """``"fail"`` or ``"rate_limit"`` when an injected fault answered."""
@@ -378,6 +378,12 @@ class DiscordEmulator:
         """Dispatch MESSAGE_CREATE/UPDATE/DELETE for the bot's own messages, as Discord does."""
         self.pin_system_messages = True
         """Post the 'pinned a message' system message (type 6) on pin, as Discord does."""
+        self.clock_offset = 0.0
+        """Seconds added to the event loop's clock by :meth:`advance` (interaction deadlines and token expiry)."""
+        self.legacy_followup_edits_original = False
+        """Discord still turns the first followup after a deferred response into an edit of the "thinking" message
+        "for backwards compatibility" and documents it as deprecated. Off (the default), such a followup is refused
+        (400 code 0): answer with ``edit_original_response``. On, the old behaviour."""
 
         self.ids = Snowflakes()
         self.bot_user = User(self.ids.next(), bot_name, bot=True)
@@ -406,6 +412,20 @@ class DiscordEmulator:
         self._restore: list[tuple[object, str, object]] = []
         self._routes: list[tuple[str, re.Pattern[str], Handler]] = []
         self._add_routes()
+
+    # ------------------------------------------------------------------ clock
+
+    def now(self) -> float:
+        """The emulator's clock: ``loop.time()`` plus :attr:`clock_offset`. Interaction deadlines (3 s), token
+        lifetimes (15 min) and ``RecordedRequest.at`` use it."""
+        return asyncio.get_running_loop().time() + self.clock_offset
+
+    def advance(self, seconds: float) -> None:
+        """Move the emulator's clock forward: ``emu.advance(15 * 60)`` expires every interaction token issued so far
+        (followups and original-response edits then get 401 50027). The bot's own timers are not affected."""
+        if seconds < 0:
+            raise EmulatorError("the clock only moves forward")
+        self.clock_offset += seconds
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -749,6 +769,15 @@ class DiscordEmulator:
             "GUILD_MEMBER_UPDATE", member.payload() | {"guild_id": str(target.id)}, intent=rules.INTENT_GUILD_MEMBERS
         )
 
+    def take_role(self, guild: IdLike, user: IdLike, role: IdLike) -> None:
+        """Remove a role from a member (the next interaction carries the member's new roles and permissions)."""
+        target = self._guild(guild)
+        member = target.members[as_id(user)]
+        member.roles = [r for r in member.roles if r != as_id(role)]
+        self._dispatch(
+            "GUILD_MEMBER_UPDATE", member.payload() | {"guild_id": str(target.id)}, intent=rules.INTENT_GUILD_MEMBERS
+        )
+
     def set_role_permissions(self, guild: IdLike, role: IdLike, permissions: int | discord.Permissions) -> None:
         target = self._guild(guild)
         entry = target.roles[as_id(role)]
@@ -981,7 +1010,7 @@ class DiscordEmulator:
             return
         required = command.get("default_member_permissions")
         perms = permissions_for(guild, user_id, None)
-        if required is not None and not perms & rules.ADMINISTRATOR and perms & int(required) != int(required):
+        if required is not None and not rules.command_permitted(int(required), perms):
             raise CommandHiddenError(
                 f"{command['name']!r} needs permissions {int(required):#x}; member {user_id} has {perms:#x}"
             )
@@ -1063,7 +1092,7 @@ class DiscordEmulator:
         inter.payload = payload
         self.interactions[inter.id] = inter
         self._by_token[inter.token] = inter
-        inter.dispatched_at = asyncio.get_running_loop().time()
+        inter.dispatched_at = self.now()
         inter.seq = self._dispatch("INTERACTION_CREATE", payload)
         return inter
 
@@ -1779,7 +1808,7 @@ class DiscordEmulator:
                 [],
                 404,
                 None,
-                asyncio.get_running_loop().time(),
+                self.now(),
                 unknown=True,
             )
         )
@@ -1793,8 +1822,7 @@ class DiscordEmulator:
         return web.Response(body=upload["data"], headers={"Content-Type": upload["content_type"]})
 
     async def _handle_api(self, request: web.Request) -> web.Response:
-        loop = asyncio.get_running_loop()
-        at = loop.time()
+        at = self.now()
         path = "/" + request.match_info["tail"]
         method = request.method
         query = dict(request.query)
@@ -1991,7 +2019,7 @@ class DiscordEmulator:
         inter = self.interactions.get(int(interaction_id))
         if inter is None or inter.token != token:
             raise ApiError(404, 10062, "Unknown interaction")
-        now = asyncio.get_running_loop().time()
+        now = self.now()
         record = ResponseRecord(ctx.body)
         record.at = now
         record.latency = now - inter.dispatched_at
@@ -2098,7 +2126,7 @@ class DiscordEmulator:
         inter = self._by_token.get(token)
         if inter is None or int(app_id) != self.app_id:
             raise ApiError(404, 10015, "Unknown Webhook")
-        if asyncio.get_running_loop().time() - inter.dispatched_at > self.token_lifetime:
+        if self.now() - inter.dispatched_at > self.token_lifetime:
             raise ApiError(401, 50027, "Invalid Webhook Token")
         if inter.response is None or inter.response.type in (8, 9):
             raise ApiError(404, 10015, "Unknown Webhook")
@@ -2122,6 +2150,14 @@ class DiscordEmulator:
         channel = self.channels[inter.channel_id]
         original = inter.original
         if inter.response_type == 5 and original is not None and int(original.get("flags") or 0) & rules.FLAG_LOADING:
+            if not self.legacy_followup_edits_original:
+                raise ApiError(
+                    400,
+                    0,
+                    "Deprecated: a followup while the deferred response is still loading. Edit the original response"
+                    " (PATCH /webhooks/{app}/{token}/messages/@original); emu.legacy_followup_edits_original = True"
+                    " allows the old behaviour.",
+                )
             # After a deferred response the first followup replaces the "thinking" message (its flags stay).
             edit = {k: v for k, v in body.items() if k != "flags"}
             self._edit(original, edit, ctx.files, channel, check_empty=True)

@@ -1,0 +1,177 @@
+"""What the cogs share (no cog imports another): who is a moderator, the base of every moderator command group,
+autocomplete lists, and the actor name written into the ledger's history.
+
+The moderator model: moderator groups send no ``default_member_permissions``. Discord would otherwise hide them
+from everyone without Manage Server, and a bot cannot add the per-role override that would show them to the
+configured moderator role. So every member sees the commands, and the bot decides in code: Manage Server,
+Administrator, or the role set with ``/ledger settings moderator-role``. Everyone else gets a clear refusal.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import discord
+from discord import app_commands
+
+from bot.discord.client import scope_of
+from bot.discord.permissions import MODERATOR_ROLE_SETTING, is_moderator, refusal
+
+if TYPE_CHECKING:
+    from bot.discord.client import ClaimLedgerBot
+    from bot.store import Ledger
+
+GUILD_ONLY = app_commands.AppCommandContext(guild=True, dm_channel=False, private_channel=False)
+
+
+class NotModerator(app_commands.CheckFailure):
+    """A member without Manage Server or the moderator role tried a moderator command."""
+
+
+def actor(user: discord.abc.User) -> str:
+    return f"{user.name} ({user.id})"
+
+
+async def moderator_role(bot: ClaimLedgerBot, guild_id: int | None) -> int | None:
+    scope = scope_of(guild_id)
+    raw = await bot.ledger.read(lambda ledger: ledger.get_setting(scope, MODERATOR_ROLE_SETTING))
+    return int(raw) if raw and raw.isdigit() else None
+
+
+async def moderator_refusal(interaction: discord.Interaction) -> str | None:
+    """None when the invoker may change the ledger now, else the message that says why not.
+
+    Reads the member's permissions and roles from this interaction (Discord sends them fresh with every
+    interaction, modal submits and button clicks included) and the moderator role from the ledger."""
+    if interaction.guild_id is None:
+        return "That command works only inside a server."
+    bot: ClaimLedgerBot = interaction.client  # type: ignore[assignment]
+    role = await moderator_role(bot, interaction.guild_id)
+    roles = {r.id for r in getattr(interaction.user, "roles", [])}
+    if is_moderator(interaction.permissions.value, roles, role):
+        return None
+    return refusal(role)
+
+
+async def ensure_moderator(interaction: discord.Interaction) -> bool:
+    """App-command check (also called again at modal submit and at confirm): raises NotModerator."""
+    problem = await moderator_refusal(interaction)
+    if problem is not None:
+        raise NotModerator(problem)
+    return True
+
+
+async def _is_moderator(interaction: discord.Interaction) -> bool:
+    return await moderator_refusal(interaction) is None
+
+
+moderators_only = app_commands.check(_is_moderator)
+"""Decorator for the autocomplete callbacks of moderator commands: discord.py runs an autocomplete's own checks
+(not the group's ``interaction_check``) and answers no choices when one fails, so members cannot list
+moderator-only data (removed claims, speakers, incidents) by typing into a moderator command."""
+
+
+class ModeratorGroup(app_commands.Group):
+    """Base of every moderator command group: guild only, visible to members, the moderator checked in code.
+
+    discord.py runs ``interaction_check`` for commands, not for autocomplete: decorate every autocomplete of a
+    moderator group with :data:`moderators_only`."""
+
+    def __init__(self, bot: ClaimLedgerBot) -> None:
+        super().__init__(allowed_contexts=GUILD_ONLY)
+        self.bot = bot
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        return await ensure_moderator(interaction)
+
+    def changed(self, scope: str, incident: str | None) -> None:
+        self.bot.dispatch("ledger_change", scope, incident)
+
+
+async def acknowledge(interaction: discord.Interaction) -> None:
+    """Answer within Discord's 3 seconds before any work that may wait (the writer, Discord): an ephemeral
+    "thinking…" message that :func:`answer` then replaces."""
+    await interaction.response.defer(ephemeral=True, thinking=True)
+
+
+async def answer(interaction: discord.Interaction, content: str | None = None, *, embed: discord.Embed | None = None,
+                 view: discord.ui.View | None = None) -> discord.InteractionMessage:  # fmt: skip
+    """Replace the "thinking…" message with the answer (edit the original response; a first followup after a
+    defer is deprecated). Stored text inside never pings anyone."""
+    kwargs: dict = {"content": content, "embed": embed, "allowed_mentions": discord.AllowedMentions.none()}
+    if view is not None:
+        kwargs["view"] = view
+    return await interaction.edit_original_response(**kwargs)
+
+
+# ------------------------------------------------------------------ autocomplete lists
+
+
+async def claim_choices(
+    bot: ClaimLedgerBot, interaction: discord.Interaction, current: str, *, include_removed: bool
+) -> list[app_commands.Choice[str]]:
+    """Claims by number or by text/speaker. Removed claims only when ``include_removed`` (moderator commands,
+    behind :data:`moderators_only`), and marked as removed."""
+    scope = scope_of(interaction.guild_id)
+
+    def find(ledger: Ledger) -> list[tuple[str, str]]:
+        text = current.strip().lstrip("#")
+        claims = []
+        if text.isdigit():
+            claims = ledger.get_claims(scope, [int(text)], include_removed=include_removed)
+        if not claims:
+            claims = ledger.list_claims(scope, include_removed=include_removed, limit=500)
+            folded = text.casefold()
+            claims = [
+                c for c in claims if folded in c.text.casefold() or (c.speaker and folded in c.speaker.name.casefold())
+            ]
+        out = []
+        for claim in claims[:25]:
+            if claim.removed and not include_removed:
+                continue
+            who = claim.speaker.name if claim.speaker else "?"
+            label = f"#{claim.id} {'[removed] ' if claim.removed else ''}{who}: {claim.text}"
+            out.append((label if len(label) <= 100 else label[:99] + "…", f"#{claim.id}"))
+        return out
+
+    return [app_commands.Choice(name=label, value=value) for label, value in await bot.ledger.read(find)]
+
+
+async def incident_choices(
+    bot: ClaimLedgerBot, interaction: discord.Interaction, current: str
+) -> list[app_commands.Choice[str]]:
+    scope = scope_of(interaction.guild_id)
+    incidents = await bot.ledger.read(lambda ledger: ledger.list_incidents(scope))
+    typed = current.casefold()
+    found = [i for i in incidents if not typed or any(typed in n.casefold() for n in (i.title, i.slug, *i.aliases))]
+    return [app_commands.Choice(name=i.title[:100], value=i.slug) for i in found[:25]]
+
+
+async def speaker_choices(
+    bot: ClaimLedgerBot, interaction: discord.Interaction, current: str
+) -> list[app_commands.Choice[str]]:
+    scope = scope_of(interaction.guild_id)
+    speakers = await bot.ledger.read(lambda ledger: ledger.list_speakers(scope))
+    typed = current.casefold()
+    found = [s for s in speakers if not typed or any(typed in n.casefold() for n in (s.name, *s.aliases))]
+    return [app_commands.Choice(name=s.name[:100], value=s.name[:100]) for s in found[:25]]
+
+
+class AuthorView(discord.ui.View):
+    """A view only the member who started it may use (others get ``refusal``, ephemerally); its errors go to the
+    tree's one error handler, like a command's."""
+
+    refusal = "Only the person who started this can use it."
+
+    def __init__(self, author_id: int, *, timeout: float | None) -> None:
+        super().__init__(timeout=timeout)
+        self.author_id = author_id
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        if interaction.user.id == self.author_id:
+            return True
+        await interaction.response.send_message(self.refusal, ephemeral=True)
+        return False
+
+    async def on_error(self, interaction: discord.Interaction, error: Exception, item: discord.ui.Item) -> None:
+        await interaction.client.tree.handle_error(interaction, error)  # type: ignore[attr-defined]
