@@ -14,7 +14,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.config import REPO_ROOT  # noqa: E402
+
 from bot.matching import Matcher  # noqa: E402
 from bot.seed import seed_scope  # noqa: E402
 from bot.store import DEFAULT_SCOPE, Ledger  # noqa: E402
@@ -65,7 +65,7 @@ def main() -> int:
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args()
     with Ledger.memory() as ledger:
-        seed_scope(ledger, DEFAULT_SCOPE, REPO_ROOT / "data")
+        seed_scope(ledger, DEFAULT_SCOPE)
         result = evaluate(Matcher(ledger, threshold=args.threshold), load_questions())
     print(
         f"| questions | hit@1 | hit@3 | abstention |\n|---|---|---|---|\n"

@@ -13,7 +13,7 @@ from typing import Any, TextIO
 from bot.config import Settings
 from bot.errors import ImportFileError, LedgerError, location
 from bot.formats import export_text, import_file
-from bot.matching import Matcher
+from bot.matching import INLINE_EMBED, DenseIndex, Matcher, default_embedder
 from bot.progress import ProgressBar
 from bot.rendering.text import answer_json, render_answer_text
 from bot.seed import seed_if_empty
@@ -69,6 +69,10 @@ def build_parser() -> argparse.ArgumentParser:
     res.add_argument("path", type=Path, help="the backup file")
     res.add_argument("--force", action="store_true", help="overwrite an existing ledger")
 
+    with_db(
+        sub.add_parser("embed", help="make the semantic search vectors that are missing (e.g. after a model change)")
+    )
+
     run = with_db(sub.add_parser("run", help="run the Discord bot (needs DISCORD_TOKEN)"))
     run.set_defaults(sync=False)
 
@@ -117,9 +121,16 @@ def cmd_ask(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
         return 2
     with open_ledger(args.db or settings.db_path, settings, seed=True) as ledger:
         threshold = args.threshold if args.threshold is not None else settings.match_threshold
-        matcher = Matcher(ledger, threshold=threshold)
+        dense = dense_index(settings)
+        if dense is not None:
+            embed_missing(ledger, dense, args.scope)
+        matcher = Matcher(ledger, threshold=threshold, dense=dense)
         if args.batch:
-            for qid, question in _read_batch(args.batch):
+            batch = _read_batch(args.batch)
+            if dense is not None:
+                for start in range(0, len(batch), 64):  # questions are embedded in batches, once each
+                    dense.encode([question for _, question in batch[start : start + 64]])
+            for qid, question in batch:
                 try:
                     answer = matcher.ask(args.scope, question, top=args.top)
                     record = {"id": qid, **answer_json(answer)}
@@ -132,6 +143,33 @@ def cmd_ask(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
             out.write(json.dumps(answer_json(answer), ensure_ascii=False, indent=2) + "\n")
         else:
             out.write(render_answer_text(answer))
+    return 0
+
+
+def dense_index(settings: Settings) -> DenseIndex | None:
+    embedder = default_embedder(settings.semantic)
+    return DenseIndex(embedder) if embedder is not None else None
+
+
+def embed_missing(ledger: Ledger, dense: DenseIndex, scope: str | None) -> int:
+    """Embed the claims that have no vector yet (after an import, or once after a model change), with a bar."""
+    missing = ledger.vectors.count_missing(scope, dense.model_id)
+    if missing <= INLINE_EMBED:
+        return 0
+    bar = ProgressBar(f"Embedding {missing} claims for semantic matching", min_total=INLINE_EMBED)
+    if scope is None:
+        return dense.sync_all(ledger, progress=bar)
+    return dense.sync(ledger, scope, progress=bar)
+
+
+def cmd_embed(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    dense = dense_index(settings)
+    if dense is None:
+        print("claimledger embed: semantic matching is off (CLAIMLEDGER_SEMANTIC=0) or not installed.", file=sys.stderr)
+        return 2
+    with open_ledger(args.db or settings.db_path, settings, seed=True) as ledger:
+        done = dense.sync_all(ledger, progress=ProgressBar("Embedding claims", min_total=INLINE_EMBED))
+    out.write(f"Embedded {done} claims with {dense.model_id}.\n")
     return 0
 
 
@@ -149,6 +187,9 @@ def cmd_import(args: argparse.Namespace, settings: Settings, out: TextIO) -> int
             progress=ProgressBar(f"Importing {args.file.name}"),
         )
     out.write(report.summary() + "\n")
+    if not report.dry_run and not report.problems and (dense := dense_index(settings)) is not None:
+        with open_ledger(path, settings, seed=False) as ledger:
+            embed_missing(ledger, dense, args.scope)
     if report.dry_run:
         for where, action, label in report.changes:
             if action != "unchanged":
@@ -221,6 +262,7 @@ COMMANDS = {
     "export": cmd_export,
     "backup": cmd_backup,
     "restore": cmd_restore,
+    "embed": cmd_embed,
 }
 
 

@@ -53,6 +53,7 @@ class Settings:
     owner_ids: frozenset[int] = field(default_factory=frozenset)
     seed_new_servers: bool = True
     summary_delay: float = 2.0  # seconds to gather a burst of changes into one summary edit
+    semantic: bool = True  # semantic (embedding) matching beside the lexical search
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, dotenv: Path | None = Path(".env")) -> Settings:
@@ -83,4 +84,5 @@ class Settings:
             match_threshold=match_threshold,
             owner_ids=frozenset(owners),
             seed_new_servers=merged.get("CLAIMLEDGER_SEED_NEW_SERVERS", "1").strip().lower() not in _FALSE,
+            semantic=merged.get("CLAIMLEDGER_SEMANTIC", "1").strip().lower() not in _FALSE,
         )

@@ -20,9 +20,11 @@ import re
 import time
 from dataclasses import dataclass, field
 
+import numpy as np
 from rapidfuzz import fuzz, process, utils
 
 from bot.errors import InvalidInputError
+from bot.matching.dense import DenseIndex
 from bot.matching.sides import balance
 from bot.matching.textnorm import (
     DateAsked,
@@ -35,16 +37,26 @@ from bot.matching.textnorm import (
     words,
 )
 from bot.models import Answer, Claim, EvidenceStatus, Match, Speaker
-from bot.store import Ledger
+from bot.store import Ledger, speaker_text
 from bot.validation import LIMITS
 
-DEFAULT_THRESHOLD = 0.3
+DEFAULT_THRESHOLD = 0.4
 MAX_QUERY_TERMS = 24
 POSTINGS_BUDGET = 2_000  # most index entries BM25 may score for one question
 STOPWORD_SHARE = 0.3  # a word in more than this share of claims is not used to find candidates
 CANDIDATES = 100
 RESCORE = 60
 SMALL_LEDGER = 20_000  # claims: below this every claim word joins the fuzzy vocabulary
+DENSE_CANDIDATES = 20  # the closest claims by meaning join the lexical candidates
+INLINE_EMBED = 64  # a server with at most this many claims lacking vectors gets them while it asks
+# Semantic margin (cosine to the claim minus cosine to everyday statements): below FLOOR it says nothing,
+# at FULL it is certain. Fusion: the ranking mixes the lexical rank with the semantic margin.
+SEMANTIC_FLOOR = 0.03
+SEMANTIC_FULL = 0.12
+SEMANTIC_WEIGHT = 3.0
+LEXICAL_WEIGHT = 1.0
+CONTENT_FLOOR = -0.04
+CONTENT_FULL = 0.02
 # Ranking: BM25 (normalised within the candidates), question coverage, claim coverage, fuzzy similarity.
 RANK_WEIGHTS = (0.6, 0.2, 0.4, 0.1)
 
@@ -61,6 +73,17 @@ class _ScopeVocab:
     speaker_phrases: list[tuple[re.Pattern[str], int]]  # alias/name pattern -> speaker id
     incident_titles: list[str]
     total_docs: int
+
+
+def _ramp(value: float, low: float, high: float) -> float:
+    return min(max((value - low) / (high - low), 0.0), 1.0)
+
+
+@dataclass
+class _Semantic:
+    vector: np.ndarray
+    hits: list[tuple[int, float]]  # (claim id, cosine), best first
+    baseline: float  # the question's cosine with everyday statements
 
 
 @dataclass
@@ -87,9 +110,13 @@ class _Query:
 
 
 class Matcher:
-    def __init__(self, ledger: Ledger, *, threshold: float | None = None) -> None:
+    """Questions → claims for one ledger connection. ``dense`` (shared between connections) adds semantic search;
+    without it, or while a server's claims have no vectors yet, matching is lexical."""
+
+    def __init__(self, ledger: Ledger, *, threshold: float | None = None, dense: DenseIndex | None = None) -> None:
         self.ledger = ledger
         self.threshold = DEFAULT_THRESHOLD if threshold is None else threshold
+        self.dense = dense
         self._vocab: dict[str, _ScopeVocab] = {}
 
     # ------------------------------------------------------------------ caches
@@ -245,7 +272,11 @@ class Matcher:
                 f"The question is {len(question)} characters long; the limit is {LIMITS['question']}.", "question"
             )
         query = self._parse(scope, question)
-        scored = self._rank(scope, query, self._candidates(scope, query) + self._dated(scope, query))
+        candidates = self._candidates(scope, query) + self._dated(scope, query)
+        semantic = self._semantic(scope, question)
+        if semantic is not None:
+            candidates += [(claim_id, 0.0) for claim_id, _ in semantic.hits]
+        scored = self._rank(scope, query, candidates, semantic)
         matches = [Match(claim, round(conf, 4)) for _, conf, claim in scored if conf >= self.threshold]
         if matches:
             matches = balance(
@@ -259,26 +290,61 @@ class Matcher:
         took = (time.perf_counter() - started) * 1000
         return Answer(question=question, matches=tuple(matches[:top]), took_ms=round(took, 2), suggestions=suggestions)
 
-    def _rank(self, scope: str, query: _Query, candidates: list[tuple[int, float]]) -> list[tuple[float, float, Claim]]:
+    def _semantic(self, scope: str, question: str) -> _Semantic | None:
+        """The question's vector, its closest claims and its baseline; None without dense search."""
+        if self.dense is None:
+            return None
+        missing = self.dense.missing(self.ledger, scope)
+        if missing and missing <= INLINE_EMBED:
+            self.dense.sync(self.ledger, scope)  # a few new claims: embed them now
+        vector = self.dense.encode([question])[0]
+        hits = self.dense.search(self.ledger, scope, vector, DENSE_CANDIDATES)
+        return _Semantic(vector=vector, hits=hits, baseline=self.dense.baseline(vector))
+
+    def _rank(
+        self, scope: str, query: _Query, candidates: list[tuple[int, float]], semantic: _Semantic | None = None
+    ) -> list[tuple[float, float, Claim]]:
         if not candidates:
             return []
         bm25: dict[int, float] = {}
+        dense_ids = {cid for cid, _ in semantic.hits} if semantic else set()
         for claim_id, score in candidates:
-            if len(bm25) >= RESCORE and claim_id not in bm25:
+            if len(bm25) >= RESCORE and claim_id not in bm25 and claim_id not in dense_ids:
                 continue
             bm25[claim_id] = max(score, bm25.get(claim_id, 0.0))
         candidates = list(bm25.items())
         top_bm25 = max(bm25.values()) or 1.0
         claims = self.ledger.get_claims(scope, [cid for cid, _ in candidates])
+        cosines: dict[int, float] = {}
+        if semantic is not None and self.dense is not None:
+            cosines = self.dense.similarities(self.ledger, scope, semantic.vector, [c.id for c in claims])
+        who: dict[int, str] = {}
+        speaker_cosines: dict[str, float] = {}
+        if semantic is not None and self.dense is not None and cosines:
+            who = {c.id: speaker_text(c.speaker.name, c.speaker.role) for c in claims if c.speaker and c.id in cosines}
+            speaker_cosines = self.dense.speaker_similarities(semantic.vector, list(who.values()))
         scored = []
         for claim in claims:
-            rank, confidence = self._confidence(query, claim, bm25[claim.id] / top_bm25)
+            signal = None
+            if semantic is not None and claim.id in cosines:
+                cosine = cosines[claim.id]
+                # how much closer than everyday statements, and than the speaker's name alone
+                beyond_name = cosine - max(speaker_cosines.get(who.get(claim.id, ""), -1.0), semantic.baseline)
+                signal = (cosine - semantic.baseline, beyond_name)
+            rank, confidence = self._confidence(query, claim, bm25[claim.id] / top_bm25, signal)
             scored.append((rank, confidence, claim))
         scored.sort(key=lambda item: (-item[0], item[2].id))
         return scored
 
-    def _confidence(self, query: _Query, claim: Claim, bm25_norm: float) -> tuple[float, float]:
-        """(ranking score, confidence in 0..1) of one claim for one question."""
+    def _confidence(
+        self, query: _Query, claim: Claim, bm25_norm: float, semantic: tuple[float, float] | None = None
+    ) -> tuple[float, float]:
+        """(ranking score, confidence in 0..1) of one claim for one question.
+
+        ``semantic``: how much closer the question's vector is to the claim's than to everyday statements, and
+        than to the claim's speaker alone (None without semantic search). The first adds to the ranking; both
+        together can carry the confidence on their own: a question that is close to a claim only through its
+        speaker's name ("how old is Putin?") is not answered by it."""
         speaker_names = [claim.speaker.name, *claim.speaker.aliases] if claim.speaker else []
         incident_names = [claim.incident.title, *claim.incident.aliases] if claim.incident else []
         body = " ".join([claim.text, claim.quote or "", *(s.title for s in claim.sources)])
@@ -314,6 +380,11 @@ class Matcher:
             agreement = max(d.agreement(claim.said_at) for d in query.dates)
             confidence = min(max(confidence + (0.4 * agreement if agreement > 0 else 0.2 * agreement), 0.0), 1.0)
             rank += agreement
+        if semantic is not None:
+            margin, beyond_name = semantic
+            closeness = _ramp(margin, SEMANTIC_FLOOR, SEMANTIC_FULL)
+            rank = LEXICAL_WEIGHT * rank + SEMANTIC_WEIGHT * closeness
+            confidence = max(confidence, closeness * _ramp(beyond_name, CONTENT_FLOOR, CONTENT_FULL))
         return rank, confidence
 
     # ------------------------------------------------------------ suggestions

@@ -28,7 +28,10 @@ def disputed_topics(claim: Claim) -> set[str]:
 
 
 def balance(matches: Sequence[Match], fetch: Fetch, score: Score, *, window: int = 3) -> list[Match]:
-    """Reorder/extend ``matches`` so every dispute visible in the first ``window`` matches shows both sides."""
+    """Extend ``matches`` so every dispute visible in the first ``window`` matches shows both sides.
+
+    ``matches`` come in order of relevance and keep it; a claim brought in (or moved up) to show the other side
+    of a dispute is placed after the claim it answers and marked ``other_side``."""
     result = list(matches)
     changed = True
     rounds = 0
@@ -48,11 +51,9 @@ def balance(matches: Sequence[Match], fetch: Fetch, score: Score, *, window: int
                 if not others:
                     continue
                 best = max(others, key=lambda c: (score(c), -c.id))
-                counterpart = next((m for m in result if m.claim.id == best.id), None) or Match(
-                    best, score(best), other_side=True
-                )
-                if counterpart in result:
-                    result.remove(counterpart)
+                # Shown for the dispute, not for its relevance: labelled so, whatever its own score.
+                result = [m for m in result if m.claim.id != best.id]
+                counterpart = Match(best, score(best), other_side=True)
                 position = min(page.index(match) + 1, window - 1)
                 result.insert(position, counterpart)
                 changed = True

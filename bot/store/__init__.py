@@ -5,15 +5,40 @@ dicts the formats read and write.
 """
 
 from bot.store.backups import BackupInfo, backup, restore
+from bot.store.bulk import (
+    Batch,
+    data_token,
+    load_claim_sources,
+    load_claims,
+    load_incidents,
+    load_sources,
+    load_speakers,
+    next_ids,
+    now,
+    write_batch,
+)
 from bot.store.sqlite import DEFAULT_SCOPE, Ledger, claim_record, incident_record, speaker_record
+from bot.store.vectors import claim_text, speaker_text
 
 __all__ = [
     "DEFAULT_SCOPE",
     "BackupInfo",
+    "Batch",
     "Ledger",
     "backup",
     "claim_record",
+    "claim_text",
+    "data_token",
     "incident_record",
+    "load_claim_sources",
+    "load_claims",
+    "load_incidents",
+    "load_sources",
+    "load_speakers",
+    "next_ids",
+    "now",
     "restore",
     "speaker_record",
+    "speaker_text",
+    "write_batch",
 ]

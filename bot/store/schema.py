@@ -182,5 +182,31 @@ def m0003_pinned_summaries(db: Database) -> None:
     )
 
 
+@migrations()
+def m0004_claim_vectors(db: Database) -> None:
+    """Sentence embeddings of claims for semantic matching, one per claim, tagged with the model that made them.
+
+    ``id`` grows with every write, so a reader can load only what is new. Changing what a vector was made
+    from (the claim's text, quote or speaker; the speaker's name or role) deletes it: it is made again."""
+    db.executescript(
+        """
+        CREATE TABLE claim_vectors (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            claim_id INTEGER NOT NULL UNIQUE REFERENCES claims (id) ON DELETE CASCADE,
+            scope TEXT NOT NULL,
+            model TEXT NOT NULL,
+            vector BLOB NOT NULL
+        );
+        CREATE INDEX claim_vectors_scope ON claim_vectors (scope, model, id);
+        CREATE TRIGGER claim_vectors_claim_au AFTER UPDATE OF text, quote, speaker_id ON claims BEGIN
+            DELETE FROM claim_vectors WHERE claim_id = new.id;
+        END;
+        CREATE TRIGGER claim_vectors_speaker_au AFTER UPDATE OF name, role ON speakers BEGIN
+            DELETE FROM claim_vectors WHERE claim_id IN (SELECT id FROM claims WHERE speaker_id = new.id);
+        END;
+        """
+    )
+
+
 def apply(db: Database) -> None:
     migrations.apply(db)

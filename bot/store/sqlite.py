@@ -26,6 +26,7 @@ from bot.errors import InvalidInputError, LedgerBusyError, NotFoundError
 from bot.models import Claim, Evidence, EvidenceStatus, Incident, Revision, Source, Speaker, SpeakerKind
 from bot.store.schema import apply as apply_schema
 from bot.store.search import SqliteSearch
+from bot.store.vectors import SqliteVectors
 from bot.validation import (
     MAX_ALIASES,
     MAX_LINKS,
@@ -69,6 +70,7 @@ class Ledger:
         self.conn: sqlite3.Connection = db.conn
         self._lock = threading.RLock()
         self.search = SqliteSearch(self.conn, self._lock)
+        self.vectors = SqliteVectors(self.conn, self._lock)
         self.db.execute("PRAGMA foreign_keys = ON")
         self.db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT * 1000)}")
         apply_schema(self.db)

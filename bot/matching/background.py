@@ -1,0 +1,75 @@
+"""Background passages: statements about everyday and unrelated subjects, in the languages members ask in.
+
+A question's similarity to its best claims means little alone: e5's cosine runs high for any pair, and higher
+or lower by language. How much closer a question is to its best claim than to the closest of these statements
+is comparable across questions and languages; the matcher calibrates on that margin.
+"""
+
+from __future__ import annotations
+
+BACKGROUND = (
+    # English
+    "The weather will be sunny with light winds tomorrow.",
+    "The team won the match in extra time after a penalty.",
+    "Add the flour slowly and stir until the dough is smooth.",
+    "The new phone has a larger battery and a better camera.",
+    "The museum opens at ten and closes at six on weekdays.",
+    "Prices of groceries rose again last month.",
+    "The band announced a tour with concerts in twelve cities.",
+    "Scientists found water ice near the moon's south pole.",
+    "The film won the award for best picture.",
+    "The train was delayed by an hour because of a signal failure.",
+    "The company reported higher profits in the third quarter.",
+    "Schools will close for the summer holidays next week.",
+    "The minister announced a new budget for road repairs.",
+    "The election results will be published on Monday.",
+    "A storm knocked out power to thousands of homes.",
+    "The central bank kept interest rates unchanged.",
+    "Volunteers cleaned the beach on Saturday morning.",
+    "The actor said he is writing a book about his childhood.",
+    "Officials said the bridge will reopen in the spring.",
+    "The cat slept on the windowsill all afternoon.",
+    "The president met farmers to discuss the harvest.",
+    "A spokesperson said the company would not comment on rumours.",
+    "The police said the investigation into the theft continues.",
+    "The mayor promised more buses for the city centre.",
+    # Russian
+    "Завтра будет солнечно и тепло.",
+    "Команда выиграла матч в дополнительное время.",
+    "Добавьте муку и перемешайте тесто.",
+    "Цены на продукты снова выросли.",
+    "Музей открыт с десяти до шести.",
+    "Министр объявил о новом бюджете на ремонт дорог.",
+    "Поезд опоздал на час из-за неисправности.",
+    "Учёные нашли воду на Луне.",
+    "Мэр пообещал больше автобусов в центре города.",
+    "Компания сообщила о росте прибыли.",
+    "Президент встретился с фермерами.",
+    "Полиция заявила, что расследование кражи продолжается.",
+    # Ukrainian
+    "Завтра буде сонячно і тепло.",
+    "Команда виграла матч у додатковий час.",
+    "Додайте борошно і перемішайте тісто.",
+    "Ціни на продукти знову зросли.",
+    "Музей відчинений з десятої до шостої.",
+    "Міністр оголосив про новий бюджет на ремонт доріг.",
+    "Потяг запізнився на годину через несправність.",
+    "Вчені знайшли воду на Місяці.",
+    "Мер пообіцяв більше автобусів у центрі міста.",
+    "Компанія повідомила про зростання прибутку.",
+    "Президент зустрівся з фермерами.",
+    "Поліція заявила, що розслідування крадіжки триває.",
+    # German
+    "Morgen wird es sonnig und warm.",
+    "Die Mannschaft gewann das Spiel in der Verlängerung.",
+    "Mehl langsam hinzufügen und den Teig rühren.",
+    "Die Lebensmittelpreise sind wieder gestiegen.",
+    "Das Museum ist von zehn bis achtzehn Uhr geöffnet.",
+    "Der Minister kündigte ein neues Budget für Straßenreparaturen an.",
+    "Der Zug hatte wegen einer Signalstörung eine Stunde Verspätung.",
+    "Forscher fanden Wassereis am Südpol des Mondes.",
+    "Der Bürgermeister versprach mehr Busse für die Innenstadt.",
+    "Das Unternehmen meldete höhere Gewinne.",
+    "Der Präsident traf sich mit Landwirten.",
+    "Die Polizei sagte, die Ermittlungen zum Diebstahl dauern an.",
+)

