@@ -11,6 +11,7 @@ from pathlib import Path
 from bot.config import Settings
 from bot.discord.client import DEFAULT_EXTENSIONS, ClaimLedgerBot
 from bot.discord.service import LedgerService
+from bot.matching import DenseIndex, default_embedder
 from tests.emulator import DiscordEmulator, Guild
 from tests.paths import REPO_ROOT
 
@@ -37,7 +38,10 @@ async def running_bot(
     """Start the bot, wait for on_ready (and the seeding of every guild), sync commands to ``guilds``."""
     settings_overrides.setdefault("token", "emulated-token")
     settings = Settings(db_path=db_path, seed_dir=REPO_ROOT / "data", **settings_overrides)  # type: ignore[arg-type]
-    service = LedgerService(db_path, threshold=settings.match_threshold)
+    # semantic matching only where a test asks for it (semantic=True): the model costs seconds per server
+    embedder = default_embedder(True) if settings_overrides.get("semantic") else None
+    dense = DenseIndex(embedder) if embedder is not None else None
+    service = LedgerService(db_path, threshold=settings.match_threshold, dense=dense)
     bot = ClaimLedgerBot(settings=settings, ledger=service, extensions=extensions, guild_ready_timeout=0.05)
     ready = asyncio.Event()
 

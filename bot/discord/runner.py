@@ -14,12 +14,17 @@ import discord
 from bot.config import Settings
 from bot.discord.client import ClaimLedgerBot
 from bot.discord.service import LedgerService
+from bot.matching import DenseIndex, default_embedder
 
 log = logging.getLogger(__name__)
 
 
 async def _main(settings: Settings, db_path: Path, *, sync_only: bool, sync_guild: int | None) -> int:
-    service = LedgerService(db_path, threshold=settings.match_threshold)
+    embedder = default_embedder(settings.semantic)
+    dense = DenseIndex(embedder) if embedder is not None else None
+    log.info("Matching: %s", f"hybrid, semantic model {embedder.model_id}" if embedder else "lexical only")
+    service = LedgerService(db_path, threshold=settings.match_threshold, dense=dense)
+    service.schedule_embedding()  # claims imported or edited while the bot was off
     try:
         async with ClaimLedgerBot(settings=settings, ledger=service) as bot:
             assert settings.token is not None

@@ -7,6 +7,7 @@ moderator's edit, and no SQLite call ever runs on the event loop. No Discord her
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 import threading
 from collections.abc import Callable
@@ -14,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
-from bot.matching import Matcher
+from bot.matching import DenseIndex, Matcher
 from bot.models import Answer
 from bot.seed import seed_if_empty
 from bot.store import Ledger
@@ -26,9 +27,17 @@ SEEDED_SETTING = "seeded"
 
 
 class LedgerService:
-    def __init__(self, path: Path, *, readers: int = 2, threshold: float | None = None) -> None:
+    """``dense`` (optional) adds semantic matching: question vectors are made on the reader threads, claim
+    vectors on an embedder thread of their own after each write, so neither the loop nor the writer waits."""
+
+    def __init__(
+        self, path: Path, *, readers: int = 2, threshold: float | None = None, dense: DenseIndex | None = None
+    ) -> None:
         self.path = Path(path)
         self.threshold = threshold
+        self.dense = dense
+        self._embedder = ThreadPoolExecutor(1, thread_name_prefix="ledger-embedder")
+        self._embedding_pending = threading.Event()
         self._local = threading.local()
         self._opened: list[Ledger] = []
         self._opened_lock = threading.Lock()
@@ -42,7 +51,7 @@ class LedgerService:
         if ledger is None:
             ledger = Ledger.open(self.path)
             self._local.ledger = ledger
-            self._local.matcher = Matcher(ledger, threshold=self.threshold)
+            self._local.matcher = Matcher(ledger, threshold=self.threshold, dense=self.dense)
             with self._opened_lock:
                 self._opened.append(ledger)
         return ledger
@@ -56,9 +65,35 @@ class LedgerService:
         return await loop.run_in_executor(self._readers, lambda: fn(self._ledger()))
 
     async def write(self, fn: Callable[[Ledger], T]) -> T:
-        """Run ``fn`` on the one writer connection; writes are serialised in arrival order."""
+        """Run ``fn`` on the one writer connection; writes are serialised in arrival order. Claims the write
+        added or changed get their vectors afterwards, on the embedder thread."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._writer, lambda: fn(self._ledger()))
+        try:
+            return await loop.run_in_executor(self._writer, lambda: fn(self._ledger()))
+        finally:
+            self.schedule_embedding()
+
+    def schedule_embedding(self) -> concurrent.futures.Future[int] | None:
+        """Embed every claim that has no vector yet, once; a call while one is waiting to run joins it."""
+        if self.dense is None or self._embedding_pending.is_set():
+            return None
+        self._embedding_pending.set()
+        return self._embedder.submit(self._embed_missing)
+
+    def _embed_missing(self) -> int:
+        self._embedding_pending.clear()  # writes from now on schedule another pass
+        assert self.dense is not None
+        try:
+            return self.dense.sync_all(self._ledger())
+        except Exception:
+            log.exception("Embedding claims failed; answers use lexical matching for them until the next write")
+            return 0
+
+    async def embed_pending(self) -> int:
+        """Wait until every claim has its vector (start-up, tests): runs after any pass already queued."""
+        if self.dense is None:
+            return 0
+        return await asyncio.get_running_loop().run_in_executor(self._embedder, self._embed_missing)
 
     async def ask(self, scope: str, question: str, *, top: int = 5) -> Answer:
         loop = asyncio.get_running_loop()
@@ -81,6 +116,7 @@ class LedgerService:
         return await self.write(run)
 
     def close(self) -> None:
+        self._embedder.shutdown(wait=True, cancel_futures=True)
         self._writer.shutdown(wait=True)
         self._readers.shutdown(wait=True)
         with self._opened_lock:

@@ -56,6 +56,9 @@ SEMANTIC_FULL = 0.12
 SEMANTIC_WEIGHT = 3.0
 LEXICAL_WEIGHT = 1.0
 CONTENT_FLOOR = -0.04
+COMBINE = "max"
+SHOW_SHARE = 0.75  # with an answer, claims down to this share of the threshold are shown
+ORDER = "rank"
 CONTENT_FULL = 0.02
 # Ranking: BM25 (normalised within the candidates), question coverage, claim coverage, fuzzy similarity.
 RANK_WEIGHTS = (0.6, 0.2, 0.4, 0.1)
@@ -277,7 +280,7 @@ class Matcher:
         if semantic is not None:
             candidates += [(claim_id, 0.0) for claim_id, _ in semantic.hits]
         scored = self._rank(scope, query, candidates, semantic)
-        matches = [Match(claim, round(conf, 4)) for _, conf, claim in scored if conf >= self.threshold]
+        matches = self._shown(scored)
         if matches:
             matches = balance(
                 matches,
@@ -289,6 +292,22 @@ class Matcher:
             suggestions = self.did_you_mean(scope, question)
         took = (time.perf_counter() - started) * 1000
         return Answer(question=question, matches=tuple(matches[:top]), took_ms=round(took, 2), suggestions=suggestions)
+
+    def _shown(self, scored: list[tuple[float, float, Claim]]) -> list[Match]:
+        """The claims to show, in order of relevance, each with the score shown beside it.
+
+        The question is answered when its best claim's confidence reaches the threshold; then the claims ranked
+        above the cut (a share of the threshold) are shown. A shown score never exceeds the one above it, so the
+        order on the page follows the scores on it (a lower-ranked claim can be more confident on its own)."""
+        if not scored or max(conf for _, conf, _ in scored) < self.threshold:
+            return []
+        shown: list[Match] = []
+        ceiling = 1.0
+        for _, conf, claim in scored:
+            if conf >= self.threshold * SHOW_SHARE:
+                ceiling = min(ceiling, conf)
+                shown.append(Match(claim, round(ceiling, 4)))
+        return shown
 
     def _semantic(self, scope: str, question: str) -> _Semantic | None:
         """The question's vector, its closest claims and its baseline; None without dense search."""
@@ -333,7 +352,10 @@ class Matcher:
                 signal = (cosine - semantic.baseline, beyond_name)
             rank, confidence = self._confidence(query, claim, bm25[claim.id] / top_bm25, signal)
             scored.append((rank, confidence, claim))
-        scored.sort(key=lambda item: (-item[0], item[2].id))
+        if ORDER == "rank":
+            scored.sort(key=lambda item: (-item[0], item[2].id))
+        else:
+            scored.sort(key=lambda item: (-item[1], -item[0], item[2].id))
         return scored
 
     def _confidence(
@@ -383,8 +405,15 @@ class Matcher:
         if semantic is not None:
             margin, beyond_name = semantic
             closeness = _ramp(margin, SEMANTIC_FLOOR, SEMANTIC_FULL)
-            rank = LEXICAL_WEIGHT * rank + SEMANTIC_WEIGHT * closeness
-            confidence = max(confidence, closeness * _ramp(beyond_name, CONTENT_FLOOR, CONTENT_FULL))
+            # the ranking keeps the margin's order past the point where the confidence is full
+            rank = LEXICAL_WEIGHT * rank + SEMANTIC_WEIGHT * max(margin - SEMANTIC_FLOOR, 0.0) / (
+                SEMANTIC_FULL - SEMANTIC_FLOOR
+            )
+            semantic_confidence = closeness * _ramp(beyond_name, CONTENT_FLOOR, CONTENT_FULL)
+            if COMBINE == "max":
+                confidence = max(confidence, semantic_confidence)
+            else:  # two independent signals: either can carry it, both together more
+                confidence = 1.0 - (1.0 - confidence) * (1.0 - semantic_confidence)
         return rank, confidence
 
     # ------------------------------------------------------------ suggestions

@@ -198,10 +198,12 @@ def m0004_claim_vectors(db: Database) -> None:
             vector BLOB NOT NULL
         );
         CREATE INDEX claim_vectors_scope ON claim_vectors (scope, model, id);
-        CREATE TRIGGER claim_vectors_claim_au AFTER UPDATE OF text, quote, speaker_id ON claims BEGIN
+        CREATE TRIGGER claim_vectors_claim_au AFTER UPDATE OF text, quote, speaker_id ON claims
+        WHEN old.text IS NOT new.text OR old.quote IS NOT new.quote OR old.speaker_id IS NOT new.speaker_id BEGIN
             DELETE FROM claim_vectors WHERE claim_id = new.id;
         END;
-        CREATE TRIGGER claim_vectors_speaker_au AFTER UPDATE OF name, role ON speakers BEGIN
+        CREATE TRIGGER claim_vectors_speaker_au AFTER UPDATE OF name, role ON speakers
+        WHEN old.name IS NOT new.name OR old.role IS NOT new.role BEGIN
             DELETE FROM claim_vectors WHERE claim_id IN (SELECT id FROM claims WHERE speaker_id = new.id);
         END;
         """
