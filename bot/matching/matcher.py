@@ -154,7 +154,7 @@ class Matcher:
         if claim_count <= SMALL_LEDGER:
             for text in self.ledger.search.texts(scope):
                 key |= {w for w in words(text) if len(w) > 3}
-        total = self.ledger.search.total_claims()
+        total = self.ledger.search.total_claims(scope)
         vocab = _ScopeVocab(
             version=self.ledger.search.version(),
             speakers=speakers,
@@ -178,23 +178,22 @@ class Matcher:
         if dates:  # the date itself is matched by said_at, not as words
             tokens = [t for t in tokens if not is_date_word(t)]
         tokens = tokens[:64]
-        stems = self.ledger.search.stems(tokens)
-        freqs = self.ledger.search.doc_freqs(stems)
+        stems = self.ledger.search.stems(tokens)  # a token the index drops (stem "") is in no claim
+        freqs = self.ledger.search.doc_freqs(scope, [t for t, stem in zip(tokens, stems, strict=True) if stem])
         n = vocab.total_docs
         max_idf = math.log(1 + n)
         terms: list[_Term] = []
-        for token, stem in zip(tokens, stems, strict=True):
-            df = freqs.get(stem, 0)
+        for token in tokens:
+            df = freqs.get(token, 0)
             known = df > 0
             idf = math.log(1 + n / df) if known else max_idf
             terms.append(_Term(word=token, norm=norm(token), idf=idf, known=known, df=df))
         self._correct(terms, vocab)
         corrections = [t for t in terms if t.correction]
         if corrections:
-            stems = self.ledger.search.stems([t.correction or "" for t in corrections])
-            freqs = self.ledger.search.doc_freqs(stems)
-            for term, stem in zip(corrections, stems, strict=True):
-                term.correction_df = freqs.get(stem, 0) or 1
+            freqs = self.ledger.search.doc_freqs(scope, [t.correction or "" for t in corrections])
+            for term in corrections:
+                term.correction_df = freqs.get(term.correction or "", 0) or 1
         query = _Query(
             question=question,
             terms=terms,

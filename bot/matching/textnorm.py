@@ -8,6 +8,7 @@ from __future__ import annotations
 import calendar
 import functools
 import re
+import unicodedata
 from dataclasses import dataclass
 
 STOPWORDS = frozenset(
@@ -75,9 +76,18 @@ class DateAsked:
         return 1.0
 
 
+_INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u200c\u200d\u2060\ufeff"))  # soft hyphen, zero-width
+
+
+def fold(text: str) -> str:
+    """Text as the matcher reads it: compatibility forms folded (fullwidth "Ｉｓｉｓ" → "Isis"), invisible
+    characters inside words removed, and the Turkish dotted capital İ read as a plain I."""
+    return unicodedata.normalize("NFKC", text.translate(_INVISIBLE)).replace("İ", "I")
+
+
 def strip_noise(text: str) -> str:
     """Remove URLs, Discord and Twitter mentions, and a tweet's trailing signature; split hashtags."""
-    text = _SIGNATURE_RE.sub(" ", text.strip())
+    text = _SIGNATURE_RE.sub(" ", fold(text).strip())
     text = _URL_RE.sub(" ", text)
     text = _MENTION_RE.sub(" ", text)
     return _HASHTAG_RE.sub(lambda m: " " + _CAMEL_RE.sub(" ", m.group(1)) + " ", text)
@@ -86,7 +96,7 @@ def strip_noise(text: str) -> str:
 def words(text: str) -> list[str]:
     """Lowercase words, possessives dropped ("Putin's" → "putin")."""
     out = []
-    for word in _WORD_RE.findall(text):
+    for word in _WORD_RE.findall(fold(text)):
         word = word.lower()
         if word.endswith(("'s", "’s")):
             word = word[:-2]

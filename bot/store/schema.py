@@ -210,5 +210,61 @@ def m0004_claim_vectors(db: Database) -> None:
     )
 
 
+# Migration 0005: the full-text index holds each claim's server as a token, so that every search and every
+# statistic (document frequencies, the candidate pool) stays within the asking server.
+_CLAIM_SEARCH_VIEW_2 = _CLAIM_SEARCH_VIEW.replace(
+    "SELECT\n    c.id AS id,", "SELECT\n    c.id AS id,\n    'x' || hex(c.scope) AS scope_key,"
+).replace("CREATE VIEW claim_search", "CREATE VIEW claim_search")
+
+
+def _reindex_2(where: str) -> str:
+    return f"""
+        DELETE FROM claims_fts WHERE rowid IN (SELECT id FROM claims WHERE {where});
+        INSERT INTO claims_fts (rowid, scope_key, claim, quote, speaker, incident, tags, sources)
+            SELECT id, scope_key, claim, quote, speaker, incident, tags, sources FROM claim_search
+            WHERE id IN (SELECT id FROM claims WHERE {where});
+    """
+
+
+@migrations()
+def m0005_scoped_full_text(db: Database) -> None:
+    db.executescript(
+        """
+        DROP TRIGGER IF EXISTS claims_ai; DROP TRIGGER IF EXISTS claims_au; DROP TRIGGER IF EXISTS claims_ad;
+        DROP TRIGGER IF EXISTS speakers_au; DROP TRIGGER IF EXISTS incidents_au; DROP TRIGGER IF EXISTS sources_au;
+        DROP TRIGGER IF EXISTS claim_sources_ai; DROP TRIGGER IF EXISTS claim_sources_ad;
+        DROP TABLE IF EXISTS claims_fts_vocab; DROP TABLE IF EXISTS claims_fts; DROP VIEW IF EXISTS claim_search;
+        """
+        + _CLAIM_SEARCH_VIEW_2
+        + f""";
+        CREATE VIRTUAL TABLE claims_fts USING fts5 (
+            scope_key, claim, quote, speaker, incident, tags, sources,
+            tokenize = 'porter unicode61 remove_diacritics 2'
+        );
+        INSERT INTO claims_fts (rowid, scope_key, claim, quote, speaker, incident, tags, sources)
+            SELECT id, scope_key, claim, quote, speaker, incident, tags, sources FROM claim_search;
+        CREATE TRIGGER claims_ai AFTER INSERT ON claims BEGIN {_reindex_2("id = new.id")} END;
+        CREATE TRIGGER claims_au AFTER UPDATE ON claims BEGIN
+            DELETE FROM claims_fts WHERE rowid = old.id;
+            {_reindex_2("id = new.id")}
+        END;
+        CREATE TRIGGER claims_ad AFTER DELETE ON claims BEGIN
+            DELETE FROM claims_fts WHERE rowid = old.id;
+        END;
+        CREATE TRIGGER speakers_au AFTER UPDATE OF name, aliases ON speakers BEGIN
+            {_reindex_2("speaker_id = new.id")}
+        END;
+        CREATE TRIGGER incidents_au AFTER UPDATE OF title, aliases ON incidents BEGIN
+            {_reindex_2("incident_id = new.id")}
+        END;
+        CREATE TRIGGER sources_au AFTER UPDATE OF title ON sources BEGIN
+            {_reindex_2("id IN (SELECT claim_id FROM claim_sources WHERE source_id = new.id)")}
+        END;
+        CREATE TRIGGER claim_sources_ai AFTER INSERT ON claim_sources BEGIN {_reindex_2("id = new.claim_id")} END;
+        CREATE TRIGGER claim_sources_ad AFTER DELETE ON claim_sources BEGIN {_reindex_2("id = old.claim_id")} END;
+        """
+    )
+
+
 def apply(db: Database) -> None:
     migrations.apply(db)

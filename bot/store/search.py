@@ -12,7 +12,12 @@ import threading
 from collections.abc import Iterable, Sequence
 from typing import Literal
 
-FTS_WEIGHTS = "4.0, 3.0, 2.5, 1.5, 1.0, 1.5"  # claim, quote, speaker, incident, tags, sources
+FTS_WEIGHTS = "0.0, 4.0, 3.0, 2.5, 1.5, 1.0, 1.5"  # scope_key, claim, quote, speaker, incident, tags, sources
+
+
+def scope_token(scope: str) -> str:
+    """The token that stands for a server in the full-text index (``scope_key`` column)."""
+    return "scope_key:x" + scope.encode().hex().upper()
 
 
 def _quoted(word: str) -> str:
@@ -27,7 +32,7 @@ class SqliteSearch:
         self.lock = lock
         self.own_changes = 0  # rows the tokenizer wrote to its temp table: not changes to the ledger
         self.tokenizer_ready = False
-        self.df_cache: dict[str, int] = {}
+        self.df_cache: dict[tuple[str, str], int] = {}
         self.df_version: tuple[int, int] | None = None
 
     def version(self) -> tuple[int, int]:
@@ -64,23 +69,27 @@ class SqliteSearch:
                 stems[doc] = term
         return stems
 
-    def doc_freqs(self, stems: Iterable[str]) -> dict[str, int]:
-        """How many claims (all servers) hold each stem; stems no claim holds are left out.
+    def doc_freqs(self, scope: str, words: Iterable[str]) -> dict[str, int]:
+        """How many of the server's claims hold each word (as the index stems it); words none holds are left out.
 
-        One indexed lookup per stem (an IN list would scan the whole vocabulary); fts5vocab counts by walking
-        a word's postings, so counts are remembered until the ledger changes."""
+        Counted within the server only, so one server's claims never change another's statistics; remembered
+        until the ledger changes."""
         version = self.version()
         if version != self.df_version:
             self.df_cache.clear()
             self.df_version = version
         freqs: dict[str, int] = {}
+        key = scope_token(scope)
         with self.lock:
-            for stem in sorted({s for s in stems if s}):
-                if stem not in self.df_cache:
-                    row = self.conn.execute("SELECT doc FROM claims_fts_vocab WHERE term = ?", [stem]).fetchone()
-                    self.df_cache[stem] = row[0] if row else 0
-                if self.df_cache[stem]:
-                    freqs[stem] = self.df_cache[stem]
+            for word in sorted({w for w in words if w}):
+                cached = self.df_cache.get((scope, word))
+                if cached is None:
+                    cached = self.conn.execute(
+                        "SELECT count(*) FROM claims_fts WHERE claims_fts MATCH ?", [f"{key} AND {_quoted(word)}"]
+                    ).fetchone()[0]
+                    self.df_cache[(scope, word)] = cached
+                if cached:
+                    freqs[word] = cached
         return freqs
 
     def match(
@@ -102,7 +111,8 @@ class SqliteSearch:
             parts.append(_quoted(prefix) + "*")
         if not parts:
             return []
-        expression = (" OR " if mode == "any" else " AND ").join(parts)
+        words_part = (" OR " if mode == "any" else " AND ").join(parts)
+        expression = f"{scope_token(scope)} AND ({words_part})"  # the index itself keeps to the server
         with self.lock:
             if ranked:
                 rows = self.conn.execute(
@@ -147,7 +157,9 @@ class SqliteSearch:
             ).fetchall()
         return [row[0] for row in rows]
 
-    def total_claims(self) -> int:
-        """Claims in the whole index (every server): the document count BM25's statistics are over."""
+    def total_claims(self, scope: str) -> int:
+        """The server's live claims: the document count its statistics are over."""
         with self.lock:
-            return self.conn.execute("SELECT count(*) FROM claims").fetchone()[0]
+            return self.conn.execute(
+                "SELECT count(*) FROM claims WHERE scope = ? AND removed_reason IS NULL", [scope]
+            ).fetchone()[0]
