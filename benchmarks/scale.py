@@ -186,7 +186,7 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(int(len(ordered) * p), len(ordered) - 1)]
 
 
-def measure(size: int, n: int, naive_n: int) -> dict:
+def measure(size: int, n: int, naive_n: int, hybrid: bool) -> dict:
     from rapidfuzz import fuzz, process, utils
 
     from bot.matching import Matcher
@@ -219,9 +219,65 @@ def measure(size: int, n: int, naive_n: int) -> dict:
                 )
                 naive.append((time.perf_counter() - t) * 1000)
             result["naive_median"] = round(statistics.median(naive), 2)
-        result["file_mb"] = round(path.stat().st_size / 1e6, 1)
+            result["file_mb"] = round(path.stat().st_size / 1e6, 1)
+            if hybrid:
+                result.update(measure_hybrid(ledger, asked, size))
+                result["file_with_vectors_mb"] = round(path.stat().st_size / 1e6, 1)
     result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     return result
+
+
+def measure_hybrid(ledger: object, asked: dict[str, list[str]], size: int) -> dict:
+    """Hybrid latency with the real model for the questions and synthetic claim vectors (random unit
+    vectors: embedding a million claims takes hours; the search costs the same whatever the vectors)."""
+    import numpy as np
+
+    from bot.matching import DenseIndex, E5Embedder, Matcher
+
+    embedder = E5Embedder()
+    rng = np.random.default_rng(5)
+    ids = [row[0] for row in ledger.conn.execute("SELECT id FROM claims ORDER BY id")]  # type: ignore[attr-defined]
+    started = time.perf_counter()
+    for start in range(0, len(ids), 50_000):
+        chunk = ids[start : start + 50_000]
+        vectors = rng.standard_normal((len(chunk), embedder.dim)).astype(np.float32)
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+        ledger.vectors.put("local", embedder.model_id, zip(chunk, vectors, strict=True))  # type: ignore[attr-defined]
+    out: dict = {"vectors_write_s": round(time.perf_counter() - started, 1)}
+    matcher = Matcher(ledger, threshold=0.0, dense=DenseIndex(embedder))  # type: ignore[arg-type]
+    started = time.perf_counter()
+    matcher.ask("local", "warm up the caches and load the vectors")
+    out["vectors_load_s"] = round(time.perf_counter() - started, 1)
+    for kind, qs in asked.items():
+        times = []
+        for q in qs:
+            t = time.perf_counter()
+            matcher.ask("local", q)
+            times.append((time.perf_counter() - t) * 1000)
+        out[f"hybrid_{kind}_median"] = round(statistics.median(times), 2)
+        out[f"hybrid_{kind}_p95"] = round(percentile(times, 0.95), 2)
+    return out
+
+
+def embed_rate(n: int = 300) -> str:
+    """Claims embedded per second by the real model, on synthetic claim texts, and peak memory."""
+    from bot.matching import E5Embedder
+
+    rng = random.Random(3)
+    vocab = make_vocab(rng)
+    texts = [make_claim(rng, vocab) for _ in range(n)]
+    embedder = E5Embedder()
+    embedder.encode_passages(texts[:8])
+    started = time.perf_counter()
+    embedder.encode_passages(texts)
+    seconds = time.perf_counter() - started
+    rate = n / seconds
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return (
+        f"Embedding claims: {rate:.1f} claims/s ({n} claims in {seconds:.1f} s, peak RSS {rss:.0f} MB); at that"
+        f" rate 10k claims take {10_000 / rate / 60:.1f} min and 100k take {100_000 / rate / 60:.0f} min"
+        " (extrapolated). Vectors on disk: 768 bytes a claim (float16, 384 dimensions) plus the row."
+    )
 
 
 def main() -> int:
@@ -229,20 +285,22 @@ def main() -> int:
     parser.add_argument("--sizes", nargs="+", type=int, default=[1000, 10_000, 100_000, 1_000_000])
     parser.add_argument("--questions", type=int, default=200)
     parser.add_argument("--naive-questions", type=int, default=20)
+    parser.add_argument("--lexical", action="store_true", help="lexical matching only (no hybrid columns)")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
-        print(json.dumps(measure(args.one, args.questions, args.naive_questions)))
+        print(json.dumps(measure(args.one, args.questions, args.naive_questions, not args.lexical)))
         return 0
     print(
         "| claims | build s | file MB | peak RSS MB | short median / p95 ms | tweet median / p95 ms |"
         " naive rapidfuzz median ms | naive / matcher |"
     )
     print("|---|---|---|---|---|---|---|---|")
+    rows: list[dict] = []
     for size in args.sizes:
         out = subprocess.run(
             [sys.executable, __file__, "--one", str(size), "--questions", str(args.questions),
-             "--naive-questions", str(args.naive_questions)],
+             "--naive-questions", str(args.naive_questions), *(["--lexical"] if args.lexical else [])],
             capture_output=True, text=True, check=True,
         )  # fmt: skip
         r = json.loads(out.stdout.strip().splitlines()[-1])
@@ -253,6 +311,19 @@ def main() -> int:
             f" {r['naive_median']} | {ratio:.0f}x |",
             flush=True,
         )
+        rows.append(r)
+    if not args.lexical:
+        print("\n| claims | hybrid short median / p95 ms | hybrid tweet median / p95 ms | vectors write s |"
+              " vectors load s | file with vectors MB |")  # fmt: skip
+        print("|---|---|---|---|---|---|")
+        for r in rows:
+            print(
+                f"| {r['size']:,} | {r['hybrid_short_median']} / {r['hybrid_short_p95']} |"
+                f" {r['hybrid_tweet_median']} / {r['hybrid_tweet_p95']} | {r['vectors_write_s']} |"
+                f" {r['vectors_load_s']} | {r['file_with_vectors_mb']} |"
+            )
+        print()
+        print(embed_rate())
     return 0
 
 

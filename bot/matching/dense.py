@@ -18,7 +18,7 @@ import numpy as np
 
 from bot.matching.background import BACKGROUND
 from bot.matching.embedding import Embedder, QueryCache
-from bot.store import Ledger
+from bot.store import Ledger, speaker_text
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +75,12 @@ class DenseIndex:
                 progress(done, len(todo))
         if done:
             log.info("Embedded %d claims of %s with %s", done, scope, self.model_id)
+        # speakers' descriptions too (kept in memory), so no question waits for them
+        for start in range(0, len(speakers := ledger.list_speakers(scope)), EMBED_BATCH):
+            chunk = speakers[start : start + EMBED_BATCH]
+            self.speaker_similarities(np.zeros(self.embedder.dim, dtype=np.float32), [
+                speaker_text(s.name, s.role) for s in chunk
+            ])  # fmt: skip
         return done
 
     def sync_all(self, ledger: Ledger, *, progress: Callable[[int, int], None] | None = None) -> int:
