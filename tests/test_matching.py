@@ -145,15 +145,18 @@ def test_text_helpers() -> None:
     assert dates_asked("what happened on March 23rd?") == [DateAsked(None, 3, 23)]
 
 
+PLAIN = "Who claimed responsibility for the Crocus City Hall attack?"
+
+
 @pytest.mark.parametrize(
     "question",
     [
-        "Ｗｈｏ ｃｌａｉｍｅｄ ｒｅｓｐｏｎｓｉｂｉｌｉｔｙ ｆｏｒ ｔｈｅ Ｃｒｏｃｕｓ Ｃｉｔｙ Ｈａｌｌ ａｔｔａｃｋ?",  # fullwidth letters
+        "".join(chr(ord(c) + 0xFEE0) if c.isascii() and c.isalpha() else c for c in PLAIN),  # fullwidth letters
         "Who claimed respon\u200bsibility for the Cro\u200dcus City Hall attack?",  # zero-width inside words
         "Who claİmed responsİbİlİty for the Crocus Cİty Hall attack?",  # Turkish dotted capital I
     ],
 )
 def test_odd_unicode_matches_like_the_plain_text(seeded: Ledger, question: str) -> None:
-    plain = Matcher(seeded).ask(DEFAULT_SCOPE, "Who claimed responsibility for the Crocus City Hall attack?")
+    plain = Matcher(seeded).ask(DEFAULT_SCOPE, PLAIN)
     odd = Matcher(seeded).ask(DEFAULT_SCOPE, question)
     assert odd.matches and odd.matches[0].claim.ref == plain.matches[0].claim.ref

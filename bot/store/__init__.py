@@ -20,6 +20,19 @@ from bot.store.bulk import (
 from bot.store.sqlite import DEFAULT_SCOPE, Ledger, claim_record, incident_record, speaker_record
 from bot.store.vectors import claim_text, speaker_text
 
+
+def open_store(url_or_path):  # a str or Path; returns a bot.store.base.Store
+    """The ledger at a ``postgresql://`` URL (PostgreSQL, needs the ``postgres`` extra), or at a path or
+    ``sqlite:///path`` (SQLite; ``:memory:`` for a throwaway one)."""
+    text = str(url_or_path)
+    if text.startswith(("postgresql://", "postgres://")):
+        from bot.store.postgres import PostgresLedger  # psycopg is needed only for PostgreSQL ledgers
+
+        return PostgresLedger.open(text)
+    text = text.removeprefix("sqlite:///") if text.startswith("sqlite:///") else text.removeprefix("sqlite://")
+    return Ledger.memory() if text in ("", ":memory:") else Ledger.open(text)
+
+
 __all__ = [
     "DEFAULT_SCOPE",
     "BackupInfo",

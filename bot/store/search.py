@@ -21,7 +21,7 @@ def scope_token(scope: str) -> str:
 
 
 def _quoted(word: str) -> str:
-    return '"' + word.replace('"', '""') + '"'
+    return '"' + word.replace("\x00", "").replace('"', '""') + '"'
 
 
 class SqliteSearch:

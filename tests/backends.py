@@ -1,0 +1,150 @@
+"""Both store backends for one test: the ``store`` fixture gives a fresh SQLite ledger, then a fresh PostgreSQL one.
+
+Each PostgreSQL test gets a schema of its own (``CREATE SCHEMA``, the ledger's ``search_path``), dropped after it.
+The server is ``CLAIMLEDGER_TEST_PG_URL`` (default ``postgresql://postgres@127.0.0.1:5432/test``). Without a
+reachable server (or without psycopg) the PostgreSQL half is skipped, and the run's summary says how many tests
+and why; ``CLAIMLEDGER_REQUIRE_POSTGRES=1`` (CI) turns that skip into a failure.
+
+A plugin module: a test module uses it with ``pytest_plugins = ["tests.backends"]``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+
+from bot.seed import seed_scope
+from bot.store import DEFAULT_SCOPE, Ledger
+from tests.paths import REPO_ROOT
+
+PG_URL = os.environ.get("CLAIMLEDGER_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+REQUIRE_ENV = "CLAIMLEDGER_REQUIRE_POSTGRES"
+SKIP_MARK = "PostgreSQL backend not tested:"
+SEED_DIR = REPO_ROOT / "data"
+BACKENDS = ["sqlite", "postgresql"]
+
+_unavailable: list[str | None] = []  # the reason, checked once per run
+
+
+def require_postgres() -> bool:
+    return os.environ.get(REQUIRE_ENV, "").strip().lower() in ("1", "true", "yes")
+
+
+def postgres_unavailable() -> str | None:
+    """Why PostgreSQL tests cannot run here (None: they can)."""
+    if not _unavailable:
+        reason: str | None = None
+        try:
+            import psycopg
+            import psycopg_pool  # noqa: F401 - the store needs it too
+        except ImportError as error:
+            reason = f"psycopg is not installed ({error.name}); pip install -e '.[postgres]'"
+        else:
+            try:
+                with psycopg.connect(PG_URL, connect_timeout=3) as conn:
+                    conn.execute("SELECT 1")
+            except psycopg.Error as error:
+                first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+                reason = f"no PostgreSQL server reachable at {PG_URL} ({first})"
+        _unavailable.append(reason)
+    return _unavailable[0]
+
+
+def need_postgres() -> None:
+    """Skip the calling test without a server; fail it instead when CLAIMLEDGER_REQUIRE_POSTGRES=1."""
+    reason = postgres_unavailable()
+    if reason is None:
+        return
+    if require_postgres():
+        pytest.fail(f"{REQUIRE_ENV}=1 but {reason}", pytrace=False)
+    pytest.skip(f"{SKIP_MARK} {reason}")
+
+
+def drop_schema(schema: str) -> None:
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(PG_URL, autocommit=True, connect_timeout=10) as conn:
+        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+
+
+def new_schema() -> str:
+    return f"claimledger_test_{uuid.uuid4().hex[:12]}"
+
+
+@contextmanager
+def postgres_ledger(schema: str | None = None, *, drop: bool = True) -> Iterator[Any]:
+    """A fresh PostgreSQL ledger in a schema of its own (dropped afterwards)."""
+    from bot.store.postgres import PostgresLedger
+
+    need_postgres()
+    schema = schema or new_schema()
+    try:
+        with PostgresLedger.open(PG_URL, schema=schema, min_size=1, max_size=4) as ledger:
+            yield ledger
+    finally:
+        if drop:
+            drop_schema(schema)
+
+
+@contextmanager
+def make_store(backend: str) -> Iterator[Any]:
+    if backend == "sqlite":
+        with Ledger.memory() as ledger:
+            yield ledger
+    else:
+        with postgres_ledger() as ledger:
+            yield ledger
+
+
+@pytest.fixture(params=BACKENDS)
+def store(request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A fresh, empty ledger: SQLite in memory, then PostgreSQL in a schema of its own."""
+    with make_store(request.param) as ledger:
+        yield ledger
+
+
+@pytest.fixture
+def seeded_store(store: Any) -> Any:
+    seed_scope(store, DEFAULT_SCOPE, SEED_DIR)
+    return store
+
+
+@pytest.fixture
+def bk() -> Any:
+    """This module (its helpers: ``need_postgres``, ``make_store``, ``postgres_ledger``, ``PG_URL`` …), as pytest
+    loaded it: a test module that imported it before registering it as a plugin would bypass assert rewriting."""
+    return sys.modules[__name__]
+
+
+@pytest.fixture
+def pg_store() -> Iterator[Any]:
+    """A fresh PostgreSQL ledger alone (for what only PostgreSQL has)."""
+    with postgres_ledger() as ledger:
+        yield ledger
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    skipped = [r for r in terminalreporter.stats.get("skipped", []) if SKIP_MARK in str(r.longrepr)]
+    ran = [
+        r
+        for key in ("passed", "failed")
+        for r in terminalreporter.stats.get(key, [])
+        if getattr(r, "when", "call") == "call" and "postgres" in r.nodeid.lower()
+    ]
+    if skipped:
+        reason = postgres_unavailable() or "see the skip reasons"
+        terminalreporter.write_sep("-", "store backends", yellow=True)
+        terminalreporter.write_line(
+            f"{len(skipped)} PostgreSQL tests skipped: {reason}. Set {REQUIRE_ENV}=1 to make this a failure (CI does).",
+            yellow=True,
+        )
+    elif ran:
+        terminalreporter.write_sep("-", "store backends")
+        terminalreporter.write_line(f"{len(ran)} PostgreSQL tests ran against {PG_URL}.")
