@@ -29,7 +29,8 @@ async def main(args: argparse.Namespace) -> int:
             emu.patch(patch)
             guild = emu.add_guild("Breaking news")
             with tempfile.TemporaryDirectory() as tmp:
-                async with running_bot(emu, Path(tmp) / "burst.db", guilds=[guild]) as run:
+                async with running_bot(emu, Path(tmp) / "burst.db", guilds=[guild], semantic=not args.lexical) as run:
+                    await run.service.embed_pending()  # the server's claims have their vectors, as in production
                     result = await burst(
                         emu, guild, run, members=args.members, asks=args.asks, writes=args.writes, spread=args.spread
                     )
@@ -40,7 +41,10 @@ async def main(args: argparse.Namespace) -> int:
                             if r.actor.startswith("burst-mod")
                         )
                     )
+        print(f"matching: {'lexical only' if args.lexical else 'hybrid (semantic on)'}")
         print(result.table())
+        for error in result.errors[:3]:
+            print("error:", str(error)[:300])
         print(f"moderator writes sent {args.writes}, landed {landed}")
     finally:
         patch.undo()
@@ -53,4 +57,5 @@ if __name__ == "__main__":
     parser.add_argument("--asks", type=int, default=500)
     parser.add_argument("--writes", type=int, default=50)
     parser.add_argument("--spread", type=float, default=3.0, help="seconds over which the burst arrives")
+    parser.add_argument("--lexical", action="store_true", help="semantic matching off")
     raise SystemExit(asyncio.run(main(parser.parse_args())))

@@ -29,7 +29,7 @@ from bot.formats import import_bytes  # noqa: E402
 from bot.matching import DenseIndex, Matcher, default_embedder  # noqa: E402
 from bot.progress import ProgressBar  # noqa: E402
 from bot.seed import seed_scope  # noqa: E402
-from bot.store import DEFAULT_SCOPE, Ledger  # noqa: E402
+from bot.store import DEFAULT_SCOPE, Ledger, backup  # noqa: E402
 
 SETS = {
     "member": ROOT / "benchmarks" / "member_questions.jsonl",
@@ -37,7 +37,7 @@ SETS = {
     "seed": ROOT / "tests" / "seed_questions.jsonl",
 }
 CHECKTHAT = ROOT.parent / "shared" / "bench" / "checkthat-2020" / "verified_claims.docs.tsv"
-CACHE = Path(tempfile.gettempdir()) / "claimledger-bench"
+CACHE = Path(tempfile.gettempdir()) / "claimledger-bench"  # benchmarks/checkthat.py --db CACHE/checkthat.db
 
 
 def load(name: str) -> list[dict]:
@@ -60,7 +60,14 @@ def load(name: str) -> list[dict]:
 
 def build(path: Path, *, crowded: bool, dense: DenseIndex | None) -> Ledger:
     fresh = not path.exists()
-    ledger = Ledger.open(path)
+    checkthat_db = CACHE / "checkthat.db"  # left by `benchmarks/checkthat.py --db ...`, vectors included
+    if fresh and crowded and checkthat_db.exists():
+        backup(checkthat_db, path)  # a consistent copy, vectors included
+        ledger = Ledger.open(path)
+        seed_scope(ledger, DEFAULT_SCOPE)
+        fresh = False
+    else:
+        ledger = Ledger.open(path)
     if fresh:
         seed_scope(ledger, DEFAULT_SCOPE)
         if crowded:

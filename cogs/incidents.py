@@ -24,7 +24,6 @@ from .common import ModeratorGroup, acknowledge, actor, answer, incident_choices
 
 log = logging.getLogger(__name__)
 
-UNKNOWN_MESSAGE = 10008
 MISSING_PERMISSIONS = 50013
 TOO_MANY_PINS = 30003
 

@@ -400,7 +400,7 @@ async def test_audit_channel_gets_compact_diffs(
 async def test_shutdown_flushes_pending_summary_edits(
     emu: DiscordEmulator, guild: Guild, mod: Member, db_path: Path
 ) -> None:
-    async with running_bot(emu, db_path, guilds=[guild], summary_delay=60) as run:
+    async with running_bot(emu, db_path, guilds=[guild], summary_delay=60):
         await pin(emu, guild, mod)
         message_id = emu.pins(guild.channel_id)[0]
         inter = await emu.slash(
@@ -409,7 +409,6 @@ async def test_shutdown_flushes_pending_summary_edits(
         await inter.wait_message()
         await asyncio.sleep(0.1)
         assert not emu.requests_to("PATCH", rf"/messages/{message_id}$"), "still waiting out the delay"
-        del run
     assert len(emu.requests_to("PATCH", rf"/messages/{message_id}$")) == 1, "flushed at shutdown"
 
 
