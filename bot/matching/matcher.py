@@ -40,7 +40,8 @@ from bot.models import Answer, Claim, EvidenceStatus, Match, Speaker
 from bot.store import Ledger, speaker_text
 from bot.validation import LIMITS
 
-DEFAULT_THRESHOLD = 0.4
+DEFAULT_THRESHOLD = 0.3  # lexical matching alone (tuned on the seed questions)
+HYBRID_THRESHOLD = 0.4  # with semantic matching (tuned on benchmarks/tuning_questions.jsonl and the seed set)
 MAX_QUERY_TERMS = 24
 POSTINGS_BUDGET = 2_000  # most index entries BM25 may score for one question
 STOPWORD_SHARE = 0.3  # a word in more than this share of claims is not used to find candidates
@@ -118,7 +119,8 @@ class Matcher:
 
     def __init__(self, ledger: Ledger, *, threshold: float | None = None, dense: DenseIndex | None = None) -> None:
         self.ledger = ledger
-        self.threshold = DEFAULT_THRESHOLD if threshold is None else threshold
+        default = DEFAULT_THRESHOLD if dense is None else HYBRID_THRESHOLD
+        self.threshold = default if threshold is None else threshold
         self.dense = dense
         self._vocab: dict[str, _ScopeVocab] = {}
 
