@@ -58,7 +58,7 @@ SEMANTIC_WEIGHT = 3.0
 LEXICAL_WEIGHT = 1.0
 CONTENT_FLOOR = -0.04
 COMBINE = "max"
-SHOW_SHARE = 0.75  # with an answer, claims down to this share of the threshold are shown
+SHOW_SHARE = 1.0  # with an answer, claims down to this share of the threshold are shown
 ORDER = "rank"
 CONTENT_FULL = 0.02
 # Ranking: BM25 (normalised within the candidates), question coverage, claim coverage, fuzzy similarity.
