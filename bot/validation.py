@@ -11,6 +11,7 @@ import calendar
 import re
 import unicodedata
 from collections.abc import Iterable
+from typing import Literal, overload
 from urllib.parse import urlsplit
 
 from bot.errors import InvalidInputError
@@ -53,6 +54,10 @@ _MONTHS.update({name.lower(): i for i, name in enumerate(calendar.month_abbr) if
 _MONTHS["sept"] = 9
 
 
+@overload
+def clean_text(value: object, field: str, *, required: Literal[True], multiline: bool = True) -> str: ...
+@overload
+def clean_text(value: object, field: str, *, required: bool = False, multiline: bool = True) -> str | None: ...
 def clean_text(value: object, field: str, *, required: bool = False, multiline: bool = True) -> str | None:
     """Strip, drop control characters (keeping newlines where allowed) and check the length limit."""
     if value is None:

@@ -125,3 +125,11 @@ def test_no_sql_outside_the_store() -> None:
                 if isinstance(node, ast.Constant) and isinstance(node.value, str) and sql.search(node.value):
                     offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}")
     assert offenders == []
+
+
+def test_type_checker_clean_over_the_core() -> None:
+    exe = shutil.which("mypy", path=str(Path(sys.executable).parent)) or shutil.which("mypy")
+    if exe is None:
+        pytest.skip("mypy is not installed (it comes with the test extra)")
+    result = subprocess.run([exe, "bot"], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr

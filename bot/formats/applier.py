@@ -18,6 +18,13 @@ def _json(value: Any) -> str | None:
     return json.dumps(value, ensure_ascii=False) if value is not None else None
 
 
+def _assigned(row_id: int | None) -> int:
+    """A row's id, given by :func:`build_batch` before any row is written."""
+    if row_id is None:
+        raise RuntimeError("a row of the plan has no id")
+    return row_id
+
+
 def _claim_values(claim: ClaimRow) -> tuple[Any, ...]:
     record = claim.record
     evidence = record["evidence"]
@@ -70,15 +77,16 @@ def build_batch(plan: Plan, ids: dict[str, int], actor: str) -> Batch:
         elif source.publisher != source.original_publisher:
             batch.sources_publisher.append((source.publisher, source.id))
     for claim in plan.claims:
-        source_ids = [s.id for s in claim.sources]
+        claim_id = _assigned(claim.id)
+        source_ids = [_assigned(s.id) for s in claim.sources]
         if claim.original is None:
-            batch.claims_new.append((claim.id, *_claim_values(claim), at, at))
-            batch.claim_sources_new += [(claim.id, source_id, i) for i, source_id in enumerate(source_ids)]
+            batch.claims_new.append((claim_id, *_claim_values(claim), at, at))
+            batch.claim_sources_new += [(claim_id, source_id, i) for i, source_id in enumerate(source_ids)]
         elif claim.record != claim.original or source_ids != [s.id for s in claim.original_sources]:
-            batch.claims_changed.append((*_claim_values(claim), at, claim.id))
+            batch.claims_changed.append((*_claim_values(claim), at, claim_id))
             if source_ids != [s.id for s in claim.original_sources]:
-                batch.claim_sources_reset.append(claim.id)
-                batch.claim_sources_changed += [(claim.id, source_id, i) for i, source_id in enumerate(source_ids)]
+                batch.claim_sources_reset.append(claim_id)
+                batch.claim_sources_changed += [(claim_id, source_id, i) for i, source_id in enumerate(source_ids)]
     for entity, row, action, old, new in plan.revisions:
         batch.revisions.append((entity, row.id, action, who, at, _json(old), _json(new)))
     return batch

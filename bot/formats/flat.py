@@ -137,6 +137,11 @@ def _cell(column: str, value: Any) -> str | list[Any] | None:
     raise ValueError(f"{column} must be text, not {'a list' if isinstance(value, list) else 'an object'}")
 
 
+def _stripped(value: str | list[Any] | None) -> str | None:
+    """A text cell trimmed, or None when empty (only the tags column may hold a list)."""
+    return (value.strip() or None) if isinstance(value, str) else None
+
+
 def row_record(line: int, row: dict[str, Any]) -> Record:
     """The record of one flat row."""
     unknown = set(row) - set(FLAT_COLUMNS)
@@ -149,10 +154,10 @@ def row_record(line: int, row: dict[str, Any]) -> Record:
     text = values.get("claim")
     if not (isinstance(text, str) and text.strip()):
         return Record("claim", line, problem="the claim column is empty")
-    incident = (values.get("incident") or "").strip() or None
-    speaker = (values.get("speaker") or "").strip() or None
-    source_url = (values.get("source_url") or "").strip() or None
-    source_title = (values.get("source_title") or "").strip() or None
+    incident = _stripped(values.get("incident"))
+    speaker = _stripped(values.get("speaker"))
+    source_url = _stripped(values.get("source_url"))
+    source_title = _stripped(values.get("source_title"))
     data = {
         "ref": values.get("ref"),
         "incident": incident,

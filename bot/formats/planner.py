@@ -15,7 +15,7 @@ import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, overload
 from urllib.parse import urlsplit
 
 from rapidfuzz import fuzz, process, utils
@@ -131,6 +131,10 @@ def _label(name: str) -> str:
     return name.replace("_", " ").capitalize()
 
 
+@overload
+def clean(value: Any, name: str, *, required: Literal[True], multiline: bool = True) -> str: ...
+@overload
+def clean(value: Any, name: str, *, required: bool = False, multiline: bool = True) -> str | None: ...
 def clean(value: Any, name: str, *, required: bool = False, multiline: bool = True) -> str | None:
     """``clean_text`` (the same result, the same errors), fast for the usual value: printable, already NFC."""
     if type(value) is str and value.isprintable() and unicodedata.is_normalized("NFC", value):
@@ -286,13 +290,13 @@ class Planner:
         self.by_ref: dict[str, ClaimRow] = {}
         self.by_text: dict[tuple[str, SpeakerRow | None], ClaimRow] = {}
         for row in rows:
-            incident = incidents.get(row["incident_id"])
-            speaker = speakers.get(row["speaker_id"])
+            claim_incident = incidents.get(row["incident_id"])
+            claim_speaker = speakers.get(row["speaker_id"])
             sources = claim_sources.get(row["id"], [])
-            record = {
+            claim_record: dict[str, Any] = {
                 "ref": row["ref"],
-                "incident": incident.slug if incident else None,
-                "speaker": speaker.name if speaker else None,
+                "incident": claim_incident.slug if claim_incident else None,
+                "speaker": claim_speaker.name if claim_speaker else None,
                 "claim": row["text"],
                 "quote": row["quote"],
                 "said_at": row["said_at"],
@@ -306,12 +310,14 @@ class Planner:
                 "sources": [{"url": s.url, "title": s.title, "publisher": s.publisher} for s in sources],
                 "removed": {"reason": row["removed_reason"]} if row["removed_reason"] is not None else None,
             }
-            claim = ClaimRow(row["id"], record, incident, speaker, list(sources), record, list(sources))
+            claim = ClaimRow(
+                row["id"], claim_record, claim_incident, claim_speaker, list(sources), claim_record, list(sources)
+            )
             plan.claims.append(claim)
             if row["ref"] is not None:
                 self.by_ref[row["ref"]] = claim
             else:
-                self.by_text.setdefault((row["text"], speaker), claim)
+                self.by_text.setdefault((row["text"], claim_speaker), claim)
 
     def _known_source(self, row: dict[str, Any]) -> SourceRow:
         key = (row["title"], row["url"] or "")
@@ -442,7 +448,7 @@ class Planner:
         title = clean(text_value(raw.get("title"), "title"), "title", required=True, multiline=False)
         assert title is not None
         slug = text_value(raw.get("slug"), "slug")
-        record = {
+        record: dict[str, Any] = {
             "slug": clean_slug(slug or slugify(title)),
             "title": title,
             "date": parse_partial_date(text_value(raw.get("date"), "date")),
@@ -557,7 +563,7 @@ class Planner:
 
     def _new_speaker(self, raw: dict[str, Any]) -> SpeakerRow:
         """``Ledger.create_speaker``."""
-        record = {
+        record: dict[str, Any] = {
             "name": clean(text_value(raw.get("name"), "name"), "name", required=True, multiline=False),
             "role": clean(text_value(raw.get("role"), "role"), "role", multiline=False),
             "kind": parse_kind(text_value(raw.get("kind"), "kind")).value,

@@ -77,9 +77,9 @@ class DenseIndex:
             log.info("Embedded %d claims of %s with %s", done, scope, self.model_id)
         # speakers' descriptions too (kept in memory), so no question waits for them
         for start in range(0, len(speakers := ledger.list_speakers(scope)), EMBED_BATCH):
-            chunk = speakers[start : start + EMBED_BATCH]
+            speaker_chunk = speakers[start : start + EMBED_BATCH]
             self.speaker_similarities(np.zeros(self.embedder.dim, dtype=np.float32), [
-                speaker_text(s.name, s.role) for s in chunk
+                speaker_text(s.name, s.role) for s in speaker_chunk
             ])  # fmt: skip
         return done
 

@@ -58,7 +58,8 @@ SEMANTIC_WEIGHT = 3.0
 LEXICAL_WEIGHT = 1.0
 CONTENT_FLOOR = -0.04
 COMBINE = "max"
-SHOW_SHARE = 1.0  # with an answer, claims down to this share of the threshold are shown
+# with an answer, claims down to this share of the threshold are shown (hybrid: the fused rank orders them)
+SHOW_SHARE_HYBRID = 0.75
 ORDER = "rank"
 CONTENT_FULL = 0.02
 # Ranking: BM25 (normalised within the candidates), question coverage, claim coverage, fuzzy similarity.
@@ -303,9 +304,10 @@ class Matcher:
         if not scored or max(conf for _, conf, _ in scored) < self.threshold:
             return []
         shown: list[Match] = []
+        share = SHOW_SHARE_HYBRID if self.dense is not None else 1.0
         ceiling = 1.0
         for _, conf, claim in scored:
-            if conf >= self.threshold * SHOW_SHARE:
+            if conf >= self.threshold * share:
                 ceiling = min(ceiling, conf)
                 shown.append(Match(claim, round(ceiling, 4)))
         return shown

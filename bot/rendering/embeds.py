@@ -12,6 +12,7 @@ from the source and evidence URL fields, http(s) only, with the characters that 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from urllib.parse import quote, urlsplit
 
 import discord
@@ -134,13 +135,13 @@ def _source_text(claim: Claim) -> str:
         if url is None:
             parts.append(cut(inert(source.title or source.url or "untitled"), 200))
             continue
-        named = source.title and source.title.strip() != source.url.strip()
+        named = source.title and source.title.strip() != (source.url or "").strip()
         title = cut(link_text(source.title if named else urlsplit(url).netloc), 120)
         parts.append(f"[{title}]({url})")
     return "; ".join(parts)
 
 
-def _evidence_links(links: list[str]) -> str:
+def _evidence_links(links: Iterable[str]) -> str:
     """Evidence links as bare http(s) URLs (Discord links them); anything else as plain text."""
     return "\n".join(safe_url(link) or inert(link) for link in links)
 
