@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import sqlite3
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -83,8 +84,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 def open_ledger(path: Path, settings: Settings, *, seed: bool) -> Ledger:
     """Open (creating if needed) the ledger; a new one is seeded with the bundled data unless ``seed`` is False."""
+    if path.is_dir():
+        raise LedgerError(f"{path} is a folder; give --db (or CLAIMLEDGER_DB) the path of a ledger file.")
+    if path != settings.db_path and not path.parent.is_dir():
+        raise LedgerError(f"The folder {path.parent} does not exist; create it first, or choose another --db path.")
     is_new = not path.exists()
-    ledger = Ledger.open(path)
+    try:
+        ledger = Ledger.open(path)
+    except sqlite3.Error as err:
+        if is_new:
+            path.unlink(missing_ok=True)
+        raise LedgerError(f"Cannot open the ledger {path}: {err}.") from None
     if is_new and seed:
         seed_if_empty(ledger, DEFAULT_SCOPE, settings.seed_dir)
     return ledger
@@ -217,7 +227,10 @@ def cmd_export(args: argparse.Namespace, settings: Settings, out: TextIO) -> int
             claim_url=args.claim_url,
         )
     if args.file:
-        args.file.write_text(text, encoding="utf-8")
+        try:
+            args.file.write_text(text, encoding="utf-8")
+        except OSError as err:
+            raise LedgerError(f"Cannot write {args.file}: {err.strerror or err}.") from None
         print(f"Wrote {args.file} ({fmt}).", file=sys.stderr)
     else:
         out.write(text)

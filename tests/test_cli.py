@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -145,3 +146,34 @@ def test_settings_from_env_and_dotenv(tmp_path: Path) -> None:
     assert Settings.from_env({"DISCORD_TOKEN": "from-env"}, dotenv).token == "from-env"
     with pytest.raises(Exception, match="CLAIMLEDGER_DEV_GUILD must be a number"):
         Settings.from_env({"CLAIMLEDGER_DEV_GUILD": "abc"}, None)
+
+
+@pytest.mark.parametrize("kind", ["folder", "missing parent", "read-only"])
+def test_a_bad_db_path_is_one_sentence_and_leaves_nothing(
+    tmp_path: Path, kind: str, capsys: pytest.CaptureFixture
+) -> None:
+    if kind == "folder":
+        db = tmp_path / "afolder"
+        db.mkdir()
+    elif kind == "missing parent":
+        db = tmp_path / "no" / "such" / "ledger.db"
+    else:
+        db = tmp_path / "ro.db"
+        db.write_bytes(b"")
+        db.chmod(0o400)
+        if os.access(db, os.W_OK):  # root writes anyway: make it unreadable as SQLite instead
+            db.write_bytes(b"not a database at all, but long enough to be read as a header" * 4)
+    before = sorted(p.name for p in tmp_path.rglob("*"))
+    code = main(["ask", "who", "--db", str(db)])
+    err = capsys.readouterr().err
+    assert code != 0
+    assert err.startswith("claimledger ask: ") and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert sorted(p.name for p in tmp_path.rglob("*")) == before
+
+
+def test_export_to_a_missing_folder_is_one_sentence(
+    tmp_path: Path, db_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    code = main(["export", str(tmp_path / "nowhere" / "x.csv"), "--db", str(db_path)])
+    err = capsys.readouterr().err
+    assert code == 1 and "Cannot write" in err and "Traceback" not in err
