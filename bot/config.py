@@ -54,6 +54,7 @@ class Settings:
     seed_new_servers: bool = True
     summary_delay: float = 2.0  # seconds to gather a burst of changes into one summary edit
     semantic: bool = True  # semantic (embedding) matching beside the lexical search
+    message_content: bool | None = None  # ask for the Message Content intent (watched channels); None: unset
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, dotenv: Path | None = Path(".env")) -> Settings:
@@ -85,4 +86,5 @@ class Settings:
             owner_ids=frozenset(owners),
             seed_new_servers=merged.get("CLAIMLEDGER_SEED_NEW_SERVERS", "1").strip().lower() not in _FALSE,
             semantic=merged.get("CLAIMLEDGER_SEMANTIC", "1").strip().lower() not in _FALSE,
+            message_content=merged.get("CLAIMLEDGER_MESSAGE_CONTENT", "0").strip().lower() not in (*_FALSE, ""),
         )

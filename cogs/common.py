@@ -9,6 +9,7 @@ Administrator, or the role set with ``/ledger settings moderator-role``. Everyon
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
 import discord
@@ -16,10 +17,14 @@ from discord import app_commands
 
 from bot.discord.client import scope_of
 from bot.discord.permissions import MODERATOR_ROLE_SETTING, is_moderator, refusal
+from bot.rendering.audit import AUDIT_CHANNEL_SETTING
+from bot.rendering.embeds import cut, inert
 
 if TYPE_CHECKING:
     from bot.discord.client import ClaimLedgerBot
     from bot.store import Ledger
+
+log = logging.getLogger(__name__)
 
 GUILD_ONLY = app_commands.AppCommandContext(guild=True, dm_channel=False, private_channel=False)
 
@@ -175,3 +180,28 @@ class AuthorView(discord.ui.View):
 
     async def on_error(self, interaction: discord.Interaction, error: Exception, item: discord.ui.Item) -> None:
         await interaction.client.tree.handle_error(interaction, error)  # type: ignore[attr-defined]
+
+
+# ------------------------------------------------------------------ the audit channel: what is not a revision
+
+
+async def post_audit(bot: ClaimLedgerBot, scope: str, title: str, text: str) -> bool:
+    """Post one note to the server's audit channel (the one set with ``/ledger settings audit-channel``), for what
+    the bot did that is not a ledger revision (automatic replies, "not relevant" marks). Stored text in ``text`` is
+    made inert here; nothing pings. False when there is no audit channel or Discord refused."""
+    channel_id = await bot.ledger.read(lambda ledger: ledger.get_setting(scope, AUDIT_CHANNEL_SETTING))
+    if not channel_id or not channel_id.isdigit():
+        return False
+    channel = bot.get_channel(int(channel_id))
+    if not isinstance(channel, discord.abc.Messageable):
+        log.warning("audit channel %s of %s is not reachable", channel_id, scope)
+        return False
+    try:
+        await channel.send(
+            embed=discord.Embed(title=cut(title, 256), description=cut(inert(text), 4096)),
+            allowed_mentions=discord.AllowedMentions.none(),
+        )
+    except discord.HTTPException as error:
+        log.warning("could not post to the audit channel %s: %s (code %s)", channel_id, error.status, error.code)
+        return False
+    return True

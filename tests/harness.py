@@ -33,16 +33,19 @@ async def running_bot(
     guilds: Sequence[Guild] = (),
     extensions: Sequence[str] = DEFAULT_EXTENSIONS,
     sync: bool = True,
+    message_content: bool = False,
     **settings_overrides: object,
 ) -> AsyncIterator[Running]:
-    """Start the bot, wait for on_ready (and the seeding of every guild), sync commands to ``guilds``."""
+    """Start the bot, wait for on_ready (and the seeding of every guild), sync commands to ``guilds``.
+    ``message_content`` asks for the Message Content intent (watched channels), whatever the environment says."""
     settings_overrides.setdefault("token", "emulated-token")
     settings = Settings(db_path=db_path, seed_dir=REPO_ROOT / "data", **settings_overrides)  # type: ignore[arg-type]
     # semantic matching only where a test asks for it (semantic=True): the model costs seconds per server
     embedder = default_embedder(True) if settings_overrides.get("semantic") else None
     dense = DenseIndex(embedder) if embedder is not None else None
     service = LedgerService(db_path, threshold=settings.match_threshold, dense=dense)
-    bot = ClaimLedgerBot(settings=settings, ledger=service, extensions=extensions, guild_ready_timeout=0.05)
+    bot = ClaimLedgerBot(settings=settings, ledger=service, extensions=extensions, guild_ready_timeout=0.05,
+                         message_content=message_content)  # fmt: skip
     ready = asyncio.Event()
 
     async def on_ready() -> None:

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.config import Settings
+from bot.config import Settings, read_dotenv
 from bot.discord.service import LedgerService
 from bot.errors import LedgerError
 
@@ -24,7 +26,11 @@ DEFAULT_EXTENSIONS: tuple[str, ...] = (
     "cogs.incidents",
     "cogs.ledger",
     "cogs.audit",
+    "cogs.watch",
+    "cogs.record",
 )
+MESSAGE_CONTENT_ENV = "CLAIMLEDGER_MESSAGE_CONTENT"
+_OFF = ("0", "false", "no", "off")
 UNEXPECTED = "Something went wrong on Claim Ledger's side. It has been logged; please try again in a moment."
 
 
@@ -107,12 +113,28 @@ async def send_ephemeral(interaction: discord.Interaction, message: str) -> None
         log.warning("Could not deliver an error message to interaction %s", interaction.id, exc_info=True)
 
 
-def intents() -> discord.Intents:
-    """Only what the bot uses: guilds and guild messages (for mentions). No privileged intents."""
+def intents(*, message_content: bool = False) -> discord.Intents:
+    """Only what the bot uses: guilds and guild messages (for mentions), and the privileged Message Content intent
+    only when watched channels are wanted (``CLAIMLEDGER_MESSAGE_CONTENT=1``)."""
     wanted = discord.Intents.none()
     wanted.guilds = True
     wanted.guild_messages = True
+    wanted.message_content = message_content
     return wanted
+
+
+def message_content_requested(
+    settings: Settings, env: Mapping[str, str] | None = None, dotenv: Path | None = Path(".env")
+) -> bool:
+    """Whether to ask Discord for the Message Content intent: ``settings.message_content`` when the settings carry
+    it, else ``CLAIMLEDGER_MESSAGE_CONTENT`` from the environment (or ``.env``); off by default."""
+    explicit = getattr(settings, "message_content", None)
+    if explicit is not None:
+        return bool(explicit)
+    merged: dict[str, str] = dict(read_dotenv(dotenv)) if dotenv else {}
+    merged.update(os.environ if env is None else env)
+    raw = merged.get(MESSAGE_CONTENT_ENV, "").strip().lower()
+    return bool(raw) and raw not in _OFF
 
 
 class ClaimLedgerBot(commands.Bot):
@@ -122,9 +144,12 @@ class ClaimLedgerBot(commands.Bot):
         settings: Settings,
         ledger: LedgerService,
         extensions: Sequence[str] = DEFAULT_EXTENSIONS,
+        message_content: bool | None = None,
         **options: Any,
     ) -> None:
-        options.setdefault("intents", intents())
+        if message_content is None:
+            message_content = message_content_requested(settings)
+        options.setdefault("intents", intents(message_content=message_content))
         options.setdefault("allowed_mentions", discord.AllowedMentions.none())
         super().__init__(
             command_prefix=commands.when_mentioned,
@@ -137,6 +162,30 @@ class ClaimLedgerBot(commands.Bot):
         self.ledger = ledger
         self.initial_extensions = tuple(extensions)
         self.failed_extensions: dict[str, BaseException] = {}
+        self.message_content_refused = False
+
+    @property
+    def watching(self) -> bool:
+        """Watched channels work only with the Message Content intent requested and granted."""
+        return self.intents.message_content and not self.message_content_refused
+
+    async def connect(self, *, reconnect: bool = True) -> None:
+        """Connect; when Discord refuses the Message Content intent (not enabled in the Developer Portal), say so
+        once and go on without it: watched channels are off, everything else works."""
+        try:
+            await super().connect(reconnect=reconnect)
+        except discord.PrivilegedIntentsRequired:
+            if not self.intents.message_content:
+                raise
+            log.warning(
+                "Watched channels are off: Discord refused the Message Content intent. Enable it in the Developer"
+                " Portal (Bot → Privileged Gateway Intents → Message Content) and restart, or set"
+                " %s=0 to stop asking for it.",
+                MESSAGE_CONTENT_ENV,
+            )
+            self.message_content_refused = True
+            self._connection._intents.message_content = False  # noqa: SLF001 (discord.py keeps no public setter)
+            await super().connect(reconnect=reconnect)
 
     async def setup_hook(self) -> None:
         for extension in self.initial_extensions:

@@ -56,7 +56,11 @@ def run_bot(settings: Settings, *, db_path: Path, sync_only: bool = False, sync_
         )
         return 2
     except discord.PrivilegedIntentsRequired:
-        print("claimledger: Discord refused a privileged intent; this bot needs none.", file=sys.stderr)
+        print(
+            "claimledger: Discord refused the Message Content intent: enable it in the Developer Portal (Bot →"
+            " Privileged Gateway Intents), or unset CLAIMLEDGER_MESSAGE_CONTENT.",
+            file=sys.stderr,
+        )
         return 2
     except (discord.GatewayNotFound, discord.ConnectionClosed, OSError) as error:
         print(f"claimledger: cannot reach Discord: {error}", file=sys.stderr)
