@@ -41,7 +41,6 @@ STATUS_ICONS = {
 }
 _MENTION_RE = re.compile(r"@(?:everyone|here)|<@[!&]?\d+>|<#\d+>")
 COLOUR = discord.Colour.from_rgb(88, 101, 242)
-EMPTY__MENTION_RE = re.compile(r"@(?:everyone|here)|<@[!&]?\d+>|<#\d+>")
 EMPTY_COLOUR = discord.Colour.light_grey()
 
 

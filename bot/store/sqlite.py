@@ -3,7 +3,7 @@
 Every method takes the ``scope`` (a Discord guild id as text, or the CLI's default scope)
 first, and never reads or writes a row of another scope. A ``Ledger`` owns one connection
 and serialises calls on it with a lock, so it may be used from a worker thread; the bot
-uses :class:`bot.runner.LedgerRunner`, which keeps one writer and runs every call off
+uses :class:`bot.discord.service.LedgerService`, which keeps one writer and runs every call off
 the event loop.
 """
 
