@@ -49,6 +49,7 @@ CANDIDATES = 100
 RESCORE = 60
 SMALL_LEDGER = 20_000  # claims: below this every claim word joins the fuzzy vocabulary
 DENSE_CANDIDATES = 20  # the closest claims by meaning join the lexical candidates
+SPEAKER_CHECKS = 8  # the closest claims whose speaker-only similarity is discounted
 INLINE_EMBED = 64  # a server with at most this many claims lacking vectors gets them while it asks
 # Semantic margin (cosine to the claim minus cosine to everyday statements): below FLOOR it says nothing,
 # at FULL it is certain. Fusion: the ranking mixes the lexical rank with the semantic margin.
@@ -343,7 +344,9 @@ class Matcher:
         who: dict[int, str] = {}
         speaker_cosines: dict[str, float] = {}
         if semantic is not None and self.dense is not None and cosines:
-            who = {c.id: speaker_text(c.speaker.name, c.speaker.role) for c in claims if c.speaker and c.id in cosines}
+            # only the closest claims can be carried by meaning alone: their speakers are the ones to discount
+            closest = sorted((c for c in claims if c.speaker and c.id in cosines), key=lambda c: -cosines[c.id])
+            who = {c.id: speaker_text(c.speaker.name, c.speaker.role) for c in closest[:SPEAKER_CHECKS] if c.speaker}
             speaker_cosines = self.dense.speaker_similarities(semantic.vector, list(who.values()))
         scored = []
         for claim in claims:
