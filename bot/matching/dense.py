@@ -99,17 +99,20 @@ class DenseIndex:
 
     # ---------------------------------------------------------------- reading
 
-    def _matrix(self, ledger: Ledger, scope: str) -> _ScopeMatrix:
-        state = ledger.vectors.state(scope, self.model_id)
+    def _matrix(self, ledger: Ledger, scope: str, *, fresh: bool = False) -> _ScopeMatrix:
+        """The scope's vectors; ``fresh``: the caller knows nothing changed since it last looked."""
         with self._lock:
             cached = self._scopes.get(scope)
+        if fresh and cached is not None:
+            return cached
+        state = ledger.vectors.state(scope, self.model_id)
         if cached is not None and cached.state == state:
             return cached
         dim = self.embedder.dim
         if cached is not None:
             new = ledger.vectors.load(scope, self.model_id, dim, after=cached.last_id)
-            fresh = [int(i) for i in new.claim_ids if int(i) not in cached.row_of]
-            if len(fresh) == len(new.claim_ids) and len(cached.ids) + len(fresh) == state[0]:
+            added = [int(i) for i in new.claim_ids if int(i) not in cached.row_of]
+            if len(added) == len(new.claim_ids) and len(cached.ids) + len(added) == state[0]:
                 ids = np.concatenate([cached.ids, new.claim_ids])
                 matrix = np.concatenate([cached.matrix, new.vectors])
                 row_of = dict(cached.row_of)
@@ -152,9 +155,11 @@ class DenseIndex:
         with self._lock:
             return {text: float(self._speakers[text] @ vector) for text in speakers if text in self._speakers}
 
-    def search(self, ledger: Ledger, scope: str, vector: np.ndarray, k: int) -> list[tuple[int, float]]:
+    def search(
+        self, ledger: Ledger, scope: str, vector: np.ndarray, k: int, *, fresh: bool = False
+    ) -> list[tuple[int, float]]:
         """(claim id, cosine) of the ``k`` closest claims of the scope, best first (removed claims included)."""
-        loaded = self._matrix(ledger, scope)
+        loaded = self._matrix(ledger, scope, fresh=fresh)
         if not len(loaded.ids):
             return []
         sims = loaded.matrix @ vector
@@ -165,7 +170,7 @@ class DenseIndex:
 
     def similarities(self, ledger: Ledger, scope: str, vector: np.ndarray, claim_ids: list[int]) -> dict[int, float]:
         """Cosine of the question with each of these claims that has a vector."""
-        loaded = self._matrix(ledger, scope)
+        loaded = self._matrix(ledger, scope, fresh=True)  # search() just checked
         rows = [(cid, loaded.row_of[cid]) for cid in claim_ids if cid in loaded.row_of]
         if not rows:
             return {}

@@ -125,6 +125,7 @@ class Matcher:
         self.threshold = default if threshold is None else threshold
         self.dense = dense
         self._vocab: dict[str, _ScopeVocab] = {}
+        self._vectors_seen: dict[str, tuple[int, int]] = {}  # scope -> ledger version when vectors were checked
 
     # ------------------------------------------------------------------ caches
 
@@ -317,11 +318,15 @@ class Matcher:
         """The question's vector, its closest claims and its baseline; None without dense search."""
         if self.dense is None:
             return None
-        missing = self.dense.missing(self.ledger, scope)
-        if missing and missing <= INLINE_EMBED:
-            self.dense.sync(self.ledger, scope)  # a few new claims: embed them now
+        version = self.ledger.search.version()
+        unchanged = self._vectors_seen.get(scope) == version  # nothing written since: no need to look again
+        if not unchanged:
+            missing = self.dense.missing(self.ledger, scope)
+            if missing and missing <= INLINE_EMBED:
+                self.dense.sync(self.ledger, scope)  # a few new claims: embed them now
+            self._vectors_seen[scope] = self.ledger.search.version()
         vector = self.dense.encode([question])[0]
-        hits = self.dense.search(self.ledger, scope, vector, DENSE_CANDIDATES)
+        hits = self.dense.search(self.ledger, scope, vector, DENSE_CANDIDATES, fresh=unchanged)
         return _Semantic(vector=vector, hits=hits, baseline=self.dense.baseline(vector))
 
     def _rank(
