@@ -9,20 +9,35 @@ import sqlite3
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
-from bot.config import Settings
+from bot.config import Settings, is_url
 from bot.errors import ImportFileError, LedgerError, location
 from bot.formats import export_text, import_file
 from bot.matching import INLINE_EMBED, DenseIndex, Matcher, default_embedder
 from bot.progress import ProgressBar
 from bot.rendering.text import answer_json, render_answer_text
 from bot.seed import seed_if_empty
-from bot.store import DEFAULT_SCOPE, Ledger, backup, restore
+from bot.store import DEFAULT_SCOPE, Ledger, backup, open_store, restore
 
 log = logging.getLogger(__name__)
 
 CLI_ACTOR = "cli"
+
+
+def _location(text: str) -> str | Path:
+    return text if is_url(text) else Path(text)
+
+
+def location_of(args: argparse.Namespace, settings: Settings) -> str | Path:
+    """Where the ledger is: --db, else CLAIMLEDGER_DB (a path or a postgresql:// URL), else the default file."""
+    return args.db or settings.db_url or settings.db_path
+
+
+def _file_only(location: str | Path, what: str) -> Path:
+    if isinstance(location, str):
+        raise LedgerError(f"{what} works on a SQLite ledger file; for PostgreSQL use pg_dump, or `claimledger export`.")
+    return location
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,7 +49,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def with_db(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
-        p.add_argument("--db", type=Path, help="ledger file (default: $CLAIMLEDGER_DB, else ~/.local/share/...)")
+        p.add_argument(
+            "--db",
+            type=_location,
+            help="ledger file, or a postgresql:// URL (default: $CLAIMLEDGER_DB, else ~/.local/share/...)",
+        )
         p.add_argument("--scope", default=DEFAULT_SCOPE, help=argparse.SUPPRESS)
         return p
 
@@ -82,8 +101,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def open_ledger(path: Path, settings: Settings, *, seed: bool) -> Ledger:
+def open_ledger(path: str | Path, settings: Settings, *, seed: bool) -> Ledger:
     """Open (creating if needed) the ledger; a new one is seeded with the bundled data unless ``seed`` is False."""
+    if isinstance(path, str):  # PostgreSQL: the same API as the SQLite Ledger (bot.store.base.Store)
+        try:
+            store = cast(Ledger, open_store(path))
+        except Exception as err:  # the driver's errors name the server and the reason
+            raise LedgerError(f"Cannot open the PostgreSQL ledger: {err}".rstrip(".") + ".") from None
+        if seed and store.is_empty(DEFAULT_SCOPE) and not store.get_setting(DEFAULT_SCOPE, "seeded"):
+            seed_if_empty(store, DEFAULT_SCOPE, settings.seed_dir)
+            store.set_marker(DEFAULT_SCOPE, "seeded", "1")
+        return store
     if path.is_dir():
         raise LedgerError(f"{path} is a folder; give --db (or CLAIMLEDGER_DB) the path of a ledger file.")
     if path != settings.db_path and not path.parent.is_dir():
@@ -129,7 +157,7 @@ def cmd_ask(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     if not 1 <= args.top <= 50:
         print("claimledger ask: --top must be between 1 and 50.", file=sys.stderr)
         return 2
-    with open_ledger(args.db or settings.db_path, settings, seed=True) as ledger:
+    with open_ledger(location_of(args, settings), settings, seed=True) as ledger:
         threshold = args.threshold if args.threshold is not None else settings.match_threshold
         dense = dense_index(settings)
         if dense is not None:
@@ -177,16 +205,17 @@ def cmd_embed(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     if dense is None:
         print("claimledger embed: semantic matching is off (CLAIMLEDGER_SEMANTIC=0) or not installed.", file=sys.stderr)
         return 2
-    with open_ledger(args.db or settings.db_path, settings, seed=True) as ledger:
+    with open_ledger(location_of(args, settings), settings, seed=True) as ledger:
         done = dense.sync_all(ledger, progress=ProgressBar("Embedding claims", min_total=INLINE_EMBED))
     out.write(f"Embedded {done} claims with {dense.model_id}.\n")
     return 0
 
 
 def cmd_import(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
-    path = args.db or settings.db_path
+    path = location_of(args, settings)
     # a dry run against a ledger that does not exist yet compares with an empty one, and creates no file
-    opened = Ledger.memory() if args.dry_run and not path.exists() else open_ledger(path, settings, seed=False)
+    missing = isinstance(path, Path) and not path.exists()
+    opened = Ledger.memory() if args.dry_run and missing else open_ledger(path, settings, seed=False)
     with opened as ledger:
         report = import_file(
             ledger,
@@ -216,7 +245,7 @@ def cmd_export(args: argparse.Namespace, settings: Settings, out: TextIO) -> int
     if fmt is None:
         suffix = args.file.suffix.lower() if args.file else ""
         fmt = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".jsonld": "claimreview"}.get(suffix, "native")
-    with open_ledger(args.db or settings.db_path, settings, seed=True) as ledger:
+    with open_ledger(location_of(args, settings), settings, seed=True) as ledger:
         text = export_text(
             ledger,
             args.scope,
@@ -238,13 +267,13 @@ def cmd_export(args: argparse.Namespace, settings: Settings, out: TextIO) -> int
 
 
 def cmd_backup(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
-    info = backup(args.db or settings.db_path, args.path)
+    info = backup(_file_only(location_of(args, settings), "backup"), args.path)
     out.write(f"Backed up {info.describe()} to {info.path} (integrity check: ok).\n")
     return 0
 
 
 def cmd_restore(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
-    target = args.db or settings.db_path
+    target = _file_only(location_of(args, settings), "restore")
     replaced = target.exists()
     info = restore(args.path, target, force=args.force)
     out.write(
@@ -265,7 +294,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings, out: TextIO, *, sync_g
     from bot.discord.runner import run_bot  # imports discord.py only when the bot is wanted
 
     return run_bot(
-        settings, db_path=args.db or settings.db_path, sync_only=args.command == "sync", sync_guild=sync_guild
+        settings, db_path=location_of(args, settings), sync_only=args.command == "sync", sync_guild=sync_guild
     )
 
 

@@ -16,6 +16,11 @@ log = logging.getLogger(__name__)
 _FALSE = ("0", "false", "no", "off")
 
 
+def is_url(location: object) -> bool:
+    """Whether a ledger location is a PostgreSQL URL (else it is a SQLite file path)."""
+    return isinstance(location, str) and location.startswith(("postgresql://", "postgres://"))
+
+
 def default_db_path(env: Mapping[str, str] | None = None) -> Path:
     env = os.environ if env is None else env
     base = env.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
@@ -45,6 +50,7 @@ def read_dotenv(path: Path) -> dict[str, str]:
 @dataclass(frozen=True)
 class Settings:
     db_path: Path
+    db_url: str | None = None  # a postgresql:// URL from CLAIMLEDGER_DB: the ledger lives in PostgreSQL
     token: str | None = None
     dev_guild: int | None = None
     log_level: str = "INFO"
@@ -70,6 +76,7 @@ class Settings:
                 raise InvalidInputError(f"{key} must be a number (a Discord id); got {raw!r}.")
             return int(raw)
 
+        db = merged.get("CLAIMLEDGER_DB", "").strip()
         threshold = merged.get("CLAIMLEDGER_MATCH_THRESHOLD", "").strip()
         try:
             match_threshold = float(threshold) if threshold else None
@@ -77,7 +84,8 @@ class Settings:
             raise InvalidInputError(f"CLAIMLEDGER_MATCH_THRESHOLD must be a number; got {threshold!r}.") from None
         owners = {int(x) for x in merged.get("CLAIMLEDGER_OWNER_IDS", "").replace(",", " ").split() if x.isdigit()}
         return cls(
-            db_path=Path(merged.get("CLAIMLEDGER_DB") or default_db_path(merged)).expanduser(),
+            db_path=default_db_path(merged) if is_url(db) else Path(db or default_db_path(merged)).expanduser(),
+            db_url=db if is_url(db) else None,
             token=merged.get("DISCORD_TOKEN", "").strip() or None,
             dev_guild=opt_int("CLAIMLEDGER_DEV_GUILD"),
             log_level=(merged.get("CLAIMLEDGER_LOG_LEVEL") or "INFO").upper(),

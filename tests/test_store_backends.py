@@ -690,3 +690,22 @@ def test_postgres_lost_connections_are_replaced_and_a_broken_write_says_try_agai
         kill_connections()
         pg_store.add_claim(A, text="Never written.", actor="t")
     assert [c.text for c in pg_store.list_claims(A)] == ["Committed before the restart."]
+
+
+def test_the_command_line_asks_a_postgresql_ledger(bk: Any, capsys: pytest.CaptureFixture) -> None:
+    """--db postgresql://… (as CLAIMLEDGER_DB): the CLI seeds the new ledger and answers from it."""
+    from bot.cli import main
+
+    bk.need_postgres()
+    schema = bk.new_schema()
+    url = f"{bk.PG_URL}?schema={schema}"
+    try:
+        question = "Who claimed responsibility for the Crocus City Hall attack?"
+        code = main(["ask", question, "--json", "--db", url])
+        out = capsys.readouterr().out
+        assert code == 0
+        assert json.loads(out)["matches"][0]["ref"] == "crocus-2024-002"
+        assert main(["backup", "/tmp/never-written.db", "--db", url]) == 1
+        assert "pg_dump" in capsys.readouterr().err
+    finally:
+        bk.drop_schema(schema)

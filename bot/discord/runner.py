@@ -19,7 +19,7 @@ from bot.matching import DenseIndex, default_embedder
 log = logging.getLogger(__name__)
 
 
-async def _main(settings: Settings, db_path: Path, *, sync_only: bool, sync_guild: int | None) -> int:
+async def _main(settings: Settings, db_path: str | Path, *, sync_only: bool, sync_guild: int | None) -> int:
     embedder = default_embedder(settings.semantic)
     dense = DenseIndex(embedder) if embedder is not None else None
     log.info("Matching: %s", f"hybrid, semantic model {embedder.model_id}" if embedder else "lexical only")
@@ -45,7 +45,7 @@ async def _main(settings: Settings, db_path: Path, *, sync_only: bool, sync_guil
         service.close()
 
 
-def run_bot(settings: Settings, *, db_path: Path, sync_only: bool = False, sync_guild: int | None = None) -> int:
+def run_bot(settings: Settings, *, db_path: str | Path, sync_only: bool = False, sync_guild: int | None = None) -> int:
     try:
         return asyncio.run(_main(settings, db_path, sync_only=sync_only, sync_guild=sync_guild))
     except discord.LoginFailure:

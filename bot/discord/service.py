@@ -13,12 +13,12 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TypeVar
+from typing import TypeVar, cast
 
 from bot.matching import DenseIndex, Matcher
 from bot.models import Answer
 from bot.seed import seed_if_empty
-from bot.store import Ledger
+from bot.store import Ledger, open_store
 
 log = logging.getLogger(__name__)
 
@@ -31,9 +31,9 @@ class LedgerService:
     vectors on an embedder thread of their own after each write, so neither the loop nor the writer waits."""
 
     def __init__(
-        self, path: Path, *, readers: int = 2, threshold: float | None = None, dense: DenseIndex | None = None
+        self, path: str | Path, *, readers: int = 2, threshold: float | None = None, dense: DenseIndex | None = None
     ) -> None:
-        self.path = Path(path)
+        self.path = path if isinstance(path, str) else Path(path)  # a SQLite file, or a postgresql:// URL
         self.threshold = threshold
         self.dense = dense
         self._embedder = ThreadPoolExecutor(1, thread_name_prefix="ledger-embedder")
@@ -49,7 +49,7 @@ class LedgerService:
     def _ledger(self) -> Ledger:
         ledger = getattr(self._local, "ledger", None)
         if ledger is None:
-            ledger = Ledger.open(self.path)
+            ledger = cast(Ledger, open_store(self.path))
             self._local.ledger = ledger
             self._local.matcher = Matcher(ledger, threshold=self.threshold, dense=self.dense)
             with self._opened_lock:
