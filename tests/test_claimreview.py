@@ -17,7 +17,7 @@ from bot.formats.claimreview import claim_url_for, export_claimreview, import_cl
 from bot.formats.transfer import detect_format
 from bot.models import EvidenceStatus
 from bot.store import DEFAULT_SCOPE, Ledger
-from bot.store import sqlite as ledger_module
+from bot.store import clock as clock_module
 from tests.paths import REPO_ROOT
 
 S = DEFAULT_SCOPE
@@ -196,7 +196,7 @@ def test_person_and_organisation_roles_and_kinds(ledger: Ledger) -> None:
 
 def test_review_date_is_the_last_evidence_change(ledger: Ledger, monkeypatch: pytest.MonkeyPatch) -> None:
     clock = {"now": "2024-04-01T10:00:00+00:00"}
-    monkeypatch.setattr(ledger_module, "_now", lambda: clock["now"])
+    monkeypatch.setattr(clock_module, "now", lambda: clock["now"])
     claim = ledger.add_claim(S, text="The dam was sabotaged.", ref="dam-1", actor="t")
     clock["now"] = "2024-04-05T09:00:00+00:00"
     ledger.set_evidence(S, claim.id, status="not_presented", details="No proof shown.", actor="mod")

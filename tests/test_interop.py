@@ -17,7 +17,7 @@ from bot.formats import export_bytes, export_text, import_bytes, import_file, pr
 from bot.formats.transfer import MAX_IMPORT_BYTES, _escape_cell, _unescape_cell, detect_format, dump_csv, read_flat_rows
 from bot.seed import seed_scope
 from bot.store import DEFAULT_SCOPE, Ledger
-from bot.store import sqlite as ledger_module
+from bot.store import clock as clock_module
 from tests.conftest import SEED_DIR
 
 S = DEFAULT_SCOPE
@@ -29,7 +29,7 @@ FORMULA_PREFIXES = ["=", "+", "-", "@", "\t", "\r"]
 @pytest.fixture
 def fixed_clock(monkeypatch: pytest.MonkeyPatch) -> None:
     """Revision times are part of a ClaimReview export (the review date): pin them so a run at midnight passes."""
-    monkeypatch.setattr(ledger_module, "_now", lambda: "2024-06-01T12:00:00+00:00")
+    monkeypatch.setattr(clock_module, "now", lambda: "2024-06-01T12:00:00+00:00")
 
 
 def add_awkward_data(ledger: Ledger) -> None:

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import bot.store.sqlite as _store
+import bot.store.clock as clock
 from bot.store.sqlite import Ledger
 
 _CLAIM_COLUMNS = (
@@ -24,7 +24,7 @@ _CLAIM_COLUMNS = (
 
 def now() -> str:
     """The time stamp the ledger writes (the store's clock, which tests may pin)."""
-    return _store._now()  # noqa: SLF001 - the one clock of the store, looked up at call time
+    return clock.now()
 
 
 def _rows(ledger: Ledger, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:

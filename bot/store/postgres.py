@@ -25,10 +25,10 @@ import psycopg
 from psycopg import sql
 from psycopg_pool import ConnectionPool
 
+import bot.store.clock as clock
 import bot.store.pg_schema as pg_schema
 from bot.errors import InvalidInputError, LedgerBusyError, LedgerError, NotFoundError
 from bot.models import Claim, Evidence, EvidenceStatus, Incident, Revision, Source, Speaker, SpeakerKind
-from bot.store.bulk import now as _now
 from bot.store.pg_compat import CompatConnection
 from bot.store.pg_compat import stamp as _stamp
 from bot.store.pg_search import PostgresSearch
@@ -248,7 +248,7 @@ class PostgresLedger:
                 entity_id,
                 action,
                 clean_text(actor, "actor", required=True, multiline=False),
-                _now(),
+                clock.now(),
                 json.dumps(old, ensure_ascii=False) if old is not None else None,
                 json.dumps(new, ensure_ascii=False) if new is not None else None,
             ],
@@ -317,7 +317,7 @@ class PostgresLedger:
         with self.transaction():
             if self._rows("SELECT 1 FROM incidents WHERE scope = %s AND slug = %s", [scope, record["slug"]]):
                 raise InvalidInputError(f"An incident with the slug '{record['slug']}' already exists.", "slug")
-            now = _now()
+            now = clock.now()
             incident_id = self._insert(
                 "INSERT INTO incidents (scope, slug, title, date, place, summary, aliases, created_at, updated_at)"
                 " VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s)",
@@ -356,7 +356,7 @@ class PostgresLedger:
                 self._execute(
                     "UPDATE incidents SET slug=%s, title=%s, date=%s, place=%s, summary=%s, aliases=%s, updated_at=%s"
                     " WHERE id = %s AND scope = %s",
-                    [*_incident_values(new), _now(), incident.id, scope],
+                    [*_incident_values(new), clock.now(), incident.id, scope],
                 )
                 self._revise(scope, "incident", incident.id, "update", actor, old, new)
         return self.get_incident(scope, incident.id)
@@ -425,7 +425,7 @@ class PostgresLedger:
                 [scope, record["name"]],
             ):
                 raise InvalidInputError(f"A speaker named '{record['name']}' already exists.", "name")
-            now = _now()
+            now = clock.now()
             speaker_id = self._insert(
                 "INSERT INTO speakers (scope, name, role, kind, aliases, created_at, updated_at)"
                 " VALUES (%s,%s,%s,%s,%s,%s,%s)",
@@ -464,7 +464,7 @@ class PostgresLedger:
                 self._execute(
                     "UPDATE speakers SET name=%s, role=%s, kind=%s, aliases=%s, updated_at=%s"
                     " WHERE id = %s AND scope = %s",
-                    [*_speaker_values(new), _now(), speaker.id, scope],
+                    [*_speaker_values(new), clock.now(), speaker.id, scope],
                 )
                 self._revise(scope, "speaker", speaker.id, "update", actor, old, new)
         return self.get_speaker(scope, speaker.id)
@@ -706,7 +706,7 @@ class PostgresLedger:
             evidence["details"],
             _jsonb(evidence["links"]),
             removed["reason"] if removed else None,
-            _now(),
+            clock.now(),
         ]
         if claim_id is None:
             claim_id = self._insert(
@@ -846,7 +846,7 @@ class PostgresLedger:
             old = claim_record(claim)
             self._execute(
                 "UPDATE claims SET removed_reason = %s, updated_at = %s WHERE id = %s AND scope = %s",
-                [why, _now(), claim.id, scope],
+                [why, clock.now(), claim.id, scope],
             )
             self._revise(scope, "claim", claim.id, "remove", actor, old, {**old, "removed": {"reason": why}})
         return self.get_claim(scope, claim.id)
@@ -859,7 +859,7 @@ class PostgresLedger:
             old = claim_record(claim)
             self._execute(
                 "UPDATE claims SET removed_reason = NULL, updated_at = %s WHERE id = %s AND scope = %s",
-                [_now(), claim.id, scope],
+                [clock.now(), claim.id, scope],
             )
             self._revise(scope, "claim", claim.id, "restore", actor, old, {**old, "removed": None})
         return self.get_claim(scope, claim.id)
@@ -981,7 +981,7 @@ class PostgresLedger:
 
     def add_pinned_summary(self, scope: str, incident: str | int, channel_id: int, message_id: int) -> None:
         incident_id = self.get_incident(scope, incident).id
-        now = _now()
+        now = clock.now()
         with self.transaction():
             self._execute(
                 "INSERT INTO pinned_summaries (scope, incident_id, channel_id, message_id, created_at, updated_at)"

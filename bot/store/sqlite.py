@@ -9,7 +9,6 @@ the event loop.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import logging
 import sqlite3
@@ -22,6 +21,7 @@ from typing import Any
 from rapidfuzz import fuzz, process, utils
 from sqlite_utils import Database
 
+import bot.store.clock as clock
 from bot.errors import InvalidInputError, LedgerBusyError, NotFoundError
 from bot.models import Claim, Evidence, EvidenceStatus, Incident, Revision, Source, Speaker, SpeakerKind
 from bot.store.schema import apply as apply_schema
@@ -52,10 +52,6 @@ _CLAIM_COLUMNS = (
     "c.id, c.scope, c.ref, c.incident_id, c.speaker_id, c.text, c.quote, c.said_at, c.said_where, c.tags, "
     "c.evidence_status, c.evidence_details, c.evidence_links, c.removed_reason, c.created_at, c.updated_at"
 )
-
-
-def _now() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
 def _json_list(value: str | None) -> tuple[str, ...]:
@@ -152,7 +148,7 @@ class Ledger:
                 entity_id,
                 action,
                 clean_text(actor, "actor", required=True, multiline=False),
-                _now(),
+                clock.now(),
                 json.dumps(old, ensure_ascii=False) if old is not None else None,
                 json.dumps(new, ensure_ascii=False) if new is not None else None,
             ],
@@ -221,7 +217,7 @@ class Ledger:
         with self.transaction():
             if self._rows("SELECT 1 FROM incidents WHERE scope = ? AND slug = ?", [scope, record["slug"]]):
                 raise InvalidInputError(f"An incident with the slug '{record['slug']}' already exists.", "slug")
-            now = _now()
+            now = clock.now()
             cursor = self.db.execute(
                 "INSERT INTO incidents (scope, slug, title, date, place, summary, aliases, created_at, updated_at)"
                 " VALUES (?,?,?,?,?,?,?,?,?)",
@@ -262,7 +258,7 @@ class Ledger:
                 self.db.execute(
                     "UPDATE incidents SET slug=?, title=?, date=?, place=?, summary=?, aliases=?, updated_at=?"
                     " WHERE id = ? AND scope = ?",
-                    [*_incident_values(new), _now(), incident.id, scope],
+                    [*_incident_values(new), clock.now(), incident.id, scope],
                 )
                 self._revise(scope, "incident", incident.id, "update", actor, old, new)
         return self.get_incident(scope, incident.id)
@@ -330,7 +326,7 @@ class Ledger:
                 "SELECT 1 FROM speakers WHERE scope = ? AND name = ? COLLATE NOCASE", [scope, record["name"]]
             ):
                 raise InvalidInputError(f"A speaker named '{record['name']}' already exists.", "name")
-            now = _now()
+            now = clock.now()
             cursor = self.db.execute(
                 "INSERT INTO speakers (scope, name, role, kind, aliases, created_at, updated_at)"
                 " VALUES (?,?,?,?,?,?,?)",
@@ -370,7 +366,7 @@ class Ledger:
             if new != old:
                 self.db.execute(
                     "UPDATE speakers SET name=?, role=?, kind=?, aliases=?, updated_at=? WHERE id = ? AND scope = ?",
-                    [*_speaker_values(new), _now(), speaker.id, scope],
+                    [*_speaker_values(new), clock.now(), speaker.id, scope],
                 )
                 self._revise(scope, "speaker", speaker.id, "update", actor, old, new)
         return self.get_speaker(scope, speaker.id)
@@ -614,7 +610,7 @@ class Ledger:
             evidence["details"],
             json.dumps(evidence["links"], ensure_ascii=False),
             removed["reason"] if removed else None,
-            _now(),
+            clock.now(),
         ]
         if claim_id is None:
             cursor = self.db.execute(
@@ -754,7 +750,7 @@ class Ledger:
             old = claim_record(claim)
             self.db.execute(
                 "UPDATE claims SET removed_reason = ?, updated_at = ? WHERE id = ? AND scope = ?",
-                [why, _now(), claim.id, scope],
+                [why, clock.now(), claim.id, scope],
             )
             self._revise(scope, "claim", claim.id, "remove", actor, old, {**old, "removed": {"reason": why}})
         return self.get_claim(scope, claim.id)
@@ -767,7 +763,7 @@ class Ledger:
             old = claim_record(claim)
             self.db.execute(
                 "UPDATE claims SET removed_reason = NULL, updated_at = ? WHERE id = ? AND scope = ?",
-                [_now(), claim.id, scope],
+                [clock.now(), claim.id, scope],
             )
             self._revise(scope, "claim", claim.id, "restore", actor, old, {**old, "removed": None})
         return self.get_claim(scope, claim.id)
@@ -889,7 +885,7 @@ class Ledger:
 
     def add_pinned_summary(self, scope: str, incident: str | int, channel_id: int, message_id: int) -> None:
         incident_id = self.get_incident(scope, incident).id
-        now = _now()
+        now = clock.now()
         with self.transaction():
             self.db.execute(
                 "INSERT OR IGNORE INTO pinned_summaries (scope, incident_id, channel_id, message_id, created_at,"
