@@ -14,6 +14,8 @@ from collections.abc import Iterable
 from typing import Literal, overload
 from urllib.parse import urlsplit
 
+from rapidfuzz import fuzz, process, utils
+
 from bot.errors import InvalidInputError
 from bot.models import EvidenceStatus, SpeakerKind
 
@@ -225,3 +227,25 @@ def format_partial_date(value: str | None) -> str:
     except (ValueError, IndexError):
         return value
     return value
+
+
+def closest_names(text: str, names: dict[str, list[str]], limit: int = 3) -> list[str]:
+    """The keys whose names are closest to ``text``, best first (for "did you mean"): ``names`` maps each
+    key (a slug, a speaker's name) to every name it goes by."""
+    choices = [(key, name) for key, values in names.items() for name in values]
+    if not choices or not text.strip():
+        return []
+    scored = process.extract(
+        text,
+        [name for _, name in choices],
+        scorer=fuzz.WRatio,
+        processor=utils.default_process,
+        limit=limit * 3,
+        score_cutoff=60,
+    )
+    out: list[str] = []
+    for _, _, index in scored:
+        key = choices[index][0]
+        if key not in out:
+            out.append(key)
+    return out[:limit]

@@ -18,8 +18,6 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, overload
 from urllib.parse import urlsplit
 
-from rapidfuzz import fuzz, process, utils
-
 from bot.errors import InvalidInputError, LedgerError, NotFoundError, location
 from bot.formats.document import ENSURE, UPSERT, BadNumber, Document, ImportReport, Progress, Record, claim_label
 from bot.models import EvidenceStatus
@@ -34,6 +32,7 @@ from bot.validation import (
     clean_slug,
     clean_text,
     clean_url,
+    closest_names,
     parse_kind,
     parse_partial_date,
     parse_status,
@@ -204,27 +203,6 @@ def _norm(value: Any, name: str) -> str | None:
         return clean(text_value(value, name), name, multiline=name in ("claim", "quote"))
     except InvalidInputError:
         return None
-
-
-def _closest(text: str, names: dict[str, list[str]], limit: int = 3) -> list[str]:
-    """The keys whose names are closest to ``text`` (for "did you mean"), as the ledger suggests them."""
-    choices = [(key, name) for key, values in names.items() for name in values]
-    if not choices or not text.strip():
-        return []
-    scored = process.extract(
-        text,
-        [name for _, name in choices],
-        scorer=fuzz.WRatio,
-        processor=utils.default_process,
-        limit=limit * 3,
-        score_cutoff=60,
-    )
-    out: list[str] = []
-    for _, _, index in scored:
-        key = choices[index][0]
-        if key not in out:
-            out.append(key)
-    return out[:limit]
 
 
 def _json_list(value: str | None) -> list[str]:
@@ -440,7 +418,7 @@ class Planner:
         found = self.find_incident(key)
         if found is None:
             names = {row.slug: [row.slug, row.title, *row.aliases] for row in self.plan.incidents}
-            raise NotFoundError("incident", f"'{key.strip()}'", _closest(key.strip(), names))
+            raise NotFoundError("incident", f"'{key.strip()}'", closest_names(key.strip(), names))
         return found
 
     def _new_incident(self, raw: dict[str, Any]) -> IncidentRow:
@@ -558,7 +536,7 @@ class Planner:
         found = self.find_speaker(name)
         if found is None:
             names = {row.name: [row.name, *row.aliases] for row in self.plan.speakers}
-            raise NotFoundError("speaker", f"'{name.strip()}'", _closest(name.strip(), names))
+            raise NotFoundError("speaker", f"'{name.strip()}'", closest_names(name.strip(), names))
         return found
 
     def _new_speaker(self, raw: dict[str, Any]) -> SpeakerRow:

@@ -33,7 +33,7 @@ from bot.store.pg_compat import CompatConnection
 from bot.store.pg_compat import stamp as _stamp
 from bot.store.pg_search import PostgresSearch
 from bot.store.pg_vectors import PostgresVectors
-from bot.store.sqlite import DEFAULT_SCOPE, _closest, claim_record, incident_record, speaker_record
+from bot.store.sqlite import DEFAULT_SCOPE, claim_record, incident_record, speaker_record
 from bot.validation import (
     MAX_ALIASES,
     MAX_LINKS,
@@ -43,6 +43,7 @@ from bot.validation import (
     clean_tags,
     clean_text,
     clean_url,
+    closest_names,
     parse_kind,
     parse_partial_date,
     parse_status,
@@ -290,7 +291,7 @@ class PostgresLedger:
             if folded == inc.title.casefold() or folded in (a.casefold() for a in inc.aliases):
                 return inc
         names = {inc.slug: [inc.slug, inc.title, *inc.aliases] for inc in incidents}
-        raise NotFoundError("incident", f"'{text}'", _closest(text, names))
+        raise NotFoundError("incident", f"'{text}'", closest_names(text, names))
 
     def create_incident(
         self,
@@ -401,7 +402,7 @@ class PostgresLedger:
         if found:
             return found
         names = {sp.name: [sp.name, *sp.aliases] for sp in self.list_speakers(scope)}
-        raise NotFoundError("speaker", f"'{text}'", _closest(text, names))
+        raise NotFoundError("speaker", f"'{text}'", closest_names(text, names))
 
     def create_speaker(
         self,

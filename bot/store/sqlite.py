@@ -18,7 +18,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from rapidfuzz import fuzz, process, utils
 from sqlite_utils import Database
 
 import bot.store.clock as clock
@@ -36,6 +35,7 @@ from bot.validation import (
     clean_tags,
     clean_text,
     clean_url,
+    closest_names,
     parse_kind,
     parse_partial_date,
     parse_status,
@@ -190,7 +190,7 @@ class Ledger:
             if folded == inc.title.casefold() or folded in (a.casefold() for a in inc.aliases):
                 return inc
         names = {inc.slug: [inc.slug, inc.title, *inc.aliases] for inc in incidents}
-        raise NotFoundError("incident", f"'{text}'", _closest(text, names))
+        raise NotFoundError("incident", f"'{text}'", closest_names(text, names))
 
     def create_incident(
         self,
@@ -303,7 +303,7 @@ class Ledger:
         if found:
             return found
         names = {sp.name: [sp.name, *sp.aliases] for sp in self.list_speakers(scope)}
-        raise NotFoundError("speaker", f"'{text}'", _closest(text, names))
+        raise NotFoundError("speaker", f"'{text}'", closest_names(text, names))
 
     def create_speaker(
         self,
@@ -994,24 +994,3 @@ def _incident_values(record: dict[str, Any]) -> list[Any]:
 
 def _speaker_values(record: dict[str, Any]) -> list[Any]:
     return [record["name"], record["role"], record["kind"], json.dumps(record["aliases"], ensure_ascii=False)]
-
-
-def _closest(text: str, names: dict[str, list[str]], limit: int = 3) -> list[str]:
-    """The keys whose names are closest to ``text`` (for "did you mean")."""
-    choices = [(key, name) for key, values in names.items() for name in values]
-    if not choices or not text.strip():
-        return []
-    scored = process.extract(
-        text,
-        [name for _, name in choices],
-        scorer=fuzz.WRatio,
-        processor=utils.default_process,
-        limit=limit * 3,
-        score_cutoff=60,
-    )
-    out: list[str] = []
-    for _, _, index in scored:
-        key = choices[index][0]
-        if key not in out:
-            out.append(key)
-    return out[:limit]
