@@ -225,9 +225,8 @@ def cmd_import(args: argparse.Namespace, settings: Settings, out: TextIO) -> int
             dry_run=args.dry_run,
             progress=ProgressBar(f"Importing {args.file.name}"),
         )
-    out.write(report.summary() + "\n")
-    if not report.dry_run and not report.problems and (dense := dense_index(settings)) is not None:
-        with open_ledger(path, settings, seed=False) as ledger:
+        out.write(report.summary() + "\n")
+        if not report.dry_run and not report.problems and (dense := dense_index(settings)) is not None:
             embed_missing(ledger, dense, args.scope)
     if report.dry_run:
         for where, action, label in report.changes:

@@ -76,11 +76,7 @@ class DenseIndex:
         if done:
             log.info("Embedded %d claims of %s with %s", done, scope, self.model_id)
         # speakers' descriptions too (kept in memory), so no question waits for them
-        for start in range(0, len(speakers := ledger.list_speakers(scope)), EMBED_BATCH):
-            speaker_chunk = speakers[start : start + EMBED_BATCH]
-            self.speaker_similarities(np.zeros(self.embedder.dim, dtype=np.float32), [
-                speaker_text(s.name, s.role) for s in speaker_chunk
-            ])  # fmt: skip
+        self._embed_speakers([speaker_text(s.name, s.role) for s in ledger.list_speakers(scope)])
         return done
 
     def sync_all(self, ledger: Ledger, *, progress: Callable[[int, int], None] | None = None) -> int:
@@ -141,9 +137,8 @@ class DenseIndex:
         sims = np.sort(self.background() @ vector)[::-1]
         return float(sims[:3].mean())
 
-    def speaker_similarities(self, vector: np.ndarray, speakers: list[str]) -> dict[str, float]:
-        """Cosine of the question with each speaker's description alone ("name (role)"): how much of a claim's
-        similarity is only its speaker's name."""
+    def _embed_speakers(self, speakers: list[str]) -> None:
+        """Embed the speakers' descriptions not yet held (in memory, the last 20,000)."""
         with self._lock:
             todo = [text for text in dict.fromkeys(speakers) if text and text not in self._speakers]
         if todo:
@@ -152,6 +147,11 @@ class DenseIndex:
                 self._speakers.update(zip(todo, made, strict=True))
                 while len(self._speakers) > 20_000:
                     self._speakers.popitem(last=False)
+
+    def speaker_similarities(self, vector: np.ndarray, speakers: list[str]) -> dict[str, float]:
+        """Cosine of the question with each speaker's description alone ("name (role)"): how much of a claim's
+        similarity is only its speaker's name."""
+        self._embed_speakers(speakers)
         with self._lock:
             return {text: float(self._speakers[text] @ vector) for text in speakers if text in self._speakers}
 

@@ -56,13 +56,11 @@ INLINE_EMBED = 64  # a server with at most this many claims lacking vectors gets
 SEMANTIC_FLOOR = 0.03
 SEMANTIC_FULL = 0.12
 SEMANTIC_WEIGHT = 3.0
-LEXICAL_WEIGHT = 1.0
+# Beyond the speaker's name: below FLOOR the claim is close only through who said it, at FULL it is not.
 CONTENT_FLOOR = -0.04
-COMBINE = "max"
+CONTENT_FULL = 0.02
 # with an answer, claims down to this share of the threshold are shown (hybrid: the fused rank orders them)
 SHOW_SHARE_HYBRID = 0.75
-ORDER = "rank"
-CONTENT_FULL = 0.02
 # Ranking: BM25 (normalised within the candidates), question coverage, claim coverage, fuzzy similarity.
 RANK_WEIGHTS = (0.6, 0.2, 0.4, 0.1)
 
@@ -363,10 +361,7 @@ class Matcher:
                 signal = (cosine - semantic.baseline, beyond_name)
             rank, confidence = self._confidence(query, claim, bm25[claim.id] / top_bm25, signal)
             scored.append((rank, confidence, claim))
-        if ORDER == "rank":
-            scored.sort(key=lambda item: (-item[0], item[2].id))
-        else:
-            scored.sort(key=lambda item: (-item[1], -item[0], item[2].id))
+        scored.sort(key=lambda item: (-item[0], item[2].id))
         return scored
 
     def _confidence(
@@ -417,14 +412,8 @@ class Matcher:
             margin, beyond_name = semantic
             closeness = _ramp(margin, SEMANTIC_FLOOR, SEMANTIC_FULL)
             # the ranking keeps the margin's order past the point where the confidence is full
-            rank = LEXICAL_WEIGHT * rank + SEMANTIC_WEIGHT * max(margin - SEMANTIC_FLOOR, 0.0) / (
-                SEMANTIC_FULL - SEMANTIC_FLOOR
-            )
-            semantic_confidence = closeness * _ramp(beyond_name, CONTENT_FLOOR, CONTENT_FULL)
-            if COMBINE == "max":
-                confidence = max(confidence, semantic_confidence)
-            else:  # two independent signals: either can carry it, both together more
-                confidence = 1.0 - (1.0 - confidence) * (1.0 - semantic_confidence)
+            rank += SEMANTIC_WEIGHT * max(margin - SEMANTIC_FLOOR, 0.0) / (SEMANTIC_FULL - SEMANTIC_FLOOR)
+            confidence = max(confidence, closeness * _ramp(beyond_name, CONTENT_FLOOR, CONTENT_FULL))
         return rank, confidence
 
     # ------------------------------------------------------------ suggestions
