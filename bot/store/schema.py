@@ -33,14 +33,42 @@ LEFT JOIN incidents i ON i.id = c.incident_id
 """
 
 
-def _reindex(where: str) -> str:
+_FTS_COLUMNS = "claim, quote, speaker, incident, tags, sources"
+
+
+def _reindex(where: str, columns: str = _FTS_COLUMNS) -> str:
     """Trigger body that rebuilds the FTS rows of the claims selected by ``where`` (a condition on claims)."""
     return f"""
         DELETE FROM claims_fts WHERE rowid IN (SELECT id FROM claims WHERE {where});
-        INSERT INTO claims_fts (rowid, claim, quote, speaker, incident, tags, sources)
-            SELECT id, claim, quote, speaker, incident, tags, sources FROM claim_search
+        INSERT INTO claims_fts (rowid, {columns})
+            SELECT id, {columns} FROM claim_search
             WHERE id IN (SELECT id FROM claims WHERE {where});
     """
+
+
+def _fts_triggers(cols: str = _FTS_COLUMNS) -> str:
+    """The triggers that keep ``claims_fts`` in step with claims, speakers, incidents and sources."""
+    return f"""
+        CREATE TRIGGER claims_ai AFTER INSERT ON claims BEGIN {_reindex("id = new.id", cols)} END;
+        CREATE TRIGGER claims_au AFTER UPDATE ON claims BEGIN
+            DELETE FROM claims_fts WHERE rowid = old.id;
+            {_reindex("id = new.id", cols)}
+        END;
+        CREATE TRIGGER claims_ad AFTER DELETE ON claims BEGIN
+            DELETE FROM claims_fts WHERE rowid = old.id;
+        END;
+        CREATE TRIGGER speakers_au AFTER UPDATE OF name, aliases ON speakers BEGIN
+            {_reindex("speaker_id = new.id", cols)}
+        END;
+        CREATE TRIGGER incidents_au AFTER UPDATE OF title, aliases ON incidents BEGIN
+            {_reindex("incident_id = new.id", cols)}
+        END;
+        CREATE TRIGGER sources_au AFTER UPDATE OF title ON sources BEGIN
+            {_reindex("id IN (SELECT claim_id FROM claim_sources WHERE source_id = new.id)", cols)}
+        END;
+        CREATE TRIGGER claim_sources_ai AFTER INSERT ON claim_sources BEGIN {_reindex("id = new.claim_id", cols)} END;
+        CREATE TRIGGER claim_sources_ad AFTER DELETE ON claim_sources BEGIN {_reindex("id = old.claim_id", cols)} END;
+        """
 
 
 @migrations()
@@ -134,32 +162,14 @@ def m0001_initial(db: Database) -> None:
 def m0002_full_text(db: Database) -> None:
     db.executescript(
         _CLAIM_SEARCH_VIEW
-        + f""";
+        + """;
         CREATE VIRTUAL TABLE claims_fts USING fts5 (
             claim, quote, speaker, incident, tags, sources,
             tokenize = 'porter unicode61 remove_diacritics 2'
         );
         CREATE VIRTUAL TABLE claims_fts_vocab USING fts5vocab (claims_fts, 'row');
-        CREATE TRIGGER claims_ai AFTER INSERT ON claims BEGIN {_reindex("id = new.id")} END;
-        CREATE TRIGGER claims_au AFTER UPDATE ON claims BEGIN
-            DELETE FROM claims_fts WHERE rowid = old.id;
-            {_reindex("id = new.id")}
-        END;
-        CREATE TRIGGER claims_ad AFTER DELETE ON claims BEGIN
-            DELETE FROM claims_fts WHERE rowid = old.id;
-        END;
-        CREATE TRIGGER speakers_au AFTER UPDATE OF name, aliases ON speakers BEGIN
-            {_reindex("speaker_id = new.id")}
-        END;
-        CREATE TRIGGER incidents_au AFTER UPDATE OF title, aliases ON incidents BEGIN
-            {_reindex("incident_id = new.id")}
-        END;
-        CREATE TRIGGER sources_au AFTER UPDATE OF title ON sources BEGIN
-            {_reindex("id IN (SELECT claim_id FROM claim_sources WHERE source_id = new.id)")}
-        END;
-        CREATE TRIGGER claim_sources_ai AFTER INSERT ON claim_sources BEGIN {_reindex("id = new.claim_id")} END;
-        CREATE TRIGGER claim_sources_ad AFTER DELETE ON claim_sources BEGIN {_reindex("id = old.claim_id")} END;
         """
+        + _fts_triggers()
     )
 
 
@@ -214,16 +224,8 @@ def m0004_claim_vectors(db: Database) -> None:
 # statistic (document frequencies, the candidate pool) stays within the asking server.
 _CLAIM_SEARCH_VIEW_2 = _CLAIM_SEARCH_VIEW.replace(
     "SELECT\n    c.id AS id,", "SELECT\n    c.id AS id,\n    'x' || hex(c.scope) AS scope_key,"
-).replace("CREATE VIEW claim_search", "CREATE VIEW claim_search")
-
-
-def _reindex_2(where: str) -> str:
-    return f"""
-        DELETE FROM claims_fts WHERE rowid IN (SELECT id FROM claims WHERE {where});
-        INSERT INTO claims_fts (rowid, scope_key, claim, quote, speaker, incident, tags, sources)
-            SELECT id, scope_key, claim, quote, speaker, incident, tags, sources FROM claim_search
-            WHERE id IN (SELECT id FROM claims WHERE {where});
-    """
+)
+_FTS_COLUMNS_2 = "scope_key, " + _FTS_COLUMNS
 
 
 @migrations()
@@ -236,33 +238,15 @@ def m0005_scoped_full_text(db: Database) -> None:
         DROP TABLE IF EXISTS claims_fts_vocab; DROP TABLE IF EXISTS claims_fts; DROP VIEW IF EXISTS claim_search;
         """
         + _CLAIM_SEARCH_VIEW_2
-        + f""";
+        + """;
         CREATE VIRTUAL TABLE claims_fts USING fts5 (
             scope_key, claim, quote, speaker, incident, tags, sources,
             tokenize = 'porter unicode61 remove_diacritics 2'
         );
         INSERT INTO claims_fts (rowid, scope_key, claim, quote, speaker, incident, tags, sources)
             SELECT id, scope_key, claim, quote, speaker, incident, tags, sources FROM claim_search;
-        CREATE TRIGGER claims_ai AFTER INSERT ON claims BEGIN {_reindex_2("id = new.id")} END;
-        CREATE TRIGGER claims_au AFTER UPDATE ON claims BEGIN
-            DELETE FROM claims_fts WHERE rowid = old.id;
-            {_reindex_2("id = new.id")}
-        END;
-        CREATE TRIGGER claims_ad AFTER DELETE ON claims BEGIN
-            DELETE FROM claims_fts WHERE rowid = old.id;
-        END;
-        CREATE TRIGGER speakers_au AFTER UPDATE OF name, aliases ON speakers BEGIN
-            {_reindex_2("speaker_id = new.id")}
-        END;
-        CREATE TRIGGER incidents_au AFTER UPDATE OF title, aliases ON incidents BEGIN
-            {_reindex_2("incident_id = new.id")}
-        END;
-        CREATE TRIGGER sources_au AFTER UPDATE OF title ON sources BEGIN
-            {_reindex_2("id IN (SELECT claim_id FROM claim_sources WHERE source_id = new.id)")}
-        END;
-        CREATE TRIGGER claim_sources_ai AFTER INSERT ON claim_sources BEGIN {_reindex_2("id = new.claim_id")} END;
-        CREATE TRIGGER claim_sources_ad AFTER DELETE ON claim_sources BEGIN {_reindex_2("id = old.claim_id")} END;
         """
+        + _fts_triggers(_FTS_COLUMNS_2)
     )
 
 
