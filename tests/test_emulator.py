@@ -479,6 +479,49 @@ async def test_pin_faults_and_rules(emulator: DiscordEmulator, world: World, bot
     assert full.value.code == 30003
 
 
+async def test_embeds_are_dropped_without_embed_links(emulator: DiscordEmulator, world: World, bot: TinyBot) -> None:
+    quiet = emulator.add_channel(world.guild.id, "no-embeds")
+    emulator.set_bot_permissions(world.guild.id, rules.DEFAULT_BOT_PERMISSIONS & ~rules.EMBED_LINKS, channel=quiet)
+    channel = await emulator.wait_until(lambda: bot.get_channel(quiet.id), what="the new channel in the cache")
+    assert isinstance(channel, discord.TextChannel)
+    summary = discord.Embed(title="Summary", description="three claims")
+    with pytest.raises(discord.HTTPException) as empty:
+        await channel.send(embed=summary)
+    assert empty.value.status == 400 and empty.value.code == 50006
+    assert emulator.channel_messages(quiet) == []
+    sent = await channel.send("see the summary", embed=summary)
+    assert sent.embeds == [] and emulator.channel_messages(quiet)[0]["embeds"] == []
+    edited = await sent.edit(content="still here", embed=summary)
+    assert edited.embeds == [] and edited.content == "still here"
+    with pytest.raises(discord.HTTPException) as emptied:
+        await sent.edit(content="", embed=summary)
+    assert emptied.value.code == 50006 and emulator.channel_messages(quiet)[0]["content"] == "still here"
+    assert emulator.dropped_embeds == [(quiet.id, 1)] * 4
+    general = bot.get_channel(world.guild.channel_id)
+    assert isinstance(general, discord.TextChannel)
+    assert (await general.send(embed=summary)).embeds[0].title == "Summary"
+
+
+async def test_replies_need_read_message_history(emulator: DiscordEmulator, world: World, bot: TinyBot) -> None:
+    quiet = emulator.add_channel(world.guild.id, "no-history")
+    asked = await emulator.post_message(quiet, world.alice, "is this claim in the ledger?")
+    emulator.set_bot_permissions(
+        world.guild.id, rules.DEFAULT_BOT_PERMISSIONS & ~rules.READ_MESSAGE_HISTORY, channel=quiet
+    )
+    channel = await emulator.wait_until(lambda: bot.get_channel(quiet.id), what="the new channel in the cache")
+    assert isinstance(channel, discord.TextChannel)
+    target = channel.get_partial_message(asked.id)
+    with pytest.raises(discord.Forbidden) as refused:
+        await target.reply("yes")
+    assert refused.value.code == 160002 and "read message history" in refused.value.text
+    assert [m["content"] for m in emulator.channel_messages(quiet)] == ["is this claim in the ledger?"]
+    plain = await channel.send("yes, without the reply")
+    assert plain.reference is None
+    emulator.set_bot_permissions(world.guild.id, rules.DEFAULT_BOT_PERMISSIONS, channel=quiet)
+    replied = await target.reply("yes")
+    assert replied.reference is not None and replied.reference.message_id == asked.id
+
+
 async def test_hidden_command_is_refused_unless_forced(emulator: DiscordEmulator, world: World, bot: TinyBot) -> None:
     g, c = world.guild.id, world.guild.channel_id
     with pytest.raises(CommandHiddenError):

@@ -97,8 +97,11 @@ embed limits, ≤ 5 action rows of ≤ 5 buttons, modal limits, autocomplete lim
 50035 with Discord's nested ``errors``; empty messages → 50006; one initial response per interaction (40060);
 first response later than ``emu.interaction_deadline`` (3.0 s) → 404 10062; followups/original edits for
 ``emu.token_lifetime`` (15 min), before acknowledgement → 404 10015; ≤ ``emu.max_pins`` (250) pins → 30003;
-PIN_MESSAGES needed to pin → 403 50013; privileged intents not in ``emu.privileged_intents`` → close 4014;
-``emu.token`` (None = any) checked at login. Unknown routes → 404 code 0, logged and recorded.
+PIN_MESSAGES needed to pin → 403 50013; without EMBED_LINKS the embeds of the bot's channel messages (create and
+edit, not interaction responses) are dropped silently (``emu.dropped_embeds``), an embed-only message is then empty
+→ 50006; a reply (``message_reference``) without READ_MESSAGE_HISTORY → 403 160002; privileged intents not in
+``emu.privileged_intents`` → close 4014; ``emu.token`` (None = any) checked at login. Unknown routes → 404 code 0,
+logged and recorded.
 
 Configuration attributes: ``interaction_deadline``, ``token_lifetime``, ``token``, ``privileged_intents``,
 ``max_pins``, ``attachment_size_limit``, ``echo_own_messages`` (MESSAGE_CREATE for the bot's own messages, as

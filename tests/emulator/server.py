@@ -402,6 +402,8 @@ class DiscordEmulator:
         self.deleted_messages: list[StoredMessage] = []
         self.uploads: dict[int, dict[str, Any]] = {}
         self.dm_closed: set[int] = set()
+        self.dropped_embeds: list[tuple[int, int]] = []
+        """(channel id, embed count) for each bot message whose embeds were dropped for want of Embed Links."""
         self.internal_errors: list[Exception] = []
         """Exceptions raised inside route handlers (emulator bugs), answered with 400 code 0."""
         self.gateway = Gateway(self)
@@ -2254,6 +2256,18 @@ class DiscordEmulator:
         if perms & needed != needed:
             raise missing_permissions()
 
+    def _bot_may(self, channel: Channel, permission: int) -> bool:
+        return channel.guild_id is None or bool(self.bot_permissions(channel) & permission)
+
+    def _without_denied_embeds(self, channel: Channel, body: Mapping[str, Any]) -> Mapping[str, Any]:
+        """Without Embed Links in a guild channel, Discord drops the embeds of the bot's message (create or edit)
+        without an error; a message left with nothing is then refused as empty (50006). Interaction responses and
+        webhooks are not affected (change-log, June 29, 2022)."""
+        if not body.get("embeds") or self._bot_may(channel, rules.EMBED_LINKS):
+            return body
+        self.dropped_embeds.append((channel.id, len(body["embeds"])))
+        return {**body, "embeds": []}
+
     def _rest_message(self, channel: Channel, message_id: str) -> StoredMessage:
         message = channel.messages.get(int(message_id))
         if message is None:
@@ -2279,6 +2293,8 @@ class DiscordEmulator:
         reference = None
         if body.get("message_reference"):
             ref = body["message_reference"]
+            if int(ref.get("type") or 0) == 0 and not self._bot_may(channel, rules.READ_MESSAGE_HISTORY):
+                raise ApiError(403, 160002, "Cannot reply without permission to read message history")
             reference = self.find_message(int(ref.get("message_id") or 0))
             if reference is None and ref.get("fail_if_not_exists", True):
                 raise invalid_form(
@@ -2288,7 +2304,7 @@ class DiscordEmulator:
         message = self._new_message(
             channel,
             self.bot_user,
-            body,
+            self._without_denied_embeds(channel, body),
             files=ctx.files,
             msg_type=19 if reference is not None else 0,
             flags=flags,
@@ -2329,7 +2345,7 @@ class DiscordEmulator:
         if int(message["author"]["id"]) != self.bot_user.id:
             raise ApiError(403, 50005, "Cannot edit a message authored by another user")
         self._validate_message_body(ctx.body, ctx.files)
-        self._edit(message, ctx.body, ctx.files, channel)
+        self._edit(message, self._without_denied_embeds(channel, ctx.body), ctx.files, channel)
         return 200, message.wire()
 
     async def _delete_message(self, ctx: RequestContext, channel_id: str, message_id: str) -> tuple[int, Any]:
