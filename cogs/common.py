@@ -16,7 +16,14 @@ import discord
 from discord import app_commands
 
 from bot.discord.client import scope_of
-from bot.discord.permissions import MODERATOR_ROLE_SETTING, is_moderator, refusal
+from bot.discord.permissions import (
+    MODERATOR_ROLE_SETTING,
+    POST_EMBEDS,
+    is_moderator,
+    missing_permissions,
+    permissions_problem,
+    refusal,
+)
 from bot.rendering.audit import AUDIT_CHANNEL_SETTING
 from bot.rendering.embeds import cut, inert
 
@@ -180,6 +187,34 @@ class AuthorView(discord.ui.View):
 
     async def on_error(self, interaction: discord.Interaction, error: Exception, item: discord.ui.Item) -> None:
         await interaction.client.tree.handle_error(interaction, error)  # type: ignore[attr-defined]
+
+
+# ------------------------------------------------------------------ what the bot may do in a channel
+
+MISSING_ACCESS = 50001
+MISSING_PERMISSIONS = 50013
+EMPTY_MESSAGE = 50006
+CANNOT_REPLY_WITHOUT_HISTORY = 160002
+
+
+def bot_missing(channel: object, needed: int) -> list[str]:
+    """The permissions in ``needed`` the bot lacks in ``channel``, by name; none outside a server. Read from
+    discord.py's cache of roles and overwrites, which the gateway keeps current."""
+    guild = getattr(channel, "guild", None)
+    me = getattr(guild, "me", None)
+    if me is None or not isinstance(channel, discord.abc.GuildChannel):
+        return []
+    return missing_permissions(channel.permissions_for(me).value, needed)
+
+
+def post_problem(error: discord.HTTPException, channel: str, doing: str, *, needed: int = POST_EMBEDS) -> str:
+    """What to tell a moderator when Discord refused a post of ours with an embed: an embed-only message comes
+    back as empty (50006) when Embed Links is missing, a refused send as 50013/50001."""
+    if error.code == EMPTY_MESSAGE:
+        return permissions_problem(["Embed Links"], channel, doing)
+    if error.code in (MISSING_PERMISSIONS, MISSING_ACCESS):
+        return permissions_problem(missing_permissions(0, needed), channel, doing)
+    return f"I can't {doing} in {channel}: Discord said {error.text or error.status} (code {error.code})."
 
 
 # ------------------------------------------------------------------ the audit channel: what is not a revision

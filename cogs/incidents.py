@@ -16,11 +16,22 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.discord.client import ClaimLedgerBot, scope_of
+from bot.discord.permissions import POST_EMBEDS, permissions_problem
 from bot.rendering.embeds import cut, inert, summary_embed
 from bot.rendering.summary import build_summary
 from bot.store import Ledger
 
-from .common import ModeratorGroup, acknowledge, actor, answer, incident_choices, moderators_only
+from .common import (
+    ModeratorGroup,
+    acknowledge,
+    actor,
+    answer,
+    bot_missing,
+    incident_choices,
+    moderators_only,
+    post_audit,
+    post_problem,
+)
 
 log = logging.getLogger(__name__)
 
@@ -124,14 +135,23 @@ class IncidentGroup(ModeratorGroup, name="incident", description="Moderators: in
         await acknowledge(interaction)
         scope = scope_of(interaction.guild_id)
         target = channel or interaction.channel
+        mention = getattr(target, "mention", "this channel")
+        again = " Then run `/incident pin` again."
+        missing = bot_missing(target, POST_EMBEDS)
+        if missing:  # without Embed Links Discord would drop the summary's embed and refuse the empty message
+            await answer(interaction, permissions_problem(missing, mention, "post the summary") + again)
+            return
         summary = await self.bot.ledger.read(lambda ledger: build_summary(ledger, scope, incident))
-        message = await target.send(  # type: ignore[union-attr]
-            embed=summary_embed(summary, updated_at=now_text()), allowed_mentions=discord.AllowedMentions.none()
-        )
+        try:
+            message = await target.send(  # type: ignore[union-attr]
+                embed=summary_embed(summary, updated_at=now_text()), allowed_mentions=discord.AllowedMentions.none()
+            )
+        except discord.HTTPException as error:
+            await answer(interaction, post_problem(error, mention, "post the summary") + again)
+            return
         await self.bot.ledger.write(
             lambda ledger: ledger.add_pinned_summary(scope, summary.incident.id, message.channel.id, message.id)
         )
-        mention = getattr(target, "mention", "this channel")
         try:
             await message.pin(reason=f"Claim Ledger summary of {summary.incident.slug}")
         except discord.HTTPException as error:
@@ -171,6 +191,7 @@ class Incidents(commands.Cog):
     def __init__(self, bot: ClaimLedgerBot) -> None:
         self.bot = bot
         self.pending: dict[tuple[str, str | None], asyncio.Task] = {}
+        self.reported: set[int] = set()  # summaries whose failed edit the audit channel was told about
         self.bot.tree.add_command(IncidentGroup(self))
 
     async def cog_unload(self) -> None:
@@ -234,7 +255,20 @@ class Incidents(commands.Cog):
                 await self.bot.ledger.write(lambda ledger, m=message_id: ledger.forget_pinned_summary(scope, m))
             except discord.HTTPException as error:
                 log.warning("could not edit summary %s: %s (code %s)", message_id, error.status, error.code)
+                await self._report_stale(scope, channel, message_id, error)
         return edits
+
+    async def _report_stale(
+        self, scope: str, channel: discord.abc.Messageable, message_id: int, error: discord.HTTPException
+    ) -> None:
+        """Tell the moderators (in the audit channel, once per summary while the bot runs) that a pinned summary can
+        no longer be kept current, and what to grant."""
+        if message_id in self.reported:
+            return
+        where = f"#{getattr(channel, 'name', None) or getattr(channel, 'id', '?')}"  # the audit text is made inert
+        problem = post_problem(error, where, "keep the pinned summary current")
+        if await post_audit(self.bot, scope, "Pinned summary out of date", problem):
+            self.reported.add(message_id)
 
 
 async def setup(bot: ClaimLedgerBot) -> None:

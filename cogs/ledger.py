@@ -14,7 +14,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.discord.client import ClaimLedgerBot, scope_of
-from bot.discord.permissions import MODERATOR_ROLE_SETTING
+from bot.discord.permissions import MODERATOR_ROLE_SETTING, POST_EMBEDS, permissions_problem
 from bot.errors import location
 from bot.formats import MAX_IMPORT_BYTES, ImportReport, export_bytes, import_bytes
 from bot.rendering.audit import AUDIT_CHANNEL_SETTING, AUDIT_LAST_SETTING
@@ -27,6 +27,7 @@ from .common import (
     acknowledge,
     actor,
     answer,
+    bot_missing,
     ensure_moderator,
     incident_choices,
     moderators_only,
@@ -183,6 +184,10 @@ class LedgerGroup(ModeratorGroup, name="ledger", description="Moderators: ledger
 
         await self.bot.ledger.write(save)
         text = f"Ledger changes will be posted in {channel.mention}." if channel else "Audit posting is off."
+        missing = bot_missing(channel, POST_EMBEDS) if channel else []
+        if missing:
+            problem = permissions_problem(missing, channel.mention, "post ledger changes")  # type: ignore[union-attr]
+            text += f"\n⚠️ {problem} Until then the changes wait, and I post them once I can."
         await answer(interaction, text)
 
     @settings.command(name="moderator-role", description="Members with this role may change the ledger")

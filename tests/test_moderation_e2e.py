@@ -313,6 +313,87 @@ async def test_pin_problems_tell_the_moderator_what_to_fix(
     assert len(tracked) == 1
 
 
+def without_embed_links(emu: DiscordEmulator) -> list[dict]:
+    """A channel overwrite that takes Embed Links from the bot (and nothing else)."""
+    return [{"id": str(emu.bot_user.id), "type": 1, "allow": "0", "deny": str(rules.EMBED_LINKS)}]
+
+
+async def test_pin_without_embed_links_tells_the_moderator(
+    emu: DiscordEmulator, guild: Guild, mod: Member, running: Running
+) -> None:
+    plain = emu.add_channel(guild.id, "plain-text", overwrites=without_embed_links(emu))
+    await emu.wait_until(lambda: running.bot.get_channel(plain.id), what="the channel in the bot's cache")
+    options = {"incident": "crocus-city-hall-attack-2024", "channel": plain}
+    inter = await emu.slash(guild.id, guild.channel_id, mod.id, "incident pin", options)
+    told = (await inter.wait_message())["content"]
+    assert told.startswith(f"I can't post the summary in <#{plain.id}>: I need the **Embed Links** permission there.")
+    assert "`/incident pin` again" in told
+    assert emu.channel_messages(plain) == [] and emu.pins(plain) == []
+    assert await running.service.read(lambda ledger: ledger.pinned_summaries(guild.id)) == []
+
+
+async def test_summary_refused_as_empty_names_embed_links(
+    emu: DiscordEmulator, guild: Guild, mod: Member, running: Running
+) -> None:
+    """Discord's answer when the bot's cache did not know yet: the embed dropped, the empty message refused."""
+    emu.fail_next("POST", rf"/channels/{guild.channel_id}/messages$", status=400, code=50006)
+    told = (await pin(emu, guild, mod))["content"]
+    assert f"I can't post the summary in <#{guild.channel_id}>: I need the **Embed Links** permission" in told
+    assert await running.service.read(lambda ledger: ledger.pinned_summaries(guild.id)) == []
+
+
+async def test_audit_channel_without_embed_links_is_flagged(
+    emu: DiscordEmulator, guild: Guild, mod: Member, running: Running
+) -> None:
+    audit = emu.add_channel(guild.id, "ledger-audit", overwrites=without_embed_links(emu))
+    await emu.wait_until(lambda: running.bot.get_channel(audit.id), what="the channel in the bot's cache")
+    inter = await emu.slash(guild.id, guild.channel_id, mod.id, "ledger settings audit-channel", {"channel": audit})
+    told = (await inter.wait_message())["content"]
+    assert told.startswith(f"Ledger changes will be posted in <#{audit.id}>.")
+    assert f"⚠️ I can't post ledger changes in <#{audit.id}>: I need the **Embed Links** permission there." in told
+    fine = emu.add_channel(guild.id, "ledger-audit-2")
+    await emu.wait_until(lambda: running.bot.get_channel(fine.id), what="the channel in the bot's cache")
+    inter = await emu.slash(guild.id, guild.channel_id, mod.id, "ledger settings audit-channel", {"channel": fine})
+    assert (await inter.wait_message())["content"] == f"Ledger changes will be posted in <#{fine.id}>."
+
+
+async def test_summary_that_cannot_be_kept_current_is_reported_once(
+    emu: DiscordEmulator, guild: Guild, mod: Member, running: Running
+) -> None:
+    audit = emu.add_channel(guild.id, "ledger-audit")
+    await emu.wait_until(lambda: running.bot.get_channel(audit.id), what="the channel in the bot's cache")
+    inter = await emu.slash(guild.id, guild.channel_id, mod.id, "ledger settings audit-channel", {"channel": audit})
+    await inter.wait_message()
+    await pin(emu, guild, mod)
+    summary_id = emu.pins(guild.channel_id)[0]
+    emu.set_bot_permissions(guild.id, rules.DEFAULT_BOT_PERMISSIONS & ~rules.EMBED_LINKS, channel=guild.channel_id)
+
+    def out_of_date() -> list[dict]:
+        return [m for m in emu.channel_messages(audit) if m["embeds"][0]["title"] == "Pinned summary out of date"]
+
+    mark = emu.mark()
+    inter = await emu.slash(
+        guild.id,
+        guild.channel_id,
+        mod.id,
+        "evidence set",
+        {"claim": "crocus-2024-010", "status": "disputed", "details": "Contested"},
+    )
+    await inter.wait_message()
+    await emu.wait_for(
+        lambda r: r.method == "PATCH" and r.path.endswith(f"/messages/{summary_id}"), timeout=3, since=mark
+    )
+    await emu.wait_until(out_of_date, what="the note in the audit channel")
+    incidents = running.bot.get_cog("Incidents")
+    assert await incidents.refresh(str(guild.id), "crocus-city-hall-attack-2024") == 0  # fails again, not re-told
+    notes = out_of_date()
+    assert len(notes) == 1
+    assert notes[0]["embeds"][0]["description"] == (
+        "I can't keep the pinned summary current in #general: I need the **Embed Links** permission"
+        " there. Ask an admin to grant it to my role or in that channel's settings."
+    )
+
+
 async def test_summary_stays_tracked_after_restart(
     emu: DiscordEmulator, guild: Guild, mod: Member, db_path: Path
 ) -> None:

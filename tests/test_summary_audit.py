@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
-from bot.discord.permissions import ADMINISTRATOR, MANAGE_GUILD, is_moderator, refusal
+from bot.discord.permissions import (
+    ADMINISTRATOR,
+    EMBED_LINKS,
+    MANAGE_GUILD,
+    POST_SUMMARY,
+    REPLY_WITH_EMBEDS,
+    SEND_MESSAGES,
+    VIEW_CHANNEL,
+    is_moderator,
+    missing_permissions,
+    permissions_problem,
+    refusal,
+)
 from bot.models import EvidenceStatus
 from bot.rendering.audit import describe, diff_lines
 from bot.rendering.embeds import embed_problems, summary_embed
@@ -17,6 +29,20 @@ def test_is_moderator() -> None:
     assert is_moderator(0, {5}, 5)
     assert not is_moderator(0, {6}, 5)
     assert "<@&5>" in refusal(5) and "Manage Server" in refusal(None)
+
+
+def test_missing_channel_permissions_are_named() -> None:
+    assert missing_permissions(VIEW_CHANNEL | SEND_MESSAGES, POST_SUMMARY) == ["Embed Links", "Pin Messages"]
+    assert missing_permissions(VIEW_CHANNEL | SEND_MESSAGES | EMBED_LINKS, REPLY_WITH_EMBEDS) == [
+        "Read Message History"
+    ]
+    assert missing_permissions(ADMINISTRATOR, POST_SUMMARY) == []
+    assert permissions_problem(["Embed Links"], "#news", "post the summary").startswith(
+        "I can't post the summary in #news: I need the **Embed Links** permission there."
+    )
+    assert "**View Channel**, **Send Messages** and **Embed Links** permissions" in permissions_problem(
+        ["View Channel", "Send Messages", "Embed Links"], "#news", "post"
+    )
 
 
 def test_summary_positions_from_seed(seeded: Ledger) -> None:
