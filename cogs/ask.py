@@ -11,10 +11,12 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.discord.client import ClaimLedgerBot, scope_of
+from bot.discord.permissions import EMBED_LINKS
 from bot.errors import LedgerError
 from bot.models import Answer
 from bot.rendering.embeds import answer_embed, page_count
 
+from .common import bot_missing, reply_to
 from .views import AnswerPager
 
 log = logging.getLogger(__name__)
@@ -25,6 +27,11 @@ QUESTION_MAX = 1000
 ASK_RATE, ASK_PER = 5, 30.0
 HELP_TEXT = (
     "Ask me about a claim, e.g. `@Claim Ledger did Ukraine have anything to do with the Moscow concert hall attack?`"
+    " or use `/ask`."
+)
+
+NO_EMBEDS = (
+    "I can't show answers in this channel: I need the **Embed Links** permission here. Ask an admin to grant it,"
     " or use `/ask`."
 )
 
@@ -124,12 +131,11 @@ class Ask(commands.Cog):
 
     async def _safe_reply(self, message: discord.Message, **kwargs: object) -> discord.Message | None:
         kwargs = {k: v for k, v in kwargs.items() if v is not None}
+        if "embed" in kwargs and bot_missing(message.channel, EMBED_LINKS):
+            # Discord would drop the answer's embed (and post the pager's buttons alone)
+            kwargs = {"content": NO_EMBEDS}
         try:
-            return await message.reply(
-                mention_author=False,
-                allowed_mentions=discord.AllowedMentions.none(),
-                **kwargs,  # type: ignore[arg-type]
-            )
+            return await reply_to(message, **kwargs)  # type: ignore[arg-type]
         except discord.HTTPException as error:
             log.warning(
                 "Could not answer a mention in channel %s of guild %s: %s (code %s)",

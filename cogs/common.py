@@ -10,7 +10,7 @@ Administrator, or the role set with ``/ledger settings moderator-role``. Everyon
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import discord
 from discord import app_commands
@@ -19,6 +19,7 @@ from bot.discord.client import scope_of
 from bot.discord.permissions import (
     MODERATOR_ROLE_SETTING,
     POST_EMBEDS,
+    READ_MESSAGE_HISTORY,
     is_moderator,
     missing_permissions,
     permissions_problem,
@@ -215,6 +216,21 @@ def post_problem(error: discord.HTTPException, channel: str, doing: str, *, need
     if error.code in (MISSING_PERMISSIONS, MISSING_ACCESS):
         return permissions_problem(missing_permissions(0, needed), channel, doing)
     return f"I can't {doing} in {channel}: Discord said {error.text or error.status} (code {error.code})."
+
+
+async def reply_to(message: discord.Message, *, content: str | None = None, **kwargs: Any) -> discord.Message:
+    """Reply to a member's message, quietly (no ping). A reply needs Read Message History (else Discord answers 403,
+    code 160002): without it, post in the channel with a link to the message instead."""
+    kwargs.setdefault("allowed_mentions", discord.AllowedMentions.none())
+    if not bot_missing(message.channel, READ_MESSAGE_HISTORY):
+        try:
+            return await message.reply(content=content, mention_author=False, **kwargs)
+        except discord.Forbidden as error:
+            if error.code != CANNOT_REPLY_WITHOUT_HISTORY:
+                raise
+            log.info("no Read Message History in channel %s: answering without a reply", message.channel.id)
+    pointer = f"↪ {message.jump_url}"
+    return await message.channel.send(content=f"{pointer}\n{content}" if content else pointer, **kwargs)
 
 
 # ------------------------------------------------------------------ the audit channel: what is not a revision

@@ -18,6 +18,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.discord.client import MESSAGE_CONTENT_ENV, ClaimLedgerBot, scope_of
+from bot.discord.permissions import POST_EMBEDS, REPLY_WITH_EMBEDS, permissions_problem
 from bot.errors import LedgerError
 from bot.models import Answer, Claim, Match
 from bot.rendering.embeds import COLOUR, claim_embed, cut, evidence_at_a_glance, inert
@@ -38,7 +39,17 @@ from bot.watching import (
     worth_checking,
 )
 
-from .common import GUILD_ONLY, ModeratorGroup, acknowledge, actor, answer, moderator_refusal, post_audit
+from .common import (
+    GUILD_ONLY,
+    ModeratorGroup,
+    acknowledge,
+    actor,
+    answer,
+    bot_missing,
+    moderator_refusal,
+    post_audit,
+    reply_to,
+)
 
 log = logging.getLogger(__name__)
 
@@ -175,6 +186,7 @@ class Watch(commands.Cog):
         self.watched: dict[str, set[int]] = {}  # scope → channel ids (cache of the setting)
         self.group = WatchGroup(self)
         self.skipped = 0  # messages dropped because the queue was full
+        self.reported: set[int] = set()  # watched channels where a missing permission was told to the audit channel
 
     async def cog_load(self) -> None:
         parent = self.bot.tree.get_command("ledger")
@@ -244,6 +256,11 @@ class Watch(commands.Cog):
             self.throttle.forget_channel(channel.id)
             text = f"Watching {channel.mention}." if changed else f"{channel.mention} was already watched."
             text += " When a message there makes a claim the ledger holds, I reply with who said it and the evidence."
+            missing = bot_missing(channel, REPLY_WITH_EMBEDS)
+            if missing:
+                text += "\n⚠️ " + permissions_problem(missing, channel.mention, "reply to messages")
+                if missing == ["Read Message History"]:
+                    text += " Until then I post my note in the channel with a link to the message, not as a reply."
             if not self.bot.watching:
                 text += (
                     "\n⚠️ Watching is off on this bot: it does not have the Message Content intent. The bot's"
@@ -323,14 +340,19 @@ class Watch(commands.Cog):
         reason = self.throttle.decide(message.channel.id, chosen.claim.id)
         if reason is not None:
             return reason, None
+        missing = bot_missing(message.channel, POST_EMBEDS)
+        if missing:  # without Embed Links Discord would post the buttons alone
+            log.warning("Cannot reply in watched channel %s: missing %s", message.channel.id, ", ".join(missing))
+            if message.channel.id not in self.reported:
+                where = f"#{getattr(message.channel, 'name', message.channel.id)}"  # the audit text is made inert
+                problem = permissions_problem(missing, where, "reply to claims")
+                if await post_audit(self.bot, scope, "Watched channel", problem):
+                    self.reported.add(message.channel.id)
+            return "refused", None
+        self.reported.discard(message.channel.id)
         embed = reply_embed(chosen, other_sides(result.matches, chosen))
         try:
-            sent = await message.reply(
-                embed=embed,
-                view=reply_view(chosen.claim.id, digest),
-                mention_author=False,
-                allowed_mentions=discord.AllowedMentions.none(),
-            )
+            sent = await reply_to(message, embed=embed, view=reply_view(chosen.claim.id, digest))
         except discord.HTTPException as error:
             log.warning(
                 "Could not reply in watched channel %s: %s (code %s)", message.channel.id, error.status, error.code

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from tests.emulator import DiscordEmulator, Guild
+from tests.emulator import DiscordEmulator, Guild, rules
 from tests.harness import Running
 
 
@@ -95,6 +95,27 @@ async def test_mention_gets_the_same_answer_as_a_reply(emu: DiscordEmulator, gui
     assert str(body["message_reference"]["message_id"]) == posted["id"]
     assert body["allowed_mentions"]["parse"] == [] and body["allowed_mentions"]["replied_user"] is False
     assert body["embeds"][0]["fields"] == slash["embeds"][0]["fields"]
+
+
+async def test_mention_answers_without_reply_or_embed_permissions(
+    emu: DiscordEmulator, guild: Guild, running: Running
+) -> None:
+    member = emu.add_member(guild.id, "erin")
+    question = "Who claimed responsibility for the Crocus City Hall attack?"
+    no_history = [{"id": str(emu.bot_user.id), "type": 1, "allow": "0", "deny": str(rules.READ_MESSAGE_HISTORY)}]
+    quiet = emu.add_channel(guild.id, "no-history", overwrites=no_history)
+    no_embeds = [{"id": str(emu.bot_user.id), "type": 1, "allow": "0", "deny": str(rules.EMBED_LINKS)}]
+    plain = emu.add_channel(guild.id, "plain-text", overwrites=no_embeds)
+    await emu.wait_until(lambda: running.bot.get_channel(plain.id), what="the channels in the bot's cache")
+    for channel in (quiet, plain):
+        await emu.post_message(channel, member.id, f"<@{emu.app_id}> {question}", mention_bot=True)
+    answered = await emu.wait_until(lambda: emu.channel_messages(quiet)[1:], what="the answer without history")
+    assert "message_reference" not in answered[0] and answered[0]["embeds"][0]["fields"]
+    assert answered[0]["content"].startswith(f"↪ https://discord.com/channels/{guild.id}/{quiet.id}/")
+    told = await emu.wait_until(lambda: emu.channel_messages(plain)[1:], what="the answer without embeds")
+    assert told[0]["content"].startswith("I can't show answers in this channel: I need the **Embed Links**")
+    assert told[0]["embeds"] == [] and told[0]["message_reference"]["channel_id"] == str(plain.id)
+    assert emu.dropped_embeds == []
 
 
 async def test_message_without_mention_is_ignored(emu: DiscordEmulator, guild: Guild, running: Running) -> None:

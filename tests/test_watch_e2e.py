@@ -108,6 +108,60 @@ async def test_one_reply_per_matching_message_and_none_for_others(world: World) 
     assert len(world.bot_messages(world.chat)) == 1
 
 
+async def watch_new_channel(world: World, name: str, denied: int) -> tuple[Channel, str]:
+    """A new channel where the bot is denied ``denied``, watched; returns it and what the moderator was told."""
+    overwrite = {"id": str(world.emu.bot_user.id), "type": 1, "allow": "0", "deny": str(denied)}
+    channel = world.emu.add_channel(world.guild.id, name, overwrites=[overwrite])
+    await world.emu.wait_until(lambda: world.run.bot.get_channel(channel.id), what="the channel in the bot's cache")
+    told = await world.slash("ledger watch add", {"channel": channel})
+    return channel, told["content"]
+
+
+async def test_without_read_message_history_the_note_links_the_message(world: World) -> None:
+    quiet, told = await watch_new_channel(world, "no-history", rules.READ_MESSAGE_HISTORY)
+    assert told.startswith(f"Watching <#{quiet.id}>.")
+    assert f"⚠️ I can't reply to messages in <#{quiet.id}>: I need the **Read Message History** permission" in told
+    assert "link to the message, not as a reply" in told
+    message, outcome, sent = await world.say(ISIS, channel=quiet)
+    assert outcome == "replied" and sent is not None
+    note = world.emu.find_message(sent.id)
+    assert "message_reference" not in note and note["type"] == 0
+    assert note["content"] == f"↪ https://discord.com/channels/{world.guild.id}/{quiet.id}/{message.id}"
+    assert "Islamic State Khorasan" in note["embeds"][0]["description"]
+    assert not world.emu.requests_to("POST", rf"/channels/{quiet.id}/messages$")[0].json.get("message_reference")
+
+
+async def test_reply_refused_for_history_falls_back_to_a_linked_note(world: World) -> None:
+    """The bot's cache said it could reply; Discord said 160002: the note is posted without the reply."""
+    world.emu.fail_next(
+        "POST", rf"/channels/{world.chat.id}/messages$", status=403, code=160002,
+        message="Cannot reply without permission to read message history",
+    )  # fmt: skip
+    message, outcome, sent = await world.say(ISIS)
+    assert outcome == "replied" and sent is not None
+    note = world.emu.find_message(sent.id)
+    assert "message_reference" not in note and note["content"].endswith(f"/{world.chat.id}/{message.id}")
+    assert [r.status for r in world.emu.requests_to("POST", rf"/channels/{world.chat.id}/messages$")] == [403, 200]
+
+
+async def test_without_embed_links_no_reply_and_the_audit_channel_is_told_once(world: World) -> None:
+    audit = world.emu.add_channel(world.guild.id, "ledger-audit")
+    await world.emu.wait_until(lambda: world.run.bot.get_channel(audit.id), what="the channel in the bot's cache")
+    await world.slash("ledger settings audit-channel", {"channel": audit})
+    plain, told = await watch_new_channel(world, "plain-text", rules.EMBED_LINKS)
+    assert f"⚠️ I can't reply to messages in <#{plain.id}>: I need the **Embed Links** permission there." in told
+    assert "not as a reply" not in told
+    for text in (ISIS, await world.claim_text(REFS[3])):
+        _, outcome, sent = await world.say(text, channel=plain)
+        assert (outcome, sent) == ("refused", None)
+    assert world.bot_messages(plain) == []
+    notes = [m for m in world.emu.channel_messages(audit) if m["embeds"][0]["title"] == "Watched channel"]
+    assert [n["embeds"][0]["description"] for n in notes] == [
+        "I can't reply to claims in #plain-text: I need the **Embed Links** permission there. Ask an admin to grant"
+        " it to my role or in that channel's settings."
+    ]
+
+
 async def test_cooling_period_per_claim_and_channel(world: World) -> None:
     _, first, _ = await world.say(ISIS)
     _, second, _ = await world.say("Yes: " + ISIS)
