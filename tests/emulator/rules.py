@@ -391,6 +391,11 @@ def _validate_text_input(
         errors.add((*path, "min_length"), "NUMBER_TYPE_MAX", "int value should be less than or equal to 4000.")
     if high is not None and not 1 <= high <= MAX_TEXT_INPUT_VALUE:
         errors.add((*path, "max_length"), "NUMBER_TYPE_MAX", "int value should be less than or equal to 4000.")
+    elif high is not None and low is not None and low > high:
+        errors.add((*path, "min_length"), "NUMBER_TYPE_MAX", f"int value should be less than or equal to {high}.")
+    value = _text(item.get("value"))
+    if high is not None and 1 <= high < len(value) <= MAX_TEXT_INPUT_VALUE:
+        errors.too_long((*path, "value"), high)  # a prefill the member could not have typed
 
 
 def validate_modal(data: Mapping[str, Any]) -> FormErrors:
