@@ -166,6 +166,13 @@ def parse_kind(value: object) -> SpeakerKind:
         raise InvalidInputError(f"Unknown speaker kind {value!r}; use one of: {allowed}.", "kind") from None
 
 
+def looks_like_date(text: str) -> bool:
+    """Whether text was meant as a date: it starts with a digit or a month name ('2024-13-01', 'Marhc 2024' is not;
+    'March 2024', '23 March'). 'Channel 1 broadcast' is a venue that happens to hold a number."""
+    words = re.findall(r"[A-Za-z]+|\d+", text)
+    return bool(words) and (words[0].isdigit() or words[0].lower() in _MONTHS)
+
+
 def parse_partial_date(value: object) -> str | None:
     """Parse '2024-03-23', '2024-03', '2024', 'March 2024', '23 March 2024', 'March 23, 2024' into ISO form
     at the precision given (YYYY, YYYY-MM or YYYY-MM-DD)."""

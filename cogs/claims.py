@@ -16,7 +16,7 @@ from bot.errors import InvalidInputError, NotFoundError
 from bot.models import EvidenceStatus
 from bot.rendering.embeds import claim_embed, cut, history_lines, inert
 from bot.store import Ledger
-from bot.validation import LIMITS, clean_url, parse_partial_date
+from bot.validation import LIMITS, clean_url, looks_like_date, parse_partial_date
 
 from .common import (
     AuthorView,
@@ -27,6 +27,7 @@ from .common import (
     claim_choices,
     ensure_moderator,
     incident_choices,
+    labelled_input,
     moderators_only,
     speaker_choices,
 )
@@ -36,9 +37,14 @@ log = logging.getLogger(__name__)
 STATUS_CHOICES = [app_commands.Choice(name=s.label, value=s.value) for s in EvidenceStatus]
 
 
+WHEN_WHERE_MAX = LIMITS["said_where"] + len("YYYY-MM-DD, ")
+"""The when/where box holds a date and the venue: room for both, so the edit form's prefill always fits."""
+
+
 def split_when_where(text: str | None) -> tuple[str | None, str | None]:
     """'2024-03-23, Televised address' → ('2024-03-23', 'Televised address'); 'March 23, 2024, TV' works too;
-    text without a date is all venue; a date (with digits) that cannot be read is an error, not a venue."""
+    text without a date is all venue ('Channel 1 broadcast' too); what starts like a date but cannot be read is an
+    error, not a venue."""
     if not text or not text.strip():
         return None, None
     cuts = [m.start() for m in re.finditer(r"[,·|;]", text)]
@@ -48,35 +54,75 @@ def split_when_where(text: str | None) -> tuple[str | None, str | None]:
         except InvalidInputError:
             continue
     head = text[: cuts[0]] if cuts else text
-    if any(ch.isdigit() for ch in head):
+    if looks_like_date(head):
         parse_partial_date(head.strip())  # meant as a date: raises the message about the unreadable date
     return None, text.strip()
 
 
 class ClaimForm(discord.ui.Modal):
-    """The claim's text fields. ``on_done`` receives the validated values."""
+    """The claim's text fields, each in a Label. ``on_done`` receives the validated values; ``shown`` is what the
+    boxes were prefilled with (never longer than a box allows)."""
 
-    claim = discord.ui.TextInput(label="Claim (as stated or fairly paraphrased)", style=discord.TextStyle.paragraph,
-                                 max_length=LIMITS["claim"])  # fmt: skip
-    quote = discord.ui.TextInput(label="Verbatim quote (optional)", style=discord.TextStyle.paragraph,
-                                 required=False, max_length=LIMITS["quote"])  # fmt: skip
-    when_where = discord.ui.TextInput(label="When, where (e.g. 2024-03-23, TV address)", required=False,
-                                      max_length=LIMITS["said_where"])  # fmt: skip
-    source = discord.ui.TextInput(label="Source link (https://…)", required=False, max_length=LIMITS["url"])
-    details = discord.ui.TextInput(label="Evidence: what was or was not shown", style=discord.TextStyle.paragraph,
-                                   required=False, max_length=LIMITS["details"])  # fmt: skip
+    BOXES = ("claim", "quote", "when_where", "source", "details")
 
     def __init__(self, title: str, on_done: Any, initial: dict[str, str | None] | None = None) -> None:
         super().__init__(title=title, timeout=900)
         self.on_done = on_done
         self.editing = initial is not None
-        for key, value in (initial or {}).items():
-            getattr(self, key).default = value
+        given = initial or {}
+        paragraph = discord.TextStyle.paragraph
+        self.claim = labelled_input(
+            self,
+            "Claim",
+            custom_id="claim-form:claim",
+            description="As stated, or fairly paraphrased",
+            style=paragraph,
+            max_length=LIMITS["claim"],
+            default=given.get("claim"),
+        )
+        self.quote = labelled_input(
+            self,
+            "Verbatim quote",
+            custom_id="claim-form:quote",
+            description="Optional",
+            style=paragraph,
+            required=False,
+            max_length=LIMITS["quote"],
+            default=given.get("quote"),
+        )
+        self.when_where = labelled_input(
+            self,
+            "When, where",
+            custom_id="claim-form:when_where",
+            description="e.g. 2024-03-23, TV address (or just the venue if the date is unknown)",
+            required=False,
+            max_length=WHEN_WHERE_MAX,
+            default=given.get("when_where"),
+        )
+        self.source = labelled_input(
+            self,
+            "Source link",
+            custom_id="claim-form:source",
+            description="https://…",
+            required=False,
+            max_length=LIMITS["url"],
+            default=given.get("source"),
+        )
+        self.details = labelled_input(
+            self,
+            "Evidence",
+            custom_id="claim-form:details",
+            description="What was or was not shown",
+            style=paragraph,
+            required=False,
+            max_length=LIMITS["details"],
+            default=given.get("details"),
+        )
+        self.shown: dict[str, str | None] = {name: getattr(self, name).default for name in self.BOXES}
 
     def submitted(self) -> dict[str, str | None]:
         """The boxes' text as submitted, keyed like ``initial``."""
-        names = ("claim", "quote", "when_where", "source", "details")
-        return {name: getattr(self, name).value for name in names}
+        return {name: getattr(self, name).value for name in self.BOXES}
 
     async def on_submit(self, interaction: discord.Interaction) -> None:
         if self.editing:  # an edit parses only the boxes that were changed (bot.edits.claim_edit)
@@ -194,7 +240,7 @@ class ClaimGroup(ModeratorGroup, name="claim", description="Moderators: add, edi
 
         async def submitted(modal_interaction: discord.Interaction, boxes: dict[str, str | None]) -> None:
             await ensure_moderator(modal_interaction)  # the role may have been taken away while the form was open
-            changes = claim_edit(current, initial, boxes, split_when_where)
+            changes = claim_edit(current, form.shown, boxes, split_when_where)
             if not changes:
                 await modal_interaction.response.send_message(
                     f"Nothing changed in claim #{current.id}.", embed=claim_embed(current), ephemeral=True
@@ -207,7 +253,8 @@ class ClaimGroup(ModeratorGroup, name="claim", description="Moderators: add, edi
             await answer(modal_interaction, f"Updated claim #{updated.id}.", embed=claim_embed(updated))
             await self._changed(scope, updated.incident.slug if updated.incident else None)
 
-        await interaction.response.send_modal(ClaimForm(f"Edit claim #{current.id}", submitted, initial))
+        form = ClaimForm(f"Edit claim #{current.id}", submitted, initial)
+        await interaction.response.send_modal(form)
 
     async def _simple(self, interaction: discord.Interaction, verb: str, action: Any) -> None:
         await acknowledge(interaction)

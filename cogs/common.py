@@ -170,6 +170,18 @@ async def speaker_choices(
     return [app_commands.Choice(name=s.name[:100], value=s.name[:100]) for s in found[:25]]
 
 
+def labelled_input(
+    modal: discord.ui.Modal, label: str, *, description: str | None = None, default: str | None = None, **options: Any
+) -> discord.ui.TextInput:
+    """Add a text input to ``modal`` inside a Label (the labelled text input in an action row is deprecated) and
+    return it. The prefill is cut to the input's ``max_length``: Discord refuses a modal whose value is longer."""
+    box: discord.ui.TextInput = discord.ui.TextInput(**options)
+    if default:
+        box.default = cut(default, box.max_length) if box.max_length else default
+    modal.add_item(discord.ui.Label(text=label, description=description, component=box))
+    return box
+
+
 class AuthorView(discord.ui.View):
     """A view only the member who started it may use (others get ``refusal``, ephemerally); its errors go to the
     tree's one error handler, like a command's."""

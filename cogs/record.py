@@ -23,11 +23,12 @@ from bot.store import Ledger
 from bot.validation import LIMITS, clean_url, parse_partial_date
 from bot.watching import first_link
 
-from .common import GUILD_ONLY, AuthorView, actor, ensure_moderator
+from .common import GUILD_ONLY, AuthorView, actor, ensure_moderator, labelled_input
 
 log = logging.getLogger(__name__)
 
 MENU_NAME = "Record as claim"
+WHEN_WHERE_MAX = LIMITS["said_where"] + len("YYYY-MM-DD, ")
 DISCORD_SOURCE_TITLE = "Discord message"
 
 Done = Callable[[discord.Interaction, dict[str, Any]], Awaitable[None]]
@@ -70,22 +71,59 @@ def parse_sources(text: str | None, message_link: str) -> list[dict[str, str | N
 
 
 class RecordForm(discord.ui.Modal):
-    speaker = discord.ui.TextInput(label="Speaker: who made the claim (not the poster)", max_length=LIMITS["name"])
-    claim = discord.ui.TextInput(label="Claim (as stated or fairly paraphrased)", style=discord.TextStyle.paragraph,
-                                 max_length=LIMITS["claim"])  # fmt: skip
-    quote = discord.ui.TextInput(label="Verbatim quote (optional)", style=discord.TextStyle.paragraph,
-                                 required=False, max_length=LIMITS["quote"])  # fmt: skip
-    when_where = discord.ui.TextInput(label="When, where (e.g. 2024-03-23, TV address)", required=False,
-                                      max_length=LIMITS["said_where"])  # fmt: skip
-    sources = discord.ui.TextInput(label="Source links, one per line", style=discord.TextStyle.paragraph,
-                                   required=False, max_length=1200)  # fmt: skip
+    """The claim, prefilled from the message, each box in a Label (prefills cut to what a box allows)."""
 
     def __init__(self, initial: dict[str, str], message_link: str, on_done: Done) -> None:
         super().__init__(title="Record as claim", timeout=900)
         self.on_done = on_done
         self.message_link = message_link
-        for key, value in initial.items():
-            getattr(self, key).default = value
+        paragraph = discord.TextStyle.paragraph
+        self.speaker = labelled_input(
+            self,
+            "Speaker",
+            custom_id="record-form:speaker",
+            description="Who made the claim (not who posted it)",
+            max_length=LIMITS["name"],
+            default=initial.get("speaker"),
+        )
+        self.claim = labelled_input(
+            self,
+            "Claim",
+            custom_id="record-form:claim",
+            description="As stated, or fairly paraphrased",
+            style=paragraph,
+            max_length=LIMITS["claim"],
+            default=initial.get("claim"),
+        )
+        self.quote = labelled_input(
+            self,
+            "Verbatim quote",
+            custom_id="record-form:quote",
+            description="Optional",
+            style=paragraph,
+            required=False,
+            max_length=LIMITS["quote"],
+            default=initial.get("quote"),
+        )
+        self.when_where = labelled_input(
+            self,
+            "When, where",
+            custom_id="record-form:when_where",
+            description="e.g. 2024-03-23, TV address",
+            required=False,
+            max_length=WHEN_WHERE_MAX,
+            default=initial.get("when_where"),
+        )
+        self.sources = labelled_input(
+            self,
+            "Source links",
+            custom_id="record-form:sources",
+            description="One per line",
+            style=paragraph,
+            required=False,
+            max_length=1200,
+            default=initial.get("sources"),
+        )
 
     async def on_submit(self, interaction: discord.Interaction) -> None:
         said_at, said_where = parse_when_where(self.when_where.value)

@@ -643,6 +643,67 @@ def test_rules_match_discord_limits() -> None:
     assert flat(rules.validate_commands([{"name": "c", "description": "d"}] * 101)) >= {"_"}
 
 
+def test_text_input_prefill_and_lengths_are_checked_in_rows_and_labels() -> None:
+    def modal(*inputs: dict) -> dict:
+        rows = [{"type": 1, "components": [dict(i, label="Venue")]} for i in inputs[:1]]
+        labels = [{"type": 18, "label": "Venue", "component": i} for i in inputs[1:]]
+        return {"title": "Edit", "custom_id": "m", "components": rows + labels}
+
+    fits = {"type": 4, "custom_id": "a", "style": 1, "max_length": 200, "value": "v" * 200}
+    assert not rules.validate_modal(modal(fits, dict(fits, custom_id="b", min_length=200)))
+    over = dict(fits, value="v" * 212)
+    errors = rules.validate_modal(modal(over, dict(over, custom_id="b")))
+    assert errors.flat() == {
+        "components.0.components.0.value": "Must be 200 or fewer in length.",
+        "components.1.component.value": "Must be 200 or fewer in length.",
+    }
+    crossed = dict(fits, custom_id="b", min_length=300, value="")
+    assert set(rules.validate_modal(modal(fits, crossed)).flat()) == {"components.1.component.min_length"}
+    wide = dict(fits, custom_id="b", max_length=4001, min_length=-1, value="")
+    assert set(rules.validate_modal(modal(fits, wide)).flat()) == {
+        "components.1.component.max_length",
+        "components.1.component.min_length",
+    }
+
+
+class VenueModal(discord.ui.Modal, title="Edit the venue"):
+    def __init__(self, venue: str) -> None:
+        super().__init__()
+        self.venue: discord.ui.TextInput[VenueModal] = discord.ui.TextInput(
+            custom_id="venue", max_length=200, default=venue
+        )
+        self.add_item(discord.ui.Label(text="When, where", component=self.venue))
+
+    async def on_submit(self, interaction: discord.Interaction) -> None:
+        await interaction.response.send_message(f"venue: {self.venue.value}")
+
+
+async def test_label_modal_round_trip_and_overlong_prefill_refused(
+    emulator: DiscordEmulator, world: World, bot: TinyBot
+) -> None:
+    @app_commands.command(name="venue", description="Edit a venue in a modal")
+    async def venue(interaction: discord.Interaction, text: str) -> None:
+        await interaction.response.send_modal(VenueModal(text))
+
+    target = discord.Object(world.guild.id)
+    bot.tree.add_command(venue, guild=target)
+    await bot.tree.sync(guild=target)
+    inter = await emulator.slash(world.guild.id, world.guild.channel_id, world.mod.id, "venue", {"text": "Channel 1"})
+    modal = await inter.wait_modal()
+    assert modal["components"][0]["type"] == 18 and modal["components"][0]["label"] == "When, where"
+    assert inter.modal_custom_ids() == ["venue"]
+    submitted = await emulator.submit_modal(inter, world.mod.id, {"venue": "Channel 1 broadcast"})
+    assert (await submitted.wait_message())["content"] == "venue: Channel 1 broadcast"
+    long_text = "2024-03-23, " + "v" * 200
+    inter = await emulator.slash(world.guild.id, world.guild.channel_id, world.mod.id, "venue", {"text": long_text})
+    refused = await inter.wait_response(accepted_only=False)
+    assert refused.status == 400 and refused.error is not None and refused.error["code"] == 50035
+    assert refused.error["errors"]["data"]["components"]["0"]["component"]["value"]["_errors"][0]["code"] == (
+        "BASE_TYPE_MAX_LENGTH"
+    )
+    assert inter.modal is None
+
+
 def test_bot_role_is_exactly_the_readme_invite_permissions() -> None:
     from tests.paths import REPO_ROOT
 

@@ -27,7 +27,7 @@ async def add_claim_via_modal(emu: DiscordEmulator, guild: Guild, mod: Member, t
     )
     modal = await inter.wait_modal()
     assert modal["title"] == "Add a claim"
-    ids = [row["components"][0]["custom_id"] for row in modal["components"]]
+    ids = inter.modal_custom_ids()
     values = dict(
         zip(
             ids,
@@ -124,10 +124,10 @@ async def test_remove_restore_edit_undo_history(
     await run("claim restore", {"claim": str(claim_id)})
     # Edit through the prefilled modal.
     inter = await emu.slash(guild.id, guild.channel_id, mod.id, "claim edit", {"claim": str(claim_id)})
-    modal = await inter.wait_modal()
-    fields = {row["components"][0]["custom_id"]: row["components"][0].get("value") for row in modal["components"]}
+    await inter.wait_modal()
+    fields = {box["custom_id"]: box.get("value") for box in inter.modal_inputs()}
     assert any(v and "FSB" in v for v in fields.values())
-    claim_input = modal["components"][0]["components"][0]["custom_id"]
+    claim_input = inter.modal_custom_ids()[0]
     submitted = await emu.submit_modal(inter, mod.id, {claim_input: "The FSB said the gunmen had Ukrainian contacts."})
     edited = await submitted.wait_message()
     assert edited["content"] == f"Updated claim #{claim_id}."
@@ -224,17 +224,46 @@ async def test_permission_is_checked_again_at_modal_submit(
     await inter.wait_message()
     before = await running.service.read(lambda ledger: ledger.last_revision_id(guild.id))
     add = await emu.slash(guild.id, guild.channel_id, checker.id, "claim add", {"speaker": "Jane Mayor"})
-    add_modal = await add.wait_modal()
+    await add.wait_modal()
     edit = await emu.slash(guild.id, guild.channel_id, checker.id, "claim edit", {"claim": "crocus-2024-001"})
-    edit_modal = await edit.wait_modal()
+    await edit.wait_modal()
     emu.take_role(guild.id, checker.id, role)  # revoked while the forms are open
-    claim_box = add_modal["components"][0]["components"][0]["custom_id"]
+    claim_box = add.modal_custom_ids()[0]
     submitted = await emu.submit_modal(add, checker.id, {claim_box: "Sneaked in after the role was revoked."})
     assert "Only moderators can change the ledger" in (await submitted.wait_message())["content"]
-    claim_box = edit_modal["components"][0]["components"][0]["custom_id"]
+    claim_box = edit.modal_custom_ids()[0]
     submitted = await emu.submit_modal(edit, checker.id, {claim_box: "Rewritten after the role was revoked."})
     assert "Only moderators can change the ledger" in (await submitted.wait_message())["content"]
     assert await running.service.read(lambda ledger: ledger.last_revision_id(guild.id)) == before
+
+
+async def test_claim_edit_form_fits_long_venues_and_keeps_numbered_ones(
+    emu: DiscordEmulator, guild: Guild, mod: Member, running: Running
+) -> None:
+    def add(ledger, said_at, said_where):
+        return ledger.add_claim(guild.id, text=f"Claim said at {said_where[:20]}", speaker="Jane Mayor", incident=None,
+                                said_at=said_at, said_where=said_where, actor="test").id  # fmt: skip
+
+    def make(ledger) -> tuple[int, int]:
+        ledger.create_speaker(guild.id, name="Jane Mayor", actor="test")
+        return add(ledger, "2024-03-23", "w" * 200), add(ledger, None, "Channel 1 broadcast")
+
+    long_id, numbered_id = await running.service.write(make)
+    inter = await emu.slash(guild.id, guild.channel_id, mod.id, "claim edit", {"claim": str(long_id)})
+    await inter.wait_modal()  # accepted: the prefill fits its box
+    boxes = {box["custom_id"]: box for box in inter.modal_inputs()}
+    when = boxes["claim-form:when_where"]
+    assert when["value"] == "2024-03-23, " + "w" * 200 and len(when["value"]) <= when["max_length"]
+    assert all(len(box.get("value") or "") <= box["max_length"] for box in boxes.values())
+    inter = await emu.slash(guild.id, guild.channel_id, mod.id, "claim edit", {"claim": str(numbered_id)})
+    await inter.wait_modal()
+    assert {b["custom_id"]: b.get("value") for b in inter.modal_inputs()}["claim-form:when_where"] == (
+        "Channel 1 broadcast"
+    )
+    submitted = await emu.submit_modal(inter, mod.id, {"claim-form:when_where": "Channel 1 broadcast, evening news"})
+    assert (await submitted.wait_message())["content"] == f"Updated claim #{numbered_id}."
+    claim = await running.service.read(lambda ledger: ledger.get_claim(guild.id, numbered_id))
+    assert (claim.said_at, claim.said_where) == (None, "Channel 1 broadcast, evening news")
 
 
 async def test_validation_errors_are_clear_and_save_nothing(
@@ -242,8 +271,8 @@ async def test_validation_errors_are_clear_and_save_nothing(
 ) -> None:
     before = await running.service.read(lambda ledger: ledger.count_claims(guild.id))
     inter = await emu.slash(guild.id, guild.channel_id, mod.id, "claim add", {"speaker": "Jane Mayor"})
-    modal = await inter.wait_modal()
-    ids = [row["components"][0]["custom_id"] for row in modal["components"]]
+    await inter.wait_modal()
+    ids = inter.modal_custom_ids()
     submitted = await emu.submit_modal(inter, mod.id, {ids[0]: "Text", ids[2]: "32 March 2024, Town hall"})
     message = await submitted.wait_message()
     assert "is not a day of that month" in message["content"] and message["flags"] & 64
@@ -594,8 +623,8 @@ async def test_writes_acknowledge_first_while_the_writer_is_busy(
     assert (await running.service.read(lambda ledger: ledger.get_claim(guild.id, "crocus-2024-001"))).removed
     # A form: the modal is the acknowledgement; its submit answers "thinking…" before the write.
     inter = await emu.slash(guild.id, guild.channel_id, mod.id, "claim edit", {"claim": "crocus-2024-003"})
-    modal = await inter.wait_modal()
-    claim_box = modal["components"][0]["components"][0]["custom_id"]
+    await inter.wait_modal()
+    claim_box = inter.modal_custom_ids()[0]
     hold = asyncio.create_task(running.service.write(lambda ledger: time.sleep(0.8)))
     await asyncio.sleep(0.05)
     submitted = await emu.submit_modal(inter, mod.id, {claim_box: "Edited while the writer was busy."})

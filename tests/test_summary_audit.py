@@ -90,3 +90,7 @@ def test_split_when_where() -> None:
     assert split_when_where("  ") == (None, None)
     with pytest.raises(InvalidInputError, match="not a month"):
         split_when_where("2024-13-01, Town hall")
+    assert split_when_where("Channel 1 broadcast") == (None, "Channel 1 broadcast")
+    assert split_when_where("Channel 1, evening news") == (None, "Channel 1, evening news")
+    with pytest.raises(InvalidInputError, match="Could not read the date"):
+        split_when_where("March 2O24, Town hall 3")

@@ -291,7 +291,8 @@ async def test_record_as_claim_prefills_and_saves(world: World) -> None:
     assert "Only moderators" in (await inter.wait_message())["content"]
     inter = await world.emu.context_menu(world.guild.id, world.chat.id, world.mod.id, "Record as claim", posted)
     modal = await inter.wait_modal()
-    boxes = [row["components"][0] for row in modal["components"]]
+    assert all(row["type"] == 18 for row in modal["components"])  # Labels, not deprecated labelled inputs
+    boxes = inter.modal_inputs()
     by_label = {box["label"].split(" ")[0].rstrip(":"): box for box in boxes}
     link = f"https://discord.com/channels/{world.guild.id}/{world.chat.id}/{posted.id}"
     assert by_label["Verbatim"]["value"] == text

@@ -65,7 +65,8 @@ Acting as users (all ``async``; each returns at once after dispatching, the bot 
 ``await wait_response(timeout=2.0, *, accepted_only=True) -> ResponseRecord`` (dict of the callback body plus
 ``.status``, ``.accepted``, ``.latency``, ``.error``), ``await wait_message(timeout=2.0, *, index=0) ->
 StoredMessage`` (the initial message; after a defer the edited original or a followup), ``await
-wait_followup(timeout=2.0, *, index=0)``, ``await wait_modal(timeout=2.0) -> dict``, ``modal_custom_ids()``.
+wait_followup(timeout=2.0, *, index=0)``, ``await wait_modal(timeout=2.0) -> dict``, ``modal_custom_ids()``,
+``modal_inputs()`` (each input with the label it shows, from its Label or its deprecated own label).
 
 ``StoredMessage`` is the message payload (a live dict: edits update it) plus two test-only keys never sent to
 the bot: ``"allowed_mentions"`` (as sent, ``None`` if absent) and ``"files"`` (uploads with ``"data"`` bytes);

@@ -334,6 +334,19 @@ class EmulatedInteraction:
 
         return await self.emu.wait_until(check, timeout, what=f"a modal from {self.describe()}")
 
+    def modal_inputs(self) -> list[dict[str, Any]]:
+        """The modal's inputs in order, each with the ``label`` it shows (its Label's text, or the deprecated label
+        of a text input in an action row)."""
+        if self.modal is None:
+            return []
+        found: list[dict[str, Any]] = []
+        for component in self.modal.get("components") or []:
+            if component.get("type") == 18 and component.get("component"):
+                found.append({**component["component"], "label": component.get("label")})
+            else:
+                found.extend(dict(child) for child in component.get("components") or [] if child.get("custom_id"))
+        return found
+
     def modal_custom_ids(self) -> list[str]:
         """The custom_ids of the modal's inputs, in order."""
         if self.modal is None:
