@@ -16,7 +16,7 @@ from bot.errors import LedgerError
 from bot.models import Answer
 from bot.rendering.embeds import answer_embed, page_count
 
-from .common import bot_missing, reply_to
+from .common import GUILD_ONLY, bot_missing, reply_to
 from .views import AnswerPager
 
 log = logging.getLogger(__name__)
@@ -43,8 +43,9 @@ def _ask_cooldown_key(interaction: discord.Interaction) -> tuple[int | None, int
 class Ask(commands.Cog):
     def __init__(self, bot: ClaimLedgerBot) -> None:
         self.bot = bot
-        self.find_menu = app_commands.ContextMenu(name="Find claims", callback=self.find_claims)
-        self.find_menu.guild_only = True
+        self.find_menu = app_commands.ContextMenu(
+            name="Find claims", callback=self.find_claims, allowed_contexts=GUILD_ONLY
+        )  # guild-only through `contexts`, not the deprecated `dm_permission` that `guild_only` sends
         self.bot.tree.add_command(self.find_menu)
         self.mention_cooldown = commands.CooldownMapping.from_cooldown(ASK_RATE, ASK_PER, commands.BucketType.member)
 
@@ -94,6 +95,7 @@ class Ask(commands.Cog):
             return []
         return [app_commands.Choice(name=name[:100], value=value[:100]) for name, value in suggestions[:25]]
 
+    @app_commands.checks.cooldown(ASK_RATE, ASK_PER, key=_ask_cooldown_key)  # the same allowance as /ask
     async def find_claims(self, interaction: discord.Interaction, message: discord.Message) -> None:
         text = message.content.strip()
         if not text:

@@ -185,6 +185,25 @@ async def test_cooldown_is_friendly(emu: DiscordEmulator, guild: Guild, running:
     assert "Easy there" in message["content"] and message["flags"] & 64
 
 
+async def test_find_claims_is_guild_only_by_contexts_and_has_the_ask_cooldown(
+    emu: DiscordEmulator, guild: Guild, running: Running
+) -> None:
+    synced = next(c for c in emu.commands[guild.id] if c["name"] == "Find claims")
+    assert synced["type"] == 3 and synced["contexts"] == [0]
+    member = emu.add_member(guild.id, "kate")
+    target = await emu.post_message(guild.channel_id, member.id, "The FSB says the gunmen had a link to Ukraine")
+    for _ in range(5):
+        inter = await emu.context_menu(guild.id, guild.channel_id, member.id, "Find claims", target)
+        assert (await inter.wait_message())["embeds"][0]["fields"]
+    inter = await emu.context_menu(guild.id, guild.channel_id, member.id, "Find claims", target)
+    message = await inter.wait_message()
+    assert message["content"].startswith("Easy there: you can ask again in") and message["flags"] & 64
+    assert message["embeds"] == []
+    other = emu.add_member(guild.id, "liam")  # the allowance is per member
+    inter = await emu.context_menu(guild.id, guild.channel_id, other.id, "Find claims", target)
+    assert (await inter.wait_message())["embeds"][0]["fields"]
+
+
 async def test_slow_answer_defers_first_then_follows_up(
     emu: DiscordEmulator, guild: Guild, running: Running, monkeypatch: pytest.MonkeyPatch
 ) -> None:
