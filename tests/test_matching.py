@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from bot.errors import InvalidInputError
 from bot.matching import DEFAULT_THRESHOLD, Matcher
-from bot.matching.textnorm import DateAsked, content_words, dates_asked, strip_noise
+from bot.matching.textnorm import DateAsked, content_words, dates_asked, latin, names_word, strip_noise
 from bot.store import DEFAULT_SCOPE, Ledger
 
 S = DEFAULT_SCOPE
@@ -160,3 +160,18 @@ def test_odd_unicode_matches_like_the_plain_text(seeded: Ledger, question: str) 
     plain = Matcher(seeded).ask(DEFAULT_SCOPE, PLAIN)
     odd = Matcher(seeded).ask(DEFAULT_SCOPE, question)
     assert odd.matches and odd.matches[0].claim.ref == plain.matches[0].claim.ref
+
+
+def test_names_written_in_cyrillic_are_read_as_the_latin_names() -> None:
+    assert latin("Медведеву") == "medvedevu" and latin("Зеленського") == "zelenskogo" and latin("ФСБ") == "fsb"
+    assert latin("putin") == "putin"
+    assert names_word("путина", "putin") and names_word("зеленському", "zelenskiy")
+    assert names_word("симоньян", "simonyan") and names_word("putins", "putin")
+    assert not names_word("путешествие", "putin")  # too long to be an inflection of the name
+    assert not names_word("рт", "rt")  # short names must match whole
+
+
+def test_a_question_naming_a_speaker_in_cyrillic_finds_their_claims_lexically(matcher: Matcher) -> None:
+    answer = matcher.ask(S, "Что говорил Медведев?")
+    theirs = [m.claim.ref for m in answer.matches if not m.other_side]
+    assert theirs and all(ref in {"crocus-2024-005", "crocus-2024-006"} for ref in theirs), theirs

@@ -89,6 +89,19 @@ def test_off_topic_questions_get_no_answer_in_each_language(hybrid: Matcher, que
     assert hybrid.ask(S, question).matches == ()
 
 
+@pytest.mark.parametrize(
+    "question", ["what did medvedev say", "Что говорил Медведев?", "Що казав Медведєв?", "Was hat Medvedev gesagt?"]
+)
+def test_a_question_about_what_a_speaker_said_finds_their_claims(hybrid: Matcher, question: str) -> None:
+    answer = hybrid.ask(S, question)
+    assert answer.matches and answer.matches[0].claim.speaker.name == "Dmitry Medvedev"
+
+
+@pytest.mark.parametrize("question", ["how tall is dmitry medvedev", "what is putin's favourite football team"])
+def test_a_question_naming_a_speaker_about_something_else_gets_no_answer(hybrid: Matcher, question: str) -> None:
+    assert hybrid.ask(S, question).matches == ()
+
+
 def test_order_follows_relevance_and_other_sides_are_labelled(hybrid: Matcher) -> None:
     answer = hybrid.ask(S, "did ukraine have anything to do with the attack?")
     ranked = [m.score for m in answer.matches if not m.other_side]

@@ -27,17 +27,20 @@ from bot.errors import InvalidInputError
 from bot.matching.dense import DenseIndex
 from bot.matching.sides import balance
 from bot.matching.textnorm import (
+    ASKING_WORDS,
     DateAsked,
     asks_for_evidence,
     content_words,
     dates_asked,
     is_date_word,
+    latin,
+    names_word,
     norm,
     strip_noise,
     words,
 )
 from bot.models import Answer, Claim, EvidenceStatus, Match, Speaker
-from bot.store import Ledger, speaker_text
+from bot.store import Ledger
 from bot.validation import LIMITS
 
 DEFAULT_THRESHOLD = 0.3  # lexical matching alone (tuned on the seed questions)
@@ -49,18 +52,23 @@ CANDIDATES = 100
 RESCORE = 60
 SMALL_LEDGER = 20_000  # claims: below this every claim word joins the fuzzy vocabulary
 DENSE_CANDIDATES = 20  # the closest claims by meaning join the lexical candidates
-SPEAKER_CHECKS = 8  # the closest claims whose speaker-only similarity is discounted
 INLINE_EMBED = 64  # a server with at most this many claims lacking vectors gets them while it asks
 # Semantic margin (cosine to the claim minus cosine to everyday statements): below FLOOR it says nothing,
 # at FULL it is certain. Fusion: the ranking mixes the lexical rank with the semantic margin.
 SEMANTIC_FLOOR = 0.03
 SEMANTIC_FULL = 0.12
 SEMANTIC_WEIGHT = 3.0
-# Beyond the speaker's name: below FLOOR the claim is close only through who said it, at FULL it is not.
-CONTENT_FLOOR = -0.04
-CONTENT_FULL = 0.02
+# A question that names a claim's speaker and asks about something ("how old is Putin?"): the question without
+# the name must be close to the claim too (semantic margin: below FLOOR nothing, at FULL certain), or share
+# its words.
+CONTENT_FLOOR = -0.02
+CONTENT_FULL = 0.06
 # with an answer, claims down to this share of the threshold are shown (hybrid: the fused rank orders them)
 SHOW_SHARE_HYBRID = 0.75
+# Words of speakers' names and roles that name no one in particular ("Russian Foreign Ministry")
+GENERIC_NAME_WORDS = frozenset(
+    {"president", "russian", "ukrainian", "russia", "ukraine", "state", "agency", "service", "news"}
+)
 # Ranking: BM25 (normalised within the candidates), question coverage, claim coverage, fuzzy similarity.
 RANK_WEIGHTS = (0.6, 0.2, 0.4, 0.1)
 
@@ -74,6 +82,7 @@ class _ScopeVocab:
     key_words: list[str]  # lowercase words for fuzzy correction
     key_set: set[str]
     speaker_words: dict[int, set[str]]  # speaker id -> normalised name/alias words
+    name_words: list[str]  # every speaker's distinctive name words, for names written in Cyrillic
     speaker_phrases: list[tuple[re.Pattern[str], int]]  # alias/name pattern -> speaker id
     incident_titles: list[str]
     total_docs: int
@@ -111,6 +120,9 @@ class _Query:
     speakers: set[int]
     processed: str
     norm_set: set[str] = field(default_factory=set)
+    name_words: set[str] = field(default_factory=set)  # the words that name the speakers asked about
+    about: list[_Term] = field(default_factory=list)  # what it asks about beyond the names ("born", "f-16")
+    without_names: str = ""  # the question with the names taken out
 
 
 class Matcher:
@@ -164,6 +176,7 @@ class Matcher:
             key_words=sorted(key),
             key_set=key,
             speaker_words=speaker_words,
+            name_words=sorted({w for ws in speaker_words.values() for w in ws} - GENERIC_NAME_WORDS),
             speaker_phrases=speaker_phrases,
             incident_titles=incident_titles,
             total_docs=max(total, 1),
@@ -197,20 +210,31 @@ class Matcher:
             freqs = self.ledger.search.doc_freqs(scope, [t.correction or "" for t in corrections])
             for term in corrections:
                 term.correction_df = freqs.get(term.correction or "", 0) or 1
+        speakers, name_words = self._speakers_named(terms, vocab, cleaned)
         query = _Query(
             question=question,
             terms=terms,
             dates=dates,
             wants_evidence=asks_for_evidence(words(cleaned)),
-            speakers=self._speakers_named(terms, vocab, cleaned),
+            speakers=speakers,
             processed=utils.default_process(" ".join(t.word for t in terms)),
+            name_words=name_words,
         )
         query.norm_set = {t.norm for t in terms} | {norm(t.correction) for t in terms if t.correction}
+        if speakers:
+            query.about = [t for t in terms if t.word not in name_words and t.word not in ASKING_WORDS]
+            query.without_names = " ".join(w for w in words(cleaned) if w not in name_words)
         return query
 
     def _correct(self, terms: list[_Term], vocab: _ScopeVocab) -> None:
         """Unknown words (typos, transliterations) take the closest key word of the ledger, if close enough."""
         for term in terms:
+            spelled = latin(term.word)
+            if spelled != term.word and not term.known:  # a name written in Cyrillic: "Медведеву", "ФСБ"
+                name = next((w for w in vocab.name_words if spelled == w or names_word(term.word, w)), None)
+                if name is not None:
+                    term.correction, term.similarity = name, 0.9
+                    continue
             if term.word in vocab.key_set or len(term.word) < 4 or term.word.isdigit():
                 continue
             if term.known and len(term.word) < 6:
@@ -222,13 +246,29 @@ class Matcher:
                 term.correction = found[0]
                 term.similarity = found[1] / 100
 
-    def _speakers_named(self, terms: list[_Term], vocab: _ScopeVocab, text: str) -> set[int]:
-        """Speakers the question names: a name or alias as a phrase, or a distinctive name word (fuzzy-corrected)."""
-        named = {t.norm for t in terms} | {norm(t.correction) for t in terms if t.correction}
-        generic = {"president", "russian", "ukrainian", "russia", "ukraine", "state", "agency", "service", "news"}
-        found = {sid for sid, ws in vocab.speaker_words.items() if (ws - generic) & named}
-        found |= {sid for pattern, sid in vocab.speaker_phrases if pattern.search(text)}
-        return found
+    def _speakers_named(self, terms: list[_Term], vocab: _ScopeVocab, text: str) -> tuple[set[int], set[str]]:
+        """Speakers the question names, and the question's words that name them: a name or alias as a phrase,
+        a distinctive name word (fuzzy-corrected), or one written in Cyrillic ("Путина", "Зеленського")."""
+        found: set[int] = set()
+        name_words: set[str] = set()
+        for sid, name in vocab.speaker_words.items():
+            distinctive = name - GENERIC_NAME_WORDS
+            for term in terms:
+                if self._names(term, distinctive):
+                    found.add(sid)
+                    name_words.add(term.word)
+        for pattern, sid in vocab.speaker_phrases:
+            for match in pattern.finditer(text):
+                found.add(sid)
+                name_words.update(words(match.group(0)))
+        return found, name_words
+
+    @staticmethod
+    def _names(term: _Term, name_words: set[str]) -> bool:
+        if term.norm in name_words or (term.correction and norm(term.correction) in name_words):
+            return True
+        spelled = latin(term.word)  # a name written in Cyrillic
+        return spelled != term.word and any(spelled == w or names_word(term.word, w) for w in name_words)
 
     # ------------------------------------------------------------------ search
 
@@ -344,35 +384,38 @@ class Matcher:
         cosines: dict[int, float] = {}
         if semantic is not None and self.dense is not None:
             cosines = self.dense.similarities(self.ledger, scope, semantic.vector, [c.id for c in claims])
-        who: dict[int, str] = {}
-        speaker_cosines: dict[str, float] = {}
-        if semantic is not None and self.dense is not None and cosines:
-            # only the closest claims can be carried by meaning alone: their speakers are the ones to discount
-            closest = sorted((c for c in claims if c.speaker and c.id in cosines), key=lambda c: -cosines[c.id])
-            who = {c.id: speaker_text(c.speaker.name, c.speaker.role) for c in closest[:SPEAKER_CHECKS] if c.speaker}
-            speaker_cosines = self.dense.speaker_similarities(semantic.vector, list(who.values()))
+        about = self._about(scope, query, claims) if semantic is not None and cosines else {}
         scored = []
         for claim in claims:
             signal = None
             if semantic is not None and claim.id in cosines:
-                cosine = cosines[claim.id]
-                # how much closer than everyday statements, and than the speaker's name alone
-                beyond_name = cosine - max(speaker_cosines.get(who.get(claim.id, ""), -1.0), semantic.baseline)
-                signal = (cosine - semantic.baseline, beyond_name)
+                signal = (cosines[claim.id] - semantic.baseline, about.get(claim.id))
             rank, confidence = self._confidence(query, claim, bm25[claim.id] / top_bm25, signal)
             scored.append((rank, confidence, claim))
         scored.sort(key=lambda item: (-item[0], item[2].id))
         return scored
 
+    def _about(self, scope: str, query: _Query, claims: list[Claim]) -> dict[int, float]:
+        """For a question that names speakers and asks something about them ("how old is Putin?", "what did
+        Zelensky say about the F-16s?"): how close the question without the names is to each claim (0..1), by
+        meaning. A question that asks only what they said ("what did Putin say?") has nothing to check."""
+        if self.dense is None or not query.about or not claims:
+            return {}
+        vector = self.dense.encode([query.without_names])[0]
+        baseline = self.dense.baseline(vector)
+        cosines = self.dense.similarities(self.ledger, scope, vector, [c.id for c in claims])
+        return {c.id: _ramp(cosines.get(c.id, -1.0) - baseline, CONTENT_FLOOR, CONTENT_FULL) for c in claims}
+
     def _confidence(
-        self, query: _Query, claim: Claim, bm25_norm: float, semantic: tuple[float, float] | None = None
+        self, query: _Query, claim: Claim, bm25_norm: float, semantic: tuple[float, float | None] | None = None
     ) -> tuple[float, float]:
         """(ranking score, confidence in 0..1) of one claim for one question.
 
-        ``semantic``: how much closer the question's vector is to the claim's than to everyday statements, and
-        than to the claim's speaker alone (None without semantic search). The first adds to the ranking; both
-        together can carry the confidence on their own: a question that is close to a claim only through its
-        speaker's name ("how old is Putin?") is not answered by it."""
+        ``semantic``: how much closer the question's vector is to the claim's than to everyday statements (None
+        without semantic search), and, when the question names the claim's speaker and asks about something, how
+        close the rest of the question is to the claim (see ``_about``). The margin adds to the ranking and can
+        carry the confidence on its own; a question close to a claim only through its speaker's name ("how old
+        is Putin?") is not answered by it, however well the name matches."""
         speaker_names = [claim.speaker.name, *claim.speaker.aliases] if claim.speaker else []
         incident_names = [claim.incident.title, *claim.incident.aliases] if claim.incident else []
         body = " ".join([claim.text, claim.quote or "", *(s.title for s in claim.sources)])
@@ -409,11 +452,14 @@ class Matcher:
             confidence = min(max(confidence + (0.4 * agreement if agreement > 0 else 0.2 * agreement), 0.0), 1.0)
             rank += agreement
         if semantic is not None:
-            margin, beyond_name = semantic
-            closeness = _ramp(margin, SEMANTIC_FLOOR, SEMANTIC_FULL)
+            margin, about = semantic
             # the ranking keeps the margin's order past the point where the confidence is full
             rank += SEMANTIC_WEIGHT * max(margin - SEMANTIC_FLOOR, 0.0) / (SEMANTIC_FULL - SEMANTIC_FLOOR)
-            confidence = max(confidence, closeness * _ramp(beyond_name, CONTENT_FLOOR, CONTENT_FULL))
+            confidence = max(confidence, _ramp(margin, SEMANTIC_FLOOR, SEMANTIC_FULL))
+            if about is not None:
+                about_idf = sum(t.idf for t in query.about) or 1.0
+                shared = sum(t.idf for t in query.about if t.norm in doc_norms) / about_idf
+                confidence = min(confidence, max(about, shared))
         return rank, confidence
 
     # ------------------------------------------------------------ suggestions

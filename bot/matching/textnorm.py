@@ -20,6 +20,18 @@ STOPWORDS = frozenset(
     up very was we were what when where which while who whom why will with would you your yours yourself
     yourselves anything something said say says tell told know think thing things like one ever really much
     many via amp rt lol u ur im dont didnt doesnt isnt wasnt wont cant yes yeah ok okay please""".split()  # noqa: SIM905
+) | frozenset(
+    # Russian, Ukrainian and German: question and function words, and verbs of saying (as "said" above)
+    """что чего чём кто кого как когда где почему зачем ли же это этот эта эти тот та те об о про по на в во
+    с со к ко у из за для от до и а но или не ни бы был была были было есть ещё уже там тут вот так
+    сказал сказала сказали сказало говорил говорила говорили говорит заявил заявила заявили заявило ответил
+    ответила ответили
+    що чого хто кого як коли де чому чи це цей ця ці той та ті про по на в у з із за для від до і й а але
+    або не ні би був була були було є ще вже там тут ось так сказав сказала сказали сказало казав казала
+    казали говорив говорила говорить заявив заявила заявили заявило відповів відповіла відповіли
+    was wer wen wem wie wann wo warum wieso ob hat haben hatte hatten ist sind war waren der die das dem den
+    des ein eine einen einem einer zu zum zur über von vom und oder aber nicht es sich im in an am auf aus
+    mit für bei nach sagt sagte sagten gesagt meint meinte gemeint erklärt erklärte""".split()  # noqa: SIM905
 )
 
 _URL_RE = re.compile(r"https?://\S+|www\.\S+|pic\.twitter\.com/\S+|\b\S+\.(?:com|org|net|ly|co)/\S*", re.I)
@@ -161,3 +173,41 @@ def asks_for_evidence(tokens: list[str]) -> bool:
 def is_date_word(word: str) -> bool:
     """A month name or a year: part of a date rather than of the question's subject."""
     return word in _MONTHS or (word.isdigit() and len(word) == 4)
+
+
+# Cyrillic → Latin, close to the spellings English news uses for Russian and Ukrainian names ("Зеленський" →
+# "zelenskyi", "Медведев" → "medvedev"): enough to recognise a name, not a standard romanisation.
+_CYRILLIC = dict(
+    zip(
+        "абвгґдеёєжзиіїйклмнопрстуфхцчшщъыьэюя",
+        "a b v g g d e e ye zh z i i yi y k l m n o p r s t u f kh ts ch sh shch _ y _ e yu ya".split(),  # noqa: SIM905
+        strict=True,
+    )
+)
+
+
+def latin(word: str) -> str:
+    """A lowercase word in Cyrillic letters spelled in Latin ones; other words unchanged."""
+    if not any("\u0400" <= ch <= "\u04ff" for ch in word):
+        return word
+    return "".join(_CYRILLIC.get(ch, ch) for ch in word.lower()).replace("_", "")
+
+
+def names_word(word: str, name_word: str) -> bool:
+    """Whether a question's word is an inflected or transliterated form of a name's word: "путина" and
+    "putins" are "putin", "зеленського" is "zelenskiy". The name word must be at least four letters."""
+    if len(name_word) < 4:
+        return False
+    word = latin(word)
+    stem = name_word[: max(4, len(name_word) - 2)]
+    return word.startswith(stem) and len(word) <= len(name_word) + 4
+
+
+# Words that ask rather than say what about: "what was Putin's claim", "Medvedev's response". A question made
+# only of these, stopwords and a speaker's name asks for everything the speaker said.
+ASKING_WORDS = frozenset(
+    """claim claimed claims claiming statement statements response respond responded react reacted reaction
+    reactions comment comments commented position stance view views opinion take mean meant meaning according
+    per reply replied answer answered speak spoke spoken talk talked talking regarding concerning
+    заявление заявления заява ответ відповідь мнение думка behauptung aussage meinung""".split()  # noqa: SIM905
+)
