@@ -484,6 +484,24 @@ async def test_speaker_commands(
     assert "already exists" in duplicate["content"]
 
 
+async def test_speaker_merge_refreshes_the_pinned_summaries_that_show_the_old_name(
+    emu: DiscordEmulator, guild: Guild, mod: Member, running: Running
+) -> None:
+    await pin(emu, guild, mod)
+    summary = emu.messages[guild.channel_id][emu.pins(guild.channel_id)[0]]
+    assert "Margarita Simonyan" in str(summary["embeds"])
+    mark = emu.mark()
+    options = {"duplicate": "Margarita Simonyan", "into": "Dmitry Medvedev"}
+    inter = await emu.slash(guild.id, guild.channel_id, mod.id, "speaker merge", options)
+    assert (await inter.wait_message())["content"].startswith("Merged into **Dmitry Medvedev**")
+    await emu.wait_for(
+        lambda r: r.method == "PATCH" and r.path.endswith(f"/messages/{summary.id}"), timeout=3, since=mark
+    )
+    shown = str(summary["content"]) + str(summary["embeds"])
+    assert "Margarita Simonyan" not in shown
+    assert "Dmitry Medvedev" in shown
+
+
 async def test_audit_channel_gets_compact_diffs(
     emu: DiscordEmulator, guild: Guild, mod: Member, running: Running
 ) -> None:
