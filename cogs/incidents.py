@@ -16,7 +16,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.discord.client import ClaimLedgerBot, scope_of
-from bot.discord.permissions import POST_EMBEDS, permissions_problem
+from bot.discord.permissions import PIN_MESSAGES, POST_EMBEDS, VIEW_CHANNEL, permissions_problem
 from bot.rendering.embeds import cut, inert, summary_embed
 from bot.rendering.summary import build_summary
 from bot.store import Ledger
@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 
 MISSING_PERMISSIONS = 50013
 TOO_MANY_PINS = 30003
+UNPIN = VIEW_CHANNEL | PIN_MESSAGES
 
 
 def now_text() -> str:
@@ -166,18 +167,29 @@ class IncidentGroup(ModeratorGroup, name="incident", description="Moderators: in
 
     @app_commands.command(name="unpin", description="Stop keeping an incident's pinned summaries current, and unpin")
     async def unpin(self, interaction: discord.Interaction, incident: str) -> None:
+        """Acknowledge first (an unpin per summary follows), then stop tracking every summary of the incident and
+        unpin it; a summary Discord would not unpin (an archived thread, a missing permission) is named."""
         await acknowledge(interaction)
         scope = scope_of(interaction.guild_id)
         pinned = await self.bot.ledger.read(lambda ledger: ledger.pinned_summaries(scope, incident))
+        left: list[str] = []
         for _, channel_id, message_id in pinned:
-            channel = self.bot.get_channel(channel_id)
-            if isinstance(channel, discord.abc.Messageable):
+            # Not cached: an archived thread; Discord's answer says what is wrong.
+            channel = self.bot.get_channel(channel_id) or self.bot.get_partial_messageable(channel_id)
+            if isinstance(channel, (discord.abc.Messageable, discord.PartialMessageable)):
                 try:
-                    await channel.get_partial_message(message_id).unpin()  # type: ignore[attr-defined]
-                except discord.HTTPException:
-                    log.info("could not unpin summary %s in %s", message_id, channel_id)
+                    await channel.get_partial_message(message_id).unpin()
+                except discord.NotFound:
+                    log.info("summary %s in %s is gone already", message_id, channel_id)
+                except discord.HTTPException as error:
+                    log.info("could not unpin summary %s in %s: code %s", message_id, channel_id, error.code)
+                    where = await self.cog.channel_name(channel_id)
+                    thread = error.code in (THREAD_ARCHIVED, THREAD_LOCKED) or isinstance(channel, discord.Thread)
+                    problem = post_problem(error, where, "unpin the summary", needed=UNPIN, thread=thread)
+                    left.append(f"{problem} It stays pinned there until someone unpins it; I no longer update it.")
             await self.bot.ledger.write(lambda ledger, m=message_id: ledger.forget_pinned_summary(scope, m))
-        await answer(interaction, f"Unpinned {len(pinned)} summary message(s).")
+        done = f"Unpinned {len(pinned) - len(left)} of {len(pinned)}" if left else f"Unpinned {len(pinned)}"
+        await answer(interaction, cut("\n".join([f"{done} summary message(s).", *left]), 2000))
 
     @edit.autocomplete("incident")
     @show.autocomplete("incident")
@@ -264,7 +276,7 @@ class Incidents(commands.Cog):
                 await self._report_stale(scope, channel_id, message_id, error)
         return edits
 
-    async def _channel_name(self, channel_id: int) -> str:
+    async def channel_name(self, channel_id: int) -> str:
         """``#name`` for the audit note (whose text is made inert), fetched when not cached (an archived thread)."""
         channel = self.bot.get_channel(channel_id)
         if channel is None:
@@ -279,7 +291,7 @@ class Incidents(commands.Cog):
         summary can no longer be kept current, and how to fix it."""
         if message_id in self.reported:
             return
-        where = await self._channel_name(channel_id)
+        where = await self.channel_name(channel_id)
         in_thread = error.code in (THREAD_ARCHIVED, THREAD_LOCKED) or isinstance(
             self.bot.get_channel(channel_id), discord.Thread
         )

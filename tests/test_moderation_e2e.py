@@ -523,6 +523,34 @@ def bot_missing_in(running: Running, channel_id: int) -> list[str]:
     return bot_missing(running.bot.get_channel(channel_id), POST_EMBEDS)
 
 
+async def test_unpin_acknowledges_first_and_names_what_stays_pinned(
+    emu: DiscordEmulator, guild: Guild, mod: Member, running: Running
+) -> None:
+    await pin(emu, guild, mod)
+    thread = emu.add_thread(guild.channel_id, "crocus-follow-up")
+    await emu.wait_until(lambda: running.bot.get_channel(thread.id), what="the thread in the bot's cache")
+    inter = await emu.slash(guild.id, thread.id, mod.id, "incident pin", {"incident": "crocus-city-hall-attack-2024"})
+    await inter.wait_message()
+    in_thread = emu.pins(thread)[0]
+    emu.archive_thread(thread)
+    await emu.wait_until(lambda: running.bot.get_channel(thread.id) is None, what="the thread leaving the cache")
+    options = {"incident": "crocus-city-hall-attack-2024"}
+    inter = await emu.slash(guild.id, guild.channel_id, mod.id, "incident unpin", options)
+    first = await inter.wait_response()
+    assert first["type"] == 5 and first["data"]["flags"] & rules.FLAG_EPHEMERAL
+    message = await inter.wait_message()
+    await emu.wait_until(lambda: not message["flags"] & rules.FLAG_LOADING, what="the answer")
+    assert message.id == inter.original.id and inter.errors == []
+    assert message["content"] == (
+        "Unpinned 1 of 2 summary message(s).\n"
+        "I can't unpin the summary in #crocus-follow-up: the thread is archived, and Discord allows no changes in an"
+        " archived thread. Unarchive it (if it is locked, someone with **Manage Threads** must). It stays pinned there"
+        " until someone unpins it; I no longer update it."
+    )
+    assert emu.pins(guild.channel_id) == [] and emu.pins(thread) == [in_thread]
+    assert await running.service.read(lambda ledger: ledger.pinned_summaries(guild.id)) == []
+
+
 async def test_summary_stays_tracked_after_restart(
     emu: DiscordEmulator, guild: Guild, mod: Member, db_path: Path
 ) -> None:
@@ -727,6 +755,7 @@ async def test_writes_acknowledge_first_while_the_writer_is_busy(
         ("incident create", {"title": "Busy writer"}),
         ("speaker add", {"name": "Busy Speaker"}),
         ("ledger settings audit-channel", {}),
+        ("incident unpin", {"incident": "crocus-city-hall-attack-2024"}),
     ]:
         hold = asyncio.create_task(running.service.write(lambda ledger: time.sleep(0.8)))
         await asyncio.sleep(0.05)
