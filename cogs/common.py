@@ -17,9 +17,11 @@ from discord import app_commands
 
 from bot.discord.client import scope_of
 from bot.discord.permissions import (
+    EMBED_LINKS,
     MODERATOR_ROLE_SETTING,
     POST_EMBEDS,
     READ_MESSAGE_HISTORY,
+    in_thread,
     is_moderator,
     missing_permissions,
     permissions_problem,
@@ -207,26 +209,52 @@ class AuthorView(discord.ui.View):
 MISSING_ACCESS = 50001
 MISSING_PERMISSIONS = 50013
 EMPTY_MESSAGE = 50006
+THREAD_ARCHIVED = 50083
+THREAD_LOCKED = 160005
 CANNOT_REPLY_WITHOUT_HISTORY = 160002
 
 
 def bot_missing(channel: object, needed: int) -> list[str]:
     """The permissions in ``needed`` the bot lacks in ``channel``, by name; none outside a server. Read from
-    discord.py's cache of roles and overwrites, which the gateway keeps current."""
+    discord.py's cache of roles and overwrites, which the gateway keeps current. In a thread (permissions of its
+    parent channel) Send Messages in Threads stands for Send Messages."""
     guild = getattr(channel, "guild", None)
     me = getattr(guild, "me", None)
-    if me is None or not isinstance(channel, discord.abc.GuildChannel):
+    if me is None:
+        return []
+    if isinstance(channel, discord.Thread):
+        try:
+            perms = channel.permissions_for(me)
+        except discord.ClientException:  # the parent channel is not cached: Discord will say if anything is missing
+            return []
+        granted = perms.value
+        if not (perms.send_messages and perms.send_messages_in_threads):
+            # discord.py clears Embed Links with either send permission, though Send Messages has no effect in a
+            # thread: unknown here, so not named (a missing send permission is; Discord's answer tells the rest).
+            granted |= EMBED_LINKS
+        return missing_permissions(granted, in_thread(needed))
+    if not isinstance(channel, discord.abc.GuildChannel):
         return []
     return missing_permissions(channel.permissions_for(me).value, needed)
 
 
-def post_problem(error: discord.HTTPException, channel: str, doing: str, *, needed: int = POST_EMBEDS) -> str:
-    """What to tell a moderator when Discord refused a post of ours with an embed: an embed-only message comes
-    back as empty (50006) when Embed Links is missing, a refused send as 50013/50001."""
+def post_problem(
+    error: discord.HTTPException, channel: str, doing: str, *, needed: int = POST_EMBEDS, thread: bool = False
+) -> str:
+    """What to tell a moderator when Discord refused a post (or an edit) of ours with an embed: an embed-only
+    message comes back as empty (50006) when Embed Links is missing, a refused send as 50013/50001; in a thread,
+    50083 when it is archived, 160005 when it is locked."""
     if error.code == EMPTY_MESSAGE:
         return permissions_problem(["Embed Links"], channel, doing)
     if error.code in (MISSING_PERMISSIONS, MISSING_ACCESS):
-        return permissions_problem(missing_permissions(0, needed), channel, doing)
+        return permissions_problem(missing_permissions(0, in_thread(needed) if thread else needed), channel, doing)
+    if error.code == THREAD_ARCHIVED:
+        return (
+            f"I can't {doing} in {channel}: the thread is archived, and Discord allows no changes in an archived"
+            " thread. Unarchive it (if it is locked, someone with **Manage Threads** must)."
+        )
+    if error.code == THREAD_LOCKED:
+        return f"I can't {doing} in {channel}: the thread is locked. Unlock it, or give me **Manage Threads** there."
     return f"I can't {doing} in {channel}: Discord said {error.text or error.status} (code {error.code})."
 
 

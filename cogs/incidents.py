@@ -16,12 +16,14 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.discord.client import ClaimLedgerBot, scope_of
-from bot.discord.permissions import POST_EMBEDS, permissions_problem
+from bot.discord.permissions import PIN_MESSAGES, POST_EMBEDS, VIEW_CHANNEL, permissions_problem
 from bot.rendering.embeds import cut, inert, summary_embed
 from bot.rendering.summary import build_summary
 from bot.store import Ledger
 
 from .common import (
+    THREAD_ARCHIVED,
+    THREAD_LOCKED,
     ModeratorGroup,
     acknowledge,
     actor,
@@ -37,6 +39,7 @@ log = logging.getLogger(__name__)
 
 MISSING_PERMISSIONS = 50013
 TOO_MANY_PINS = 30003
+UNPIN = VIEW_CHANNEL | PIN_MESSAGES
 
 
 def now_text() -> str:
@@ -147,7 +150,8 @@ class IncidentGroup(ModeratorGroup, name="incident", description="Moderators: in
                 embed=summary_embed(summary, updated_at=now_text()), allowed_mentions=discord.AllowedMentions.none()
             )
         except discord.HTTPException as error:
-            await answer(interaction, post_problem(error, mention, "post the summary") + again)
+            in_thread = isinstance(target, discord.Thread)
+            await answer(interaction, post_problem(error, mention, "post the summary", thread=in_thread) + again)
             return
         await self.bot.ledger.write(
             lambda ledger: ledger.add_pinned_summary(scope, summary.incident.id, message.channel.id, message.id)
@@ -163,18 +167,29 @@ class IncidentGroup(ModeratorGroup, name="incident", description="Moderators: in
 
     @app_commands.command(name="unpin", description="Stop keeping an incident's pinned summaries current, and unpin")
     async def unpin(self, interaction: discord.Interaction, incident: str) -> None:
+        """Acknowledge first (an unpin per summary follows), then stop tracking every summary of the incident and
+        unpin it; a summary Discord would not unpin (an archived thread, a missing permission) is named."""
         await acknowledge(interaction)
         scope = scope_of(interaction.guild_id)
         pinned = await self.bot.ledger.read(lambda ledger: ledger.pinned_summaries(scope, incident))
+        left: list[str] = []
         for _, channel_id, message_id in pinned:
-            channel = self.bot.get_channel(channel_id)
-            if isinstance(channel, discord.abc.Messageable):
+            # Not cached: an archived thread; Discord's answer says what is wrong.
+            channel = self.bot.get_channel(channel_id) or self.bot.get_partial_messageable(channel_id)
+            if isinstance(channel, (discord.abc.Messageable, discord.PartialMessageable)):
                 try:
-                    await channel.get_partial_message(message_id).unpin()  # type: ignore[attr-defined]
-                except discord.HTTPException:
-                    log.info("could not unpin summary %s in %s", message_id, channel_id)
+                    await channel.get_partial_message(message_id).unpin()
+                except discord.NotFound:
+                    log.info("summary %s in %s is gone already", message_id, channel_id)
+                except discord.HTTPException as error:
+                    log.info("could not unpin summary %s in %s: code %s", message_id, channel_id, error.code)
+                    where = await self.cog.channel_name(channel_id)
+                    thread = error.code in (THREAD_ARCHIVED, THREAD_LOCKED) or isinstance(channel, discord.Thread)
+                    problem = post_problem(error, where, "unpin the summary", needed=UNPIN, thread=thread)
+                    left.append(f"{problem} It stays pinned there until someone unpins it; I no longer update it.")
             await self.bot.ledger.write(lambda ledger, m=message_id: ledger.forget_pinned_summary(scope, m))
-        await answer(interaction, f"Unpinned {len(pinned)} summary message(s).")
+        done = f"Unpinned {len(pinned) - len(left)} of {len(pinned)}" if left else f"Unpinned {len(pinned)}"
+        await answer(interaction, cut("\n".join([f"{done} summary message(s).", *left]), 2000))
 
     @edit.autocomplete("incident")
     @show.autocomplete("incident")
@@ -244,31 +259,60 @@ class Incidents(commands.Cog):
         embed = summary_embed(summary, updated_at=now_text())
         edits = 0
         for _, channel_id, message_id in pinned:
-            channel = self.bot.get_channel(channel_id)
-            if not isinstance(channel, discord.abc.Messageable):
+            # Not cached: an archived thread (discord.py keeps only active threads), a channel gone or out of sight.
+            # Try anyway: Discord's answer says which, and the moderators are told.
+            channel = self.bot.get_channel(channel_id) or self.bot.get_partial_messageable(channel_id)
+            if not isinstance(channel, (discord.abc.Messageable, discord.PartialMessageable)):
                 continue
             try:
-                await channel.get_partial_message(message_id).edit(embed=embed)  # type: ignore[attr-defined]
+                await channel.get_partial_message(message_id).edit(embed=embed)
                 edits += 1
+                self.reported.discard(message_id)  # fixed: a new failure is told again
             except discord.NotFound:
                 log.info("summary %s in %s was deleted; forgetting it", message_id, channel_id)
                 await self.bot.ledger.write(lambda ledger, m=message_id: ledger.forget_pinned_summary(scope, m))
             except discord.HTTPException as error:
                 log.warning("could not edit summary %s: %s (code %s)", message_id, error.status, error.code)
-                await self._report_stale(scope, channel, message_id, error)
+                await self._report_stale(scope, channel_id, message_id, error)
         return edits
 
-    async def _report_stale(
-        self, scope: str, channel: discord.abc.Messageable, message_id: int, error: discord.HTTPException
-    ) -> None:
-        """Tell the moderators (in the audit channel, once per summary while the bot runs) that a pinned summary can
-        no longer be kept current, and what to grant."""
+    async def channel_name(self, channel_id: int) -> str:
+        """``#name`` for the audit note (whose text is made inert), fetched when not cached (an archived thread)."""
+        channel = self.bot.get_channel(channel_id)
+        if channel is None:
+            try:
+                channel = await self.bot.fetch_channel(channel_id)
+            except discord.HTTPException:
+                return f"<#{channel_id}>"
+        return f"#{getattr(channel, 'name', None) or channel_id}"
+
+    async def _report_stale(self, scope: str, channel_id: int, message_id: int, error: discord.HTTPException) -> None:
+        """Tell the moderators (in the audit channel, once per summary until an edit succeeds again) that a pinned
+        summary can no longer be kept current, and how to fix it."""
         if message_id in self.reported:
             return
-        where = f"#{getattr(channel, 'name', None) or getattr(channel, 'id', '?')}"  # the audit text is made inert
-        problem = post_problem(error, where, "keep the pinned summary current")
+        where = await self.channel_name(channel_id)
+        in_thread = error.code in (THREAD_ARCHIVED, THREAD_LOCKED) or isinstance(
+            self.bot.get_channel(channel_id), discord.Thread
+        )
+        problem = post_problem(error, where, "keep the pinned summary current", thread=in_thread)
+        if in_thread:
+            problem += " Or keep it somewhere else: `/incident unpin`, then `/incident pin` in another channel."
         if await post_audit(self.bot, scope, "Pinned summary out of date", problem):
             self.reported.add(message_id)
+
+    @commands.Cog.listener()
+    async def on_raw_thread_update(self, payload: discord.RawThreadUpdateEvent) -> None:
+        """A thread reopened: bring the summaries pinned in it up to date (edits failed while it was archived)."""
+        if payload.data.get("thread_metadata", {}).get("archived", False):
+            return
+        scope = str(payload.guild_id)
+        pinned = await self.bot.ledger.read(lambda ledger: ledger.pinned_summaries(scope))
+        for incident_id in sorted({i for i, channel_id, _ in pinned if channel_id == payload.thread_id}):
+            try:
+                await self.refresh(scope, incident_id)
+            except Exception:
+                log.exception("refreshing incident %s in %s after its thread reopened failed", incident_id, scope)
 
 
 async def setup(bot: ClaimLedgerBot) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import discord
 from discord import app_commands
 from discord.ext import commands
@@ -9,10 +11,16 @@ from discord.ext import commands
 from bot.discord.client import ClaimLedgerBot, scope_of
 from bot.models import Speaker, SpeakerKind
 from bot.rendering.embeds import inert
+from bot.store import Ledger
 
 from .common import ModeratorGroup, acknowledge, actor, answer, moderators_only, speaker_choices
 
 KIND_CHOICES = [app_commands.Choice(name=k.value, value=k.value) for k in SpeakerKind]
+
+
+def incidents_of(ledger: Ledger, scope: str, speaker: Speaker) -> list[str]:
+    """The incidents with claims by ``speaker``: the summaries that show its name."""
+    return sorted({c.incident.slug for c in ledger.list_claims(scope, speaker=speaker.id) if c.incident})
 
 
 def describe(speaker: Speaker) -> str:
@@ -23,9 +31,16 @@ def describe(speaker: Speaker) -> str:
 class SpeakerGroup(ModeratorGroup, name="speaker", description="Moderators: who makes claims, and their aliases"):
     alias = app_commands.Group(name="alias", description="Other names of a speaker (transliterations, short names)")
 
-    async def _reply(self, interaction: discord.Interaction, text: str) -> None:
+    async def _reply(self, interaction: discord.Interaction, text: str, incidents: Iterable[str] = ()) -> None:
+        """Answer, then announce the change: once per incident whose claims it touched (so their pinned summaries,
+        which show speakers' names, are refreshed), or once for the server when it touched no incident's claims."""
         await answer(interaction, text)
-        self.changed(scope_of(interaction.guild_id), None)
+        scope = scope_of(interaction.guild_id)
+        touched = sorted(set(incidents))
+        for incident in touched:
+            self.changed(scope, incident)
+        if not touched:
+            self.changed(scope, None)
 
     @app_commands.command(name="add", description="Add a speaker: a person, organisation, agency, media or group")
     @app_commands.choices(kind=KIND_CHOICES)
@@ -74,8 +89,13 @@ class SpeakerGroup(ModeratorGroup, name="speaker", description="Moderators: who 
         await acknowledge(interaction)
         scope = scope_of(interaction.guild_id)
         who = actor(interaction.user)
-        merged = await self.bot.ledger.write(lambda ledger: ledger.merge_speakers(scope, duplicate, into, actor=who))
-        await self._reply(interaction, f"Merged into {describe(merged)}.")
+
+        def run(ledger: Ledger) -> tuple[Speaker, list[str]]:
+            merged = ledger.merge_speakers(scope, duplicate, into, actor=who)
+            return merged, incidents_of(ledger, scope, merged)
+
+        merged, incidents = await self.bot.ledger.write(run)
+        await self._reply(interaction, f"Merged into {describe(merged)}.", incidents)
 
     @alias_remove.autocomplete("alias")
     @moderators_only

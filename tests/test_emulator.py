@@ -522,6 +522,58 @@ async def test_replies_need_read_message_history(emulator: DiscordEmulator, worl
     assert replied.reference is not None and replied.reference.message_id == asked.id
 
 
+async def test_threads_take_send_messages_in_threads_and_refuse_work_once_archived(
+    emulator: DiscordEmulator, world: World, bot: TinyBot
+) -> None:
+    general = world.guild.channel_id
+    made = emulator.add_thread(general, "crocus follow-up")
+    thread = await emulator.wait_until(lambda: bot.get_channel(made.id), what="the thread in the cache")
+    assert isinstance(thread, discord.Thread) and thread.parent_id == general and not thread.archived
+    _, _, listed = await raw(emulator, "GET", f"/guilds/{world.guild.id}/channels")
+    assert isinstance(listed, list) and made.id not in [int(c["id"]) for c in listed]
+
+    # Send Messages has no effect in threads: Send Messages in Threads does, from the parent (topics/permissions).
+    without = rules.DEFAULT_BOT_PERMISSIONS & ~rules.SEND_MESSAGES_IN_THREADS
+    emulator.set_bot_permissions(world.guild.id, without, channel=general)
+    with pytest.raises(discord.Forbidden) as refused:
+        await thread.send("summary")
+    assert refused.value.code == 50013 and emulator.channel_messages(made) == []
+    emulator.set_bot_permissions(world.guild.id, rules.DEFAULT_BOT_PERMISSIONS & ~rules.SEND_MESSAGES, channel=general)
+    sent = await thread.send("summary")
+    await sent.pin()
+    assert emulator.pins(made) == [sent.id]
+    with pytest.raises(discord.Forbidden):
+        await bot.get_partial_messageable(general).send("not in the parent")
+    emulator.set_bot_permissions(world.guild.id, rules.DEFAULT_BOT_PERMISSIONS | rules.ADD_REACTIONS, channel=general)
+
+    # Archived: the bot's cache drops the thread; edits, pins and reactions are 400 50083.
+    emulator.archive_thread(made)
+    await emulator.wait_until(lambda: bot.get_channel(made.id) is None, what="the archived thread leaving the cache")
+    stale = bot.get_partial_messageable(made.id).get_partial_message(sent.id)
+    for action in (stale.edit(content="updated"), stale.pin(), stale.unpin(), stale.add_reaction("👍")):
+        with pytest.raises(discord.HTTPException) as archived:
+            await action
+        assert (archived.value.status, archived.value.code) == (400, 50083)
+        assert archived.value.text == "Thread is archived"
+    assert emulator.find_message(sent.id)["content"] == "summary" and emulator.pins(made) == [sent.id]
+    with pytest.raises(EmulatorError, match="archived"):
+        await emulator.slash(world.guild.id, made.id, world.alice.id, "ping")
+
+    # A message reopens an archived thread (THREAD_UPDATE), unless it is locked.
+    await bot.get_partial_messageable(made.id).send("reopening")
+    reopened = await emulator.wait_until(lambda: bot.get_channel(made.id), what="the thread back in the cache")
+    assert isinstance(reopened, discord.Thread) and not reopened.archived and not made.archived
+    await stale.edit(content="updated")
+    assert emulator.find_message(sent.id)["content"] == "updated"
+    emulator.archive_thread(made, locked=True)
+    await emulator.wait_until(lambda: bot.get_channel(made.id) is None, what="the locked thread leaving the cache")
+    with pytest.raises(discord.HTTPException) as locked:
+        await bot.get_partial_messageable(made.id).send("let me in")
+    assert locked.value.code == 50083 and made.archived
+    with pytest.raises(EmulatorError, match="locked"):
+        await emulator.post_message(made, world.alice, "reopen?")
+
+
 async def test_hidden_command_is_refused_unless_forced(emulator: DiscordEmulator, world: World, bot: TinyBot) -> None:
     g, c = world.guild.id, world.guild.channel_id
     with pytest.raises(CommandHiddenError):

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from cogs.common import ModeratorGroup
-from tests.emulator import PIN_MESSAGES, DiscordEmulator, Guild, Member, rules
+from bot.discord.permissions import POST_EMBEDS
+from cogs.common import ModeratorGroup, bot_missing
+from tests.emulator import PIN_MESSAGES, Channel, DiscordEmulator, Guild, Member, rules
 from tests.emulator.rules import ALL_PERMISSIONS
 from tests.harness import Running, running_bot
 
@@ -423,6 +424,133 @@ async def test_summary_that_cannot_be_kept_current_is_reported_once(
     )
 
 
+async def set_audit_channel(emu: DiscordEmulator, guild: Guild, mod: Member, running: Running) -> Channel:
+    audit = emu.add_channel(guild.id, "ledger-audit")
+    await emu.wait_until(lambda: running.bot.get_channel(audit.id), what="the channel in the bot's cache")
+    inter = await emu.slash(guild.id, guild.channel_id, mod.id, "ledger settings audit-channel", {"channel": audit})
+    await inter.wait_message()
+    return audit
+
+
+async def test_pin_in_a_thread_then_archived_thread_is_reported_once_with_the_fix(
+    emu: DiscordEmulator, guild: Guild, mod: Member, running: Running
+) -> None:
+    audit = await set_audit_channel(emu, guild, mod, running)
+    thread = emu.add_thread(guild.channel_id, "crocus-follow-up")
+    await emu.wait_until(lambda: running.bot.get_channel(thread.id), what="the thread in the bot's cache")
+    inter = await emu.slash(guild.id, thread.id, mod.id, "incident pin", {"incident": "crocus-city-hall-attack-2024"})
+    assert (await inter.wait_message())["content"].startswith("Pinned the summary of **Crocus City Hall")
+    summary_id = emu.pins(thread)[0]
+    assert emu.find_message(summary_id)["channel_id"] == str(thread.id)
+    emu.archive_thread(thread)
+    await emu.wait_until(lambda: running.bot.get_channel(thread.id) is None, what="the thread leaving the cache")
+
+    def out_of_date() -> list[dict]:
+        return [m for m in emu.channel_messages(audit) if m["embeds"][0]["title"] == "Pinned summary out of date"]
+
+    assert "27 claim(s)" in str(emu.find_message(summary_id)["embeds"])
+    mark = emu.mark()
+    options = {"claim": "crocus-2024-010", "reason": "duplicate"}
+    await (await emu.slash(guild.id, guild.channel_id, mod.id, "claim remove", options)).wait_message()
+    refused = await emu.wait_for(
+        lambda r: r.method == "PATCH" and r.path.endswith(f"/messages/{summary_id}"), timeout=3, since=mark
+    )
+    assert refused.code == 50083
+    await emu.wait_until(out_of_date, what="the note in the audit channel")
+    incidents = running.bot.get_cog("Incidents")
+    assert await incidents.refresh(str(guild.id), "crocus-city-hall-attack-2024") == 0  # fails again, not re-told
+    notes = out_of_date()
+    assert len(notes) == 1
+    assert notes[0]["embeds"][0]["description"] == (
+        "I can't keep the pinned summary current in #crocus-follow-up: the thread is archived, and Discord allows no"
+        " changes in an archived thread. Unarchive it (if it is locked, someone with **Manage Threads** must). Or"
+        " keep it somewhere else: `/incident unpin`, then `/incident pin` in another channel."
+    )
+    assert "27 claim(s)" in str(emu.find_message(summary_id)["embeds"])
+    # Unarchived: the summary catches up at once.
+    mark = emu.mark()
+    emu.unarchive_thread(thread)
+    await emu.wait_for(
+        lambda r: r.method == "PATCH" and r.path.endswith(f"/messages/{summary_id}") and r.status == 200,
+        timeout=3,
+        since=mark,
+    )
+    assert "26 claim(s)" in str(emu.find_message(summary_id)["embeds"])
+
+
+async def test_pin_in_a_thread_names_send_messages_in_threads(
+    emu: DiscordEmulator, guild: Guild, mod: Member, running: Running
+) -> None:
+    """Send Messages has no effect in threads: without Send Messages in Threads the bot says that, not "Send
+    Messages", before posting anything."""
+    thread = emu.add_thread(guild.channel_id, "crocus-follow-up")
+    emu.set_bot_permissions(
+        guild.id, rules.DEFAULT_BOT_PERMISSIONS & ~rules.SEND_MESSAGES_IN_THREADS, channel=guild.channel_id
+    )
+    await emu.wait_until(lambda: running.bot.get_channel(thread.id), what="the thread in the bot's cache")
+    await emu.wait_until(
+        lambda: running.bot.get_channel(guild.channel_id).overwrites, what="the overwrite in the bot's cache"
+    )
+    inter = await emu.slash(guild.id, thread.id, mod.id, "incident pin", {"incident": "crocus-city-hall-attack-2024"})
+    told = (await inter.wait_message())["content"]
+    assert told.startswith(
+        f"I can't post the summary in <#{thread.id}>: I need the **Send Messages in Threads** permission there."
+    )
+    assert emu.channel_messages(thread) == [] and emu.pins(thread) == []
+    # Discord's own answer, when the cache did not know yet, names the same permission.
+    emu.set_bot_permissions(guild.id, rules.DEFAULT_BOT_PERMISSIONS, channel=guild.channel_id)
+    await emu.wait_until(lambda: not bot_missing_in(running, thread.id), what="the permission back in the cache")
+    emu.fail_next("POST", rf"/channels/{thread.id}/messages$", status=403, code=50013, message="Missing Permissions")
+    inter = await emu.slash(guild.id, thread.id, mod.id, "incident pin", {"incident": "crocus-city-hall-attack-2024"})
+    told = (await inter.wait_message())["content"]
+    assert "**Send Messages in Threads**" in told and "**Send Messages**" not in told
+    # Under a channel where the bot may not post (an announcements channel), it may still post in the thread.
+    emu.set_bot_permissions(guild.id, rules.DEFAULT_BOT_PERMISSIONS & ~rules.SEND_MESSAGES, channel=guild.channel_id)
+    await emu.wait_until(
+        lambda: (
+            not running.bot.get_channel(guild.channel_id)
+            .permissions_for(running.bot.get_guild(guild.id).me)
+            .send_messages
+        ),
+        what="the overwrite in the bot's cache",
+    )
+    inter = await emu.slash(guild.id, thread.id, mod.id, "incident pin", {"incident": "crocus-city-hall-attack-2024"})
+    assert (await inter.wait_message())["content"].startswith("Pinned the summary of **Crocus City Hall")
+    assert len(emu.pins(thread)) == 1
+
+
+def bot_missing_in(running: Running, channel_id: int) -> list[str]:
+    return bot_missing(running.bot.get_channel(channel_id), POST_EMBEDS)
+
+
+async def test_unpin_acknowledges_first_and_names_what_stays_pinned(
+    emu: DiscordEmulator, guild: Guild, mod: Member, running: Running
+) -> None:
+    await pin(emu, guild, mod)
+    thread = emu.add_thread(guild.channel_id, "crocus-follow-up")
+    await emu.wait_until(lambda: running.bot.get_channel(thread.id), what="the thread in the bot's cache")
+    inter = await emu.slash(guild.id, thread.id, mod.id, "incident pin", {"incident": "crocus-city-hall-attack-2024"})
+    await inter.wait_message()
+    in_thread = emu.pins(thread)[0]
+    emu.archive_thread(thread)
+    await emu.wait_until(lambda: running.bot.get_channel(thread.id) is None, what="the thread leaving the cache")
+    options = {"incident": "crocus-city-hall-attack-2024"}
+    inter = await emu.slash(guild.id, guild.channel_id, mod.id, "incident unpin", options)
+    first = await inter.wait_response()
+    assert first["type"] == 5 and first["data"]["flags"] & rules.FLAG_EPHEMERAL
+    message = await inter.wait_message()
+    await emu.wait_until(lambda: not message["flags"] & rules.FLAG_LOADING, what="the answer")
+    assert message.id == inter.original.id and inter.errors == []
+    assert message["content"] == (
+        "Unpinned 1 of 2 summary message(s).\n"
+        "I can't unpin the summary in #crocus-follow-up: the thread is archived, and Discord allows no changes in an"
+        " archived thread. Unarchive it (if it is locked, someone with **Manage Threads** must). It stays pinned there"
+        " until someone unpins it; I no longer update it."
+    )
+    assert emu.pins(guild.channel_id) == [] and emu.pins(thread) == [in_thread]
+    assert await running.service.read(lambda ledger: ledger.pinned_summaries(guild.id)) == []
+
+
 async def test_summary_stays_tracked_after_restart(
     emu: DiscordEmulator, guild: Guild, mod: Member, db_path: Path
 ) -> None:
@@ -482,6 +610,24 @@ async def test_speaker_commands(
     assert answer["embeds"][0]["fields"][0]["name"].startswith("1. Dmitri Peskov")
     duplicate = await run("speaker add", {"name": "dmitri peskov"})
     assert "already exists" in duplicate["content"]
+
+
+async def test_speaker_merge_refreshes_the_pinned_summaries_that_show_the_old_name(
+    emu: DiscordEmulator, guild: Guild, mod: Member, running: Running
+) -> None:
+    await pin(emu, guild, mod)
+    summary = emu.messages[guild.channel_id][emu.pins(guild.channel_id)[0]]
+    assert "Margarita Simonyan" in str(summary["embeds"])
+    mark = emu.mark()
+    options = {"duplicate": "Margarita Simonyan", "into": "Dmitry Medvedev"}
+    inter = await emu.slash(guild.id, guild.channel_id, mod.id, "speaker merge", options)
+    assert (await inter.wait_message())["content"].startswith("Merged into **Dmitry Medvedev**")
+    await emu.wait_for(
+        lambda r: r.method == "PATCH" and r.path.endswith(f"/messages/{summary.id}"), timeout=3, since=mark
+    )
+    shown = str(summary["content"]) + str(summary["embeds"])
+    assert "Margarita Simonyan" not in shown
+    assert "Dmitry Medvedev" in shown
 
 
 async def test_audit_channel_gets_compact_diffs(
@@ -609,6 +755,7 @@ async def test_writes_acknowledge_first_while_the_writer_is_busy(
         ("incident create", {"title": "Busy writer"}),
         ("speaker add", {"name": "Busy Speaker"}),
         ("ledger settings audit-channel", {}),
+        ("incident unpin", {"incident": "crocus-city-hall-attack-2024"}),
     ]:
         hold = asyncio.create_task(running.service.write(lambda ledger: time.sleep(0.8)))
         await asyncio.sleep(0.05)

@@ -9,6 +9,7 @@ VIEW_CHANNEL = 1 << 10
 SEND_MESSAGES = 1 << 11
 EMBED_LINKS = 1 << 14
 READ_MESSAGE_HISTORY = 1 << 16
+SEND_MESSAGES_IN_THREADS = 1 << 38
 PIN_MESSAGES = 1 << 51
 MODERATOR_ROLE_SETTING = "moderator_role"
 
@@ -17,6 +18,7 @@ PERMISSION_NAMES: dict[int, str] = {
     SEND_MESSAGES: "Send Messages",
     EMBED_LINKS: "Embed Links",
     READ_MESSAGE_HISTORY: "Read Message History",
+    SEND_MESSAGES_IN_THREADS: "Send Messages in Threads",
     PIN_MESSAGES: "Pin Messages",
 }
 """The channel permissions the bot checks, by the names Discord's server settings show."""
@@ -27,6 +29,14 @@ embed silently, and a message left empty is refused."""
 POST_SUMMARY = POST_EMBEDS | PIN_MESSAGES
 REPLY_WITH_EMBEDS = POST_EMBEDS | READ_MESSAGE_HISTORY
 """To reply to a member's message with an embed: a reply needs Read Message History (else 403, code 160002)."""
+
+
+def in_thread(needed: int) -> int:
+    """What ``needed`` means in a thread: Send Messages has no effect there, Send Messages in Threads takes its place
+    (the rest comes from the parent channel)."""
+    if needed & SEND_MESSAGES:
+        return (needed & ~SEND_MESSAGES) | SEND_MESSAGES_IN_THREADS
+    return needed
 
 
 def is_moderator(permissions: int, role_ids: set[int], moderator_role: int | None) -> bool:

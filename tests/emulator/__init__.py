@@ -32,6 +32,10 @@ World (ids are ints; anything with ``.id``, a numeric string or a payload dict w
   ``set_role_permissions(guild, role, permissions)``.
 - ``add_channel(guild, name, *, type=0, topic=None, overwrites=(), parent_id=None) -> Channel``;
   ``dm_channel(user) -> Channel``; ``close_dms(user)`` (bot sends then get 403 50007); ``add_user(name) -> User``.
+- ``add_thread(parent, name, *, owner=None) -> Channel`` (a public thread, type 11, under a text channel:
+  THREAD_CREATE; in GUILD_CREATE's ``threads`` while active); ``archive_thread(thread, *, locked=False)``,
+  ``unarchive_thread(thread)`` (THREAD_UPDATE; discord.py drops archived threads from its cache). Threads take the
+  parent's permissions; sending needs Send Messages in Threads (Send Messages has no effect there).
 - ``set_bot_permissions(guild, permissions, *, channel=None)`` — the bot's role, or an exact member overwrite in
   one channel. Default bot permissions: ``rules.DEFAULT_BOT_PERMISSIONS`` (usual text perms, PIN_MESSAGES
   included, no administrator). ``permissions(guild, user, channel=None) -> int``.
@@ -100,7 +104,9 @@ first response later than ``emu.interaction_deadline`` (3.0 s) → 404 10062; fo
 ``emu.token_lifetime`` (15 min), before acknowledgement → 404 10015; ≤ ``emu.max_pins`` (250) pins → 30003;
 PIN_MESSAGES needed to pin → 403 50013; without EMBED_LINKS the embeds of the bot's channel messages (create and
 edit, not interaction responses) are dropped silently (``emu.dropped_embeds``), an embed-only message is then empty
-→ 50006; a reply (``message_reference``) without READ_MESSAGE_HISTORY → 403 160002; privileged intents not in
+→ 50006; a reply (``message_reference``) without READ_MESSAGE_HISTORY → 403 160002; in an archived thread, edits,
+pins, unpins and reactions → 400 50083 (a message reopens it unless it is locked: then 50083 too), no application
+commands; in a locked thread without MANAGE_THREADS, messages sent or edited → 400 160005; privileged intents not in
 ``emu.privileged_intents`` → close 4014; ``emu.token`` (None = any) checked at login. Unknown routes → 404 code 0,
 logged and recorded.
 

@@ -183,10 +183,21 @@ class Channel:
     pins: dict[int, str] = field(default_factory=dict)
     """message id → pinned_at (ISO), in pin order."""
     typing: int = 0
+    owner_id: int | None = None
+    """Threads: who started it."""
+    archived: bool = False
+    locked: bool = False
+    archive_timestamp: str = field(default_factory=iso)
+    """Threads: set at creation and whenever the thread is archived or unarchived (``topics/threads``)."""
+    created_at: str = field(default_factory=iso)
 
     @property
     def mention(self) -> str:
         return f"<#{self.id}>"
+
+    @property
+    def is_thread(self) -> bool:
+        return self.type in rules.THREAD_TYPES
 
     @property
     def last_message_id(self) -> int | None:
@@ -202,6 +213,8 @@ class Channel:
                 "recipients": [recipient.payload()] if recipient is not None else [],
                 "flags": 0,
             }
+        if self.is_thread:
+            return self.thread_payload()
         return {
             "id": str(self.id),
             "type": self.type,
@@ -215,6 +228,32 @@ class Channel:
             "last_message_id": None if last is None else str(last),
             "rate_limit_per_user": 0,
             "flags": 0,
+        }
+
+    def thread_payload(self) -> dict[str, Any]:
+        """A thread channel (``resources/channel``: thread-specific fields, ``thread_metadata``); threads have no
+        overwrites or position of their own: permissions come from the parent channel."""
+        last = self.last_message_id
+        return {
+            "id": str(self.id),
+            "type": self.type,
+            "guild_id": str(self.guild_id),
+            "parent_id": str(self.parent_id),
+            "owner_id": str(self.owner_id),
+            "name": self.name,
+            "last_message_id": None if last is None else str(last),
+            "rate_limit_per_user": 0,
+            "message_count": len(self.messages),
+            "total_message_sent": len(self.messages),
+            "member_count": 1,
+            "flags": 0,
+            "thread_metadata": {
+                "archived": self.archived,
+                "auto_archive_duration": 1440,
+                "archive_timestamp": self.archive_timestamp,
+                "locked": self.locked,
+                "create_timestamp": self.created_at,
+            },
         }
 
 
@@ -330,9 +369,9 @@ class Guild:
                 "large": False,
                 "joined_at": self.joined_at,
                 "member_count": len(self.members),
-                "channels": [c.payload() for c in self.channels.values()],
+                "channels": [c.payload() for c in self.channels.values() if not c.is_thread],
                 "members": [m.payload() for m in self.members.values()],
-                "threads": [],
+                "threads": [c.payload() for c in self.channels.values() if c.is_thread and not c.archived],
                 "voice_states": [],
                 "presences": [],
                 "stage_instances": [],
@@ -360,6 +399,8 @@ def permissions_for(guild: Guild, member_id: int, channel: Channel | None = None
         return rules.ALL_PERMISSIONS
     if channel is None:
         return base
+    if channel.is_thread and channel.parent_id in guild.channels:
+        channel = guild.channels[channel.parent_id]  # threads inherit the parent's permissions (topics/permissions)
     overwrites = {int(o["id"]): o for o in channel.overwrites}
     if (everyone_ow := overwrites.get(guild.id)) is not None:
         base = (base & ~int(everyone_ow["deny"])) | int(everyone_ow["allow"])

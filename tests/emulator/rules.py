@@ -35,6 +35,7 @@ SPEAK = 1 << 21
 CHANGE_NICKNAME = 1 << 26
 MANAGE_ROLES = 1 << 28
 USE_APPLICATION_COMMANDS = 1 << 31
+MANAGE_THREADS = 1 << 34
 CREATE_PUBLIC_THREADS = 1 << 35
 SEND_MESSAGES_IN_THREADS = 1 << 38
 MODERATE_MEMBERS = 1 << 40
@@ -68,6 +69,13 @@ DEFAULT_BOT_PERMISSIONS = (
     | PIN_MESSAGES
 )  # fmt: skip
 """The bot's role: exactly the README's invite link (``permissions=2252074691709952``), nothing more."""
+
+# ------------------------------------------------------------------ channel types
+
+ANNOUNCEMENT_THREAD = 10
+PUBLIC_THREAD = 11
+PRIVATE_THREAD = 12
+THREAD_TYPES = frozenset({ANNOUNCEMENT_THREAD, PUBLIC_THREAD, PRIVATE_THREAD})
 
 # ------------------------------------------------------------------ intents
 

@@ -711,6 +711,8 @@ class DiscordEmulator:
         overwrites: Sequence[Mapping[str, Any]] = (),
         parent_id: int | None = None,
     ) -> Channel:
+        if type in rules.THREAD_TYPES:
+            raise EmulatorError("threads are made with add_thread(parent, name)")
         target = self._guild(guild)
         channel = Channel(
             self.ids.next(),
@@ -726,6 +728,51 @@ class DiscordEmulator:
         self.channels[channel.id] = channel
         self._dispatch("CHANNEL_CREATE", channel.payload(), intent=rules.INTENT_GUILDS)
         return channel
+
+    def add_thread(self, parent: IdLike, name: str, *, owner: IdLike | None = None) -> Channel:
+        """A public thread (type 11) under the text channel ``parent``, started by ``owner`` (the guild owner by
+        default). THREAD_CREATE reaches the bot only if it can see the parent (``topics/threads``)."""
+        parent_channel = self._channel(parent)
+        if parent_channel.guild_id is None or parent_channel.type not in (0, 5):
+            raise EmulatorError(f"channel {parent_channel.id} cannot hold threads")
+        target = self.guilds[parent_channel.guild_id]
+        thread = Channel(
+            self.ids.next(),
+            name,
+            target.id,
+            type=rules.PUBLIC_THREAD,
+            parent_id=parent_channel.id,
+            owner_id=target.owner_id if owner is None else as_id(owner),
+        )
+        target.channels[thread.id] = thread
+        self.channels[thread.id] = thread
+        self._dispatch_thread("THREAD_CREATE", thread, newly_created=True)
+        return thread
+
+    def archive_thread(self, thread: IdLike, *, locked: bool = False) -> None:
+        """Archive a thread (as a member or the inactivity timer would), ``locked`` as a moderator would: only
+        active threads can be manipulated (50083), and a locked one is not reopened by a message."""
+        target = self._thread(thread)
+        target.archived, target.locked, target.archive_timestamp = True, locked, iso()
+        self._dispatch_thread("THREAD_UPDATE", target)
+
+    def unarchive_thread(self, thread: IdLike) -> None:
+        target = self._thread(thread)
+        target.archived, target.locked, target.archive_timestamp = False, False, iso()
+        self._dispatch_thread("THREAD_UPDATE", target)
+
+    def _thread(self, thread: IdLike) -> Channel:
+        target = self._channel(thread)
+        if not target.is_thread:
+            raise EmulatorError(f"channel {target.id} is not a thread")
+        return target
+
+    def _dispatch_thread(self, event: str, thread: Channel, *, newly_created: bool = False) -> None:
+        """The gateway tells the bot about threads it can see (``topics/threads``, Gateway Events)."""
+        if not self.bot_permissions(thread) & rules.VIEW_CHANNEL:
+            return
+        data = thread.payload() | ({"newly_created": True} if newly_created else {})
+        self._dispatch(event, data, intent=rules.INTENT_GUILDS)
 
     def add_role(
         self, guild: IdLike, name: str, permissions: int | discord.Permissions = 0, *, mentionable: bool = False
@@ -977,9 +1024,13 @@ class DiscordEmulator:
             guild = self.guilds[target.guild_id]
             if user.id not in guild.members:
                 raise EmulatorError(f"user {user.id} is not a member of guild {guild.id}")
-            needed = rules.VIEW_CHANNEL | rules.SEND_MESSAGES
+            needed = rules.VIEW_CHANNEL | (rules.SEND_MESSAGES_IN_THREADS if target.is_thread else rules.SEND_MESSAGES)
             if permissions_for(guild, user.id, target) & needed != needed:
                 raise EmulatorError(f"user {user.id} cannot send messages in channel {target.id}")
+            if target.is_thread and target.archived:
+                if target.locked:
+                    raise EmulatorError(f"thread {target.id} is archived and locked")
+                self.unarchive_thread(target)  # a message reopens an archived thread
         elif user.id not in (target.recipient_id, self.bot_user.id):
             raise EmulatorError(f"user {user.id} is not in DM channel {target.id}")
         body: dict[str, Any] = {"content": content, "embeds": [dict(e) for e in embeds]}
@@ -1045,6 +1096,8 @@ class DiscordEmulator:
                 raise EmulatorError(f"user {target_user.id} is not a member of guild {target_guild.id}")
             if not permissions_for(target_guild, target_user.id, target_channel) & rules.VIEW_CHANNEL:
                 raise EmulatorError(f"user {target_user.id} cannot see channel {target_channel.id}")
+            if target_channel.is_thread and target_channel.archived:
+                raise EmulatorError(f"thread {target_channel.id} is archived: users cannot use application commands")
         elif target_channel.recipient_id != target_user.id:
             raise EmulatorError(f"channel {target_channel.id} is not the DM channel of user {target_user.id}")
         return target_guild, target_channel, target_user
@@ -2269,6 +2322,19 @@ class DiscordEmulator:
         if perms & needed != needed:
             raise missing_permissions()
 
+    def _check_thread_open(self, channel: Channel, *, sending: bool = False) -> None:
+        """Only active threads can be manipulated: editing, pinning or reacting in an archived thread is 400 50083;
+        a message sent to an archived thread reopens it, unless it is locked. In a locked thread only members with
+        Manage Threads create or edit messages (``topics/threads``; ``topics/opcodes-and-status-codes``)."""
+        if not channel.is_thread:
+            return
+        if channel.archived and (not sending or channel.locked):
+            raise ApiError(400, 50083, "Thread is archived")
+        if channel.locked and not self._bot_may(channel, rules.MANAGE_THREADS):
+            raise ApiError(400, 160005, "Thread is locked")
+        if channel.archived:
+            self.unarchive_thread(channel)
+
     def _bot_may(self, channel: Channel, permission: int) -> bool:
         return channel.guild_id is None or bool(self.bot_permissions(channel) & permission)
 
@@ -2298,11 +2364,13 @@ class DiscordEmulator:
     async def _create_message(self, ctx: RequestContext, channel_id: str) -> tuple[int, Any]:
         channel = self._rest_channel(channel_id)
         body = ctx.body
-        needed = rules.VIEW_CHANNEL | rules.SEND_MESSAGES | (rules.ATTACH_FILES if ctx.files else 0)
+        send = rules.SEND_MESSAGES_IN_THREADS if channel.is_thread else rules.SEND_MESSAGES  # topics/permissions
+        needed = rules.VIEW_CHANNEL | send | (rules.ATTACH_FILES if ctx.files else 0)
         self._require(channel, needed)
         if channel.guild_id is None and channel.recipient_id in self.dm_closed:
             raise ApiError(403, 50007, "Cannot send messages to this user")
         self._validate_message_body(body, ctx.files)
+        self._check_thread_open(channel, sending=True)
         reference = None
         if body.get("message_reference"):
             ref = body["message_reference"]
@@ -2357,6 +2425,7 @@ class DiscordEmulator:
         message = self._rest_message(channel, message_id)
         if int(message["author"]["id"]) != self.bot_user.id:
             raise ApiError(403, 50005, "Cannot edit a message authored by another user")
+        self._check_thread_open(channel)
         self._validate_message_body(ctx.body, ctx.files)
         self._edit(message, self._without_denied_embeds(channel, ctx.body), ctx.files, channel)
         return 200, message.wire()
@@ -2373,6 +2442,8 @@ class DiscordEmulator:
         channel = self._rest_channel(channel_id)
         self._require(channel, rules.VIEW_CHANNEL | rules.PIN_MESSAGES)
         message = self._rest_message(channel, message_id)
+        if channel.archived:
+            raise ApiError(400, 50083, "Thread is archived")
         if message.id in channel.pins:
             return 204, None
         if len(channel.pins) >= self.max_pins:
@@ -2395,6 +2466,8 @@ class DiscordEmulator:
         channel = self._rest_channel(channel_id)
         self._require(channel, rules.VIEW_CHANNEL | rules.PIN_MESSAGES)
         message = self._rest_message(channel, message_id)
+        if channel.archived:
+            raise ApiError(400, 50083, "Thread is archived")
         if channel.pins.pop(message.id, None) is not None:
             message["pinned"] = False
             self._dispatch_message("MESSAGE_UPDATE", message, channel)
@@ -2423,6 +2496,8 @@ class DiscordEmulator:
         channel = self._rest_channel(channel_id)
         self._require(channel, rules.VIEW_CHANNEL | rules.READ_MESSAGE_HISTORY | rules.ADD_REACTIONS)
         message = self._rest_message(channel, message_id)
+        if channel.archived:
+            raise ApiError(400, 50083, "Thread is archived")
         name = yarl.URL.build(path="/" + emoji, encoded=True).path.lstrip("/")
         reactions = message.setdefault("reactions", [])
         entry = next((r for r in reactions if r["emoji"]["name"] == name), None)
@@ -2482,7 +2557,7 @@ class DiscordEmulator:
 
     async def _get_guild_channels(self, ctx: RequestContext, guild_id: str) -> tuple[int, Any]:
         guild = self._rest_guild(guild_id)
-        return 200, [c.payload() for c in guild.channels.values()]
+        return 200, [c.payload() for c in guild.channels.values() if not c.is_thread]  # threads are listed elsewhere
 
     async def _get_guild_roles(self, ctx: RequestContext, guild_id: str) -> tuple[int, Any]:
         guild = self._rest_guild(guild_id)
