@@ -26,9 +26,12 @@ from bot.rendering.text import who
 from bot.store import Ledger
 from bot.validation import format_partial_date
 from bot.watching import (
+    BATCH_MAX,
+    EMBED_CHUNK,
     MAX_WATCHED_CHANNELS,
     WATCH_CHANNELS_SETTING,
     WATCH_THRESHOLD,
+    Backlog,
     Throttle,
     format_ids,
     not_relevant_key,
@@ -53,8 +56,6 @@ from .common import (
 
 log = logging.getLogger(__name__)
 
-QUEUE_MAX = 200  # messages waiting to be checked; beyond this new ones are skipped (logged), never piled up
-WORKERS = 2
 TEXT_MAX = 4000
 ATTRIBUTION = "Claim Ledger attributes claims to who made them; it does not rule on whether they are true."
 TOP = 3
@@ -181,11 +182,14 @@ class Watch(commands.Cog):
         self.bot = bot
         self.threshold = WATCH_THRESHOLD
         self.throttle = Throttle()
-        self.queue: asyncio.Queue[discord.Message] = asyncio.Queue(maxsize=QUEUE_MAX)
-        self.workers: list[asyncio.Task] = []
+        self.backlog: Backlog[discord.Message] = Backlog()
+        self.batch_max = BATCH_MAX
+        self.checking = 0  # messages taken from the backlog and not yet decided
+        self._arrived = asyncio.Event()
+        self.worker: asyncio.Task | None = None
         self.watched: dict[str, set[int]] = {}  # scope → channel ids (cache of the setting)
         self.group = WatchGroup(self)
-        self.skipped = 0  # messages dropped because the queue was full
+        self.skipped = 0  # messages dropped unchecked because the bot was behind
         self.reported: set[int] = set()  # watched channels where a missing permission was told to the audit channel
 
     async def cog_load(self) -> None:
@@ -197,7 +201,7 @@ class Watch(commands.Cog):
             self.group.allowed_contexts = GUILD_ONLY
             self.bot.tree.add_command(self.group)
         self.bot.add_dynamic_items(NotRelevantButton, ShowMoreButton)
-        self.workers = [asyncio.create_task(self._work(), name=f"watch-worker-{n}") for n in range(WORKERS)]
+        self.worker = asyncio.create_task(self._work(), name="watch-worker")
         if not self.bot.intents.message_content:
             log.info(
                 "Watched channels are off: the Message Content intent is not requested (set %s=1 and enable it in"
@@ -206,8 +210,8 @@ class Watch(commands.Cog):
             )
 
     async def cog_unload(self) -> None:
-        for task in self.workers:
-            task.cancel()
+        if self.worker is not None:
+            self.worker.cancel()
         parent = self.bot.tree.get_command("ledger")
         if isinstance(parent, app_commands.Group) and parent.get_command("watch") is self.group:
             parent.remove_command("watch")
@@ -302,28 +306,69 @@ class Watch(commands.Cog):
         if not worth_checking(message.content):
             self.bot.dispatch("watch_checked", message, "too short", None)
             return
-        try:
-            self.queue.put_nowait(message)
-        except asyncio.QueueFull:
-            self.skipped += 1
-            log.warning("Watch backlog full (%d): skipped message %s in channel %s", QUEUE_MAX, message.id, channel.id)
+        dropped = self.backlog.add(message)
+        self._arrived.set()
+        if dropped is not None:
+            self._drop([dropped], "full")
+
+    @property
+    def pending(self) -> int:
+        """Messages received and not yet decided (waiting, or being checked)."""
+        return len(self.backlog) + self.checking
+
+    def _drop(self, messages: list[discord.Message], why: str) -> None:
+        self.skipped += len(messages)
+        log.warning("Watch backlog %s: skipped %d message(s), %d still waiting", why, len(messages), len(self.backlog))
+        for message in messages:
             self.bot.dispatch("watch_checked", message, "backlog", None)
 
     async def _work(self) -> None:
+        """One worker: take the messages waiting (at most ``batch_max``), drop the stale ones, embed the texts of
+        the rest together off the event loop, then decide each in arrival order."""
         while True:
-            message = await self.queue.get()
+            await self._arrived.wait()
+            batch, stale = self.backlog.take(self.batch_max)
+            if stale:
+                self._drop(stale, "too old")
+            if not batch:
+                self._arrived.clear()
+                continue
+            self.checking = len(batch)
+            try:
+                await self.check_batch(batch)
+            finally:
+                self.checking = 0
+
+    async def check_batch(self, messages: list[discord.Message]) -> None:
+        """Decide each message; every one ends in a ``watch_checked`` event, whatever fails."""
+        todo = [m for m in messages if self.throttle.rate_left(m.channel.id) <= 0]
+        try:
+            await self.prepare([m.content[:TEXT_MAX] for m in todo])
+        except Exception:  # the checks below embed one by one instead
+            log.exception("Embedding %d watched messages together failed", len(todo))
+        for message in messages:
             try:
                 outcome, sent = await self.check(message)
             except Exception:
                 log.exception("Checking message %s in a watched channel failed", message.id)
                 outcome, sent = "error", None
-            finally:
-                self.queue.task_done()
+            self.checking -= 1
             self.bot.dispatch("watch_checked", message, outcome, sent)
+
+    async def prepare(self, texts: list[str]) -> None:
+        """Embed the texts a chunk per call on a worker thread; the ledger's question cache keeps the vectors, so
+        the checks that follow do not embed again. Nothing to do without semantic matching."""
+        dense = getattr(self.bot.ledger, "dense", None)
+        if dense is None:
+            return
+        for start in range(0, len(texts), EMBED_CHUNK):
+            await asyncio.to_thread(dense.encode, texts[start : start + EMBED_CHUNK])
 
     async def check(self, message: discord.Message) -> tuple[str, discord.Message | None]:
         """Ask the ledger about one message and reply when every rule allows; returns (outcome, reply)."""
         assert message.guild is not None
+        if self.throttle.rate_left(message.channel.id) > 0:
+            return "rate limit", None  # no reply can go in this channel now: not worth asking the ledger
         scope = scope_of(message.guild.id)
         text = message.content[:TEXT_MAX]
         result: Answer = await self.bot.ledger.ask(scope, text, top=TOP)

@@ -100,6 +100,7 @@ class _Child:
             text=True,
         )
         self.lines: list[str] = []
+        self.arrived: dict[str, float] = {}  # line → when the parent first read it (time.monotonic)
         self._first = threading.Event()
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
@@ -107,6 +108,7 @@ class _Child:
     def _read(self) -> None:
         assert self.process.stdout is not None
         for line in self.process.stdout:
+            self.arrived.setdefault(line.strip(), time.monotonic())
             self.lines.append(line.strip())
             self._first.set()
         self._first.set()
@@ -137,7 +139,11 @@ class KillResult:
     committed: int = 0  # edits the child reported as committed
     rows: int = 0  # claims in the ledger afterwards
     seconds: float = 0.0  # from the child's first line to the kill
-    mid_apply: bool = False  # import: killed after its write transaction began and before it reported
+    mid_apply: bool = False  # import: killed inside its write transaction (begun, and never committed)
+    after_commit: bool = False  # import: killed after its transaction committed, before it said so
+    into_apply: float | None = None  # import: seconds from the parent reading "applying" to the kill
+    apply_seconds: float | None = None  # import: "applying" to "applied", when the child got that far
+    said: list[str] = field(default_factory=list)  # import: the child's lines
 
 
 def kill_import(
@@ -145,7 +151,10 @@ def kill_import(
 ) -> KillResult:
     """Import a CSV of ``rows`` claims into a ledger holding one claim already; SIGKILL after a random delay
     in [0, kill_within) seconds from the start of the import (``kill_within=0``: right after it reported), or
-    from the start of its write transaction (``during_apply``)."""
+    from the start of its write transaction (``during_apply``: the child said "applying").
+
+    ``mid_apply`` is proven, not guessed from the timing: the child had said "applying" (printed inside the write
+    transaction), never said "applied" (printed once it committed), and the ledger holds none of the import."""
     db, csv_path = work / "import.db", work / "import.csv"
     reset(db)
     with Ledger.open(db) as ledger:
@@ -163,14 +172,14 @@ def kill_import(
     else:
         while "imported" not in child.lines and child.process.poll() is None:
             time.sleep(0.005)
+    killed_at = time.monotonic()
     child.kill()
     seconds = time.perf_counter() - started
     reported = "imported" in child.lines
     if child.process.returncode not in (0, -signal.SIGKILL):
         raise RuntimeError(f"crash worker failed: {child.stderr()}")
-    applying = "applying" in child.lines
     result = KillResult("import", mid=not reported, problems=consistency_problems(db), seconds=seconds)
-    result.mid_apply = applying and not reported
+    result.said = list(child.lines)
     with Ledger.open(db) as ledger:
         result.rows = ledger.count_claims(SCOPE, include_removed=True)
         speakers = len(ledger.list_speakers(SCOPE))
@@ -178,7 +187,14 @@ def kill_import(
     # leave all of it without the report)
     whole, absent = result.rows == rows + 1 and speakers == 50, result.rows == 1 and speakers == 0
     result.partial = not (whole or absent)
-    result.lost = int(reported and not whole)
+    result.lost = int(("applied" in child.lines or reported) and not whole)
+    began, ended = child.arrived.get("applying"), child.arrived.get("applied")
+    if began is not None:
+        result.into_apply = killed_at - began
+    if began is not None and ended is not None:
+        result.apply_seconds = ended - began
+    result.mid_apply = began is not None and "applied" not in child.lines and not whole
+    result.after_commit = whole and not reported
     return result
 
 

@@ -1,10 +1,12 @@
 """A child process for crash tests: imports a big file, or streams edits, until it is killed.
 
-python -m tests.crashworker import DB FILE   # prints "starting", then "imported" once the import committed
+python -m tests.crashworker import DB FILE   # prints "starting", "applying" (write transaction begun), "applied"
+                                             # (committed), then "imported"
 python -m tests.crashworker edits DB SEED    # prints "committed <revision id> <claim id> <action>" after each commit
 
-Every line is printed (and flushed) only after its transaction committed, so each one is a promise the
-parent checks after killing this process.
+Every line is printed and flushed at once, so the lines the parent holds after the kill are exactly the ones the
+child reached. "applied", "imported" and "committed ..." are printed only after their transaction committed: each
+is a promise the parent checks after killing this process; "applying" says only that the write has begun.
 """
 
 from __future__ import annotations
@@ -23,17 +25,21 @@ ACTOR = "crash-worker"
 
 
 def run_import(ledger: Ledger, path: Path) -> None:
-    """Prints "applying" when the import's write transaction begins (reading and planning are done), so the
-    parent can kill it while the rows are being written."""
+    """Prints "applying" once the import's write transaction has begun (BEGIN IMMEDIATE done: reading and planning
+    are over, the rows are about to be written), and "applied" once that transaction committed, so the parent can
+    kill it while the rows are being written and tell afterwards whether it did."""
     print("starting", flush=True)
     begin = ledger.transaction
 
     @contextmanager
     def announced() -> Iterator[Ledger]:
-        if not ledger.conn.in_transaction:
-            print("applying", flush=True)
+        outermost = not ledger.conn.in_transaction
         with begin() as inner:
+            if outermost:
+                print("applying", flush=True)
             yield inner
+        if outermost:
+            print("applied", flush=True)
 
     ledger.transaction = announced  # type: ignore[method-assign]
     import_file(ledger, SCOPE, path, actor=ACTOR)

@@ -19,6 +19,8 @@ def test_kill_during_import_leaves_it_absent(tmp_path: Path) -> None:
         # killed within a few milliseconds of the write transaction's start: 20,000 rows take longer to write
         result = kill_import(tmp_path, 20_000, rng, kill_within=0.02, during_apply=True)
         assert result.mid_apply, "the kill must land while the import writes"
+        assert result.said == ["starting", "applying"]  # inside the write transaction, never committed
+        assert not result.after_commit
         assert result.problems == []
         assert not result.partial, f"partial import: {result.rows} claims"
         assert result.rows == 1  # only the claim from before the import
@@ -27,6 +29,9 @@ def test_kill_during_import_leaves_it_absent(tmp_path: Path) -> None:
 def test_kill_right_after_an_import_keeps_all_of_it(tmp_path: Path) -> None:
     result = kill_import(tmp_path, 200, random.Random(3), kill_within=0)
     assert not result.mid
+    assert result.said == ["starting", "applying", "applied", "imported"]
+    assert not result.mid_apply and not result.after_commit  # a kill after the commit is not counted mid-apply
+    assert result.apply_seconds is not None
     assert result.problems == []
     assert result.lost == 0 and not result.partial
     assert result.rows == 201

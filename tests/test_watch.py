@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
 from bot.config import Settings
 from bot.discord.client import intents, message_content_requested
-from bot.models import Claim, Match
+from bot.models import Answer, Claim, Match
 from bot.watching import (
+    BATCH_MAX,
+    EMBED_CHUNK,
+    MAX_AGE,
     NOT_RELEVANT_PREFIX,
     WATCH_THRESHOLD,
+    Backlog,
     Throttle,
     first_link,
     format_ids,
@@ -23,6 +30,7 @@ from bot.watching import (
     text_hash,
     worth_checking,
 )
+from cogs.watch import Watch
 
 
 def match(claim_id: int, score: float, *, other_side: bool = False) -> Match:
@@ -125,3 +133,175 @@ def test_message_content_intent_is_asked_for_only_when_set(tmp_path: Path) -> No
     assert message_content_requested(settings, env={}, dotenv=tmp_path / ".env")
     assert intents(message_content=True).message_content and not intents().message_content
     assert not intents(message_content=True).members
+
+
+def test_backlog_hands_out_batches_oldest_first() -> None:
+    backlog: Backlog[int] = Backlog(clock=Clock())
+    for n in range(5):
+        assert backlog.add(n) is None
+    assert backlog.take(3) == ([0, 1, 2], [])
+    assert len(backlog) == 2
+    assert backlog.take(3) == ([3, 4], [])
+    assert backlog.take(3) == ([], [])
+
+
+def test_backlog_full_drops_the_oldest_waiting_message() -> None:
+    backlog: Backlog[int] = Backlog(limit=3, clock=Clock())
+    assert [backlog.add(n) for n in range(5)] == [None, None, None, 0, 1]
+    assert len(backlog) == 3
+    assert backlog.take(10) == ([2, 3, 4], [])
+
+
+def test_backlog_drops_messages_that_waited_too_long() -> None:
+    clock = Clock()
+    backlog: Backlog[str] = Backlog(max_age=10, clock=clock)
+    backlog.add("old-1")
+    backlog.add("old-2")
+    clock.now += 6
+    backlog.add("recent")
+    clock.now += 5  # the first two waited 11 s, the last one 5 s
+    assert backlog.take(5) == (["recent"], ["old-1", "old-2"])
+    clock.now += 10  # exactly max_age: still fresh
+    backlog.add("edge")
+    clock.now += 10
+    assert backlog.take(5) == (["edge"], [])
+
+
+# ------------------------------------------------------------------ the cog's worker, with a fake bot and ledger
+
+
+class FakeDense:
+    def __init__(self, *, fail: bool = False) -> None:
+        self.calls: list[list[str]] = []
+        self.fail = fail
+
+    def encode(self, texts: list[str]) -> None:
+        self.calls.append(list(texts))
+        if self.fail:
+            raise RuntimeError("model broke")
+
+
+class FakeLedger:
+    def __init__(self, dense: FakeDense | None) -> None:
+        self.dense = dense
+        self.asked: list[str] = []
+
+    async def ask(self, scope: str, text: str, *, top: int) -> Answer:
+        self.asked.append(text)
+        return Answer(question=text, matches=(), took_ms=0.0)
+
+
+class FakeBot:
+    """What the Watch cog uses of the bot when a message matches nothing: the ledger, dispatch, the switch."""
+
+    def __init__(self, dense: FakeDense | None) -> None:
+        self.ledger = FakeLedger(dense)
+        self.watching = True
+        self.events: list[tuple[int, str]] = []
+        self.changed = asyncio.Event()
+
+    def dispatch(self, event: str, message: Any, outcome: str, sent: object) -> None:
+        assert event == "watch_checked"
+        self.events.append((message.id, outcome))
+        self.changed.set()
+
+
+def message(n: int, channel: int = 5) -> Any:
+    return SimpleNamespace(
+        id=n,
+        content=f"message number {n} says the FSB proved it",
+        guild=SimpleNamespace(id=1),
+        channel=SimpleNamespace(id=channel),
+        author=SimpleNamespace(bot=False),
+        webhook_id=None,
+    )
+
+
+async def watch_cog(dense: FakeDense | None, clock: Clock | None = None) -> tuple[Watch, FakeBot]:
+    bot = FakeBot(dense)
+    cog = Watch(bot)  # type: ignore[arg-type]
+    cog.watched["1"] = {5, 6}
+    if clock is not None:
+        cog.backlog = Backlog(clock=clock)
+    return cog, bot
+
+
+async def run_worker(cog: Watch, bot: FakeBot, expected: int) -> None:
+    """Run the cog's worker until ``expected`` messages have their outcome (a hang guard, not a timing check)."""
+    worker = asyncio.create_task(cog._work())
+    try:
+        async with asyncio.timeout(30):
+            while len(bot.events) < expected:
+                bot.changed.clear()
+                await bot.changed.wait()
+    finally:
+        worker.cancel()
+
+
+async def test_waiting_messages_are_embedded_together_then_each_checked_once() -> None:
+    dense = FakeDense()
+    cog, bot = await watch_cog(dense)
+    messages = [message(n) for n in range(40)]
+    for m in messages:
+        await cog.on_message(m)
+    assert cog.pending == 40 and bot.events == []  # nothing is checked on the event loop's message handler
+    await run_worker(cog, bot, 40)
+    texts = [m.content for m in messages]
+    # two batches (32, then 8), each embedded a chunk per call: far fewer model calls than messages
+    assert BATCH_MAX == 32 and EMBED_CHUNK == 16
+    assert dense.calls == [texts[:16], texts[16:32], texts[32:]]
+    assert bot.ledger.asked == texts  # every message asked about once, in arrival order
+    assert bot.events == [(n, "no match") for n in range(40)]
+    assert cog.pending == 0 and cog.skipped == 0
+
+
+async def test_messages_that_waited_too_long_are_dropped_unchecked() -> None:
+    clock = Clock()
+    dense = FakeDense()
+    cog, bot = await watch_cog(dense, clock)
+    for n in range(3):
+        await cog.on_message(message(n))
+    clock.now += MAX_AGE + 1
+    for n in range(3, 5):
+        await cog.on_message(message(n))
+    await run_worker(cog, bot, 5)
+    assert sorted(bot.events) == [(0, "backlog"), (1, "backlog"), (2, "backlog"), (3, "no match"), (4, "no match")]
+    assert dense.calls == [[message(3).content, message(4).content]]
+    assert bot.ledger.asked == [message(3).content, message(4).content]
+    assert cog.skipped == 3
+
+
+async def test_a_full_backlog_reports_the_message_it_dropped() -> None:
+    cog, bot = await watch_cog(FakeDense())
+    cog.backlog = Backlog(limit=2)
+    for n in range(4):
+        await cog.on_message(message(n))
+    assert bot.events == [(0, "backlog"), (1, "backlog")]  # the oldest go; the newest still wait
+    assert len(cog.backlog) == 2 and cog.skipped == 2
+
+
+async def test_rate_limited_channel_is_not_asked_about() -> None:
+    dense = FakeDense()
+    cog, bot = await watch_cog(dense)
+    cog.throttle = Throttle(rate=1, per=60, clock=Clock())
+    assert cog.throttle.decide(5, 99) is None  # channel 5 has had its one reply of the minute
+    await cog.on_message(message(1, channel=5))
+    await cog.on_message(message(2, channel=6))
+    await run_worker(cog, bot, 2)
+    assert bot.events == [(1, "rate limit"), (2, "no match")]
+    assert bot.ledger.asked == [message(2).content]
+    assert dense.calls == [[message(2).content]]
+
+
+async def test_checks_go_on_when_embedding_together_fails_or_is_off() -> None:
+    dense = FakeDense(fail=True)
+    cog, bot = await watch_cog(dense)
+    for n in range(3):
+        await cog.on_message(message(n))
+    await run_worker(cog, bot, 3)
+    assert len(dense.calls) == 1
+    assert bot.events == [(0, "no match"), (1, "no match"), (2, "no match")]
+    lexical, bot2 = await watch_cog(None)  # semantic matching off: nothing to embed, every message still checked
+    await lexical.on_message(message(7))
+    await run_worker(lexical, bot2, 1)
+    assert bot2.events == [(7, "no match")] and bot2.ledger.asked == [message(7).content]
