@@ -118,6 +118,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = with_db(sub.add_parser("run", help="run the Discord bot (needs DISCORD_TOKEN)"))
     run.set_defaults(sync=False)
+    run.add_argument(
+        "--shard-count",
+        metavar="N",
+        help="run sharded: N shards in all, across every process (default: $CLAIMLEDGER_SHARD_COUNT; none: unsharded)",
+    )
+    run.add_argument(
+        "--shard-ids",
+        metavar="IDS",
+        help="the shards this process runs, e.g. 0,1 or 0-3 (default: $CLAIMLEDGER_SHARD_IDS, else all N)",
+    )
 
     sync = with_db(sub.add_parser("sync", help="register the slash commands with Discord"))
     sync.add_argument("--guild", type=int, help="sync to this server only (instant); default: global")
@@ -318,6 +328,8 @@ def cmd_migrate(args: argparse.Namespace, settings: Settings, out: TextIO) -> in
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings, out: TextIO, *, sync_guild: int | None = None) -> int:
+    if getattr(args, "shard_count", None) is not None or getattr(args, "shard_ids", None) is not None:
+        settings = settings.with_shards(args.shard_count, args.shard_ids)  # the flags replace both settings
     if not settings.token:
         print(
             "claimledger: DISCORD_TOKEN is not set. Put it in the environment or in a .env file"
