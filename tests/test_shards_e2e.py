@@ -268,3 +268,41 @@ def test_the_runner_makes_a_sharded_bot_only_when_asked(db_path: Path) -> None:
         assert not isinstance(syncing, discord.AutoShardedClient)
     finally:
         service.close()
+
+
+async def test_a_sharded_bot_refused_the_message_content_intent_runs_on_without_it(
+    emu: DiscordEmulator, db_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    made: list[ClaimLedgerBot] = []
+    real = runner.make_bot
+
+    def recording(*args: Any, **kwargs: Any) -> ClaimLedgerBot:
+        bot = real(*args, **kwargs, guild_ready_timeout=0.05)
+        made.append(bot)
+        return bot
+
+    monkeypatch.setattr(runner, "make_bot", recording)
+    emu.privileged_intents = 0  # Message Content not enabled in the Developer Portal: IDENTIFY closes with 4014
+    emu.add_guild("Watchers")
+    settings = Settings(
+        db_path=db_path, token="emulated-token", seed_dir=REPO_ROOT / "data", message_content=True, semantic=False
+    ).with_shards("1", None)
+    task = asyncio.create_task(runner._main(settings, db_path, sync_only=False, sync_guild=None))
+    try:
+        for _ in range(400):  # is_ready() changes without an emulator event: poll
+            if len(made) == 2 and made[1].is_ready():
+                break
+            await asyncio.sleep(0.05)
+        assert len(made) == 2 and made[1].is_ready(), f"{len(made)} bot(s), {emu.identify_payloads}"
+        first, second = made
+        assert isinstance(second, ShardedClaimLedgerBot) and first.is_closed()
+        assert first.intents.message_content and not second.intents.message_content and not second.watching
+        intents = [f["d"]["intents"] for f in emu.gateway.received if f.get("op") == 2]  # refused ones too
+        assert len(intents) == 2 and len(emu.identify_payloads) == 1
+        assert intents[0] & discord.Intents(message_content=True).value
+        assert not intents[-1] & discord.Intents(message_content=True).value
+        assert "Discord refused the Message Content intent" in caplog.text
+    finally:
+        for bot in made:
+            await bot.close()
+        assert await asyncio.wait_for(task, timeout=10) == 0
