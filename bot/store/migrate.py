@@ -260,7 +260,7 @@ def _open_postgres(url: str) -> Any:
     try:
         with psycopg.connect(split_url(url)[0], connect_timeout=PROBE_TIMEOUT, autocommit=True) as conn:
             conn.execute("SELECT 1")
-    except psycopg.Error as error:
+    except Exception as error:  # psycopg.Error mostly; whatever it is, the server cannot be used
         first = (str(error).strip().splitlines() or [type(error).__name__])[0]
         raise LedgerError(f"Cannot reach the PostgreSQL server of {where}: {first.rstrip('.')}.") from None
     return PostgresLedger.open(url)
