@@ -1,4 +1,5 @@
-"""The ``claimledger`` command line: ask, import, export, run, sync. The same core the bot uses."""
+"""The ``claimledger`` command line: ask, import, export, backup, restore, migrate, embed, run, sync. The same core
+the bot uses."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from bot.matching import INLINE_EMBED, DenseIndex, Matcher, default_embedder
 from bot.progress import ProgressBar
 from bot.rendering.text import answer_json, render_answer_text
 from bot.seed import seed_if_empty
-from bot.store import DEFAULT_SCOPE, Ledger, backup, open_store, restore
+from bot.store import DEFAULT_SCOPE, Ledger, backup, migrate_ledger, open_store, restore
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +28,15 @@ CLI_ACTOR = "cli"
 
 def _location(text: str) -> str | Path:
     return text if is_url(text) else Path(text)
+
+
+def _migrate_location(text: str) -> str | Path:
+    """A ledger file (also as ``sqlite:///path``) or a postgresql:// URL."""
+    if is_url(text):
+        return text
+    if not text.strip():
+        raise argparse.ArgumentTypeError("give a ledger file or a postgresql:// URL")
+    return Path(text.removeprefix("sqlite:///") if text.startswith("sqlite:///") else text)
 
 
 def location_of(args: argparse.Namespace, settings: Settings) -> str | Path:
@@ -89,12 +99,35 @@ def build_parser() -> argparse.ArgumentParser:
     res.add_argument("path", type=Path, help="the backup file")
     res.add_argument("--force", action="store_true", help="overwrite an existing ledger")
 
+    mig = sub.add_parser(
+        "migrate",
+        help="copy a whole ledger, with its history, between SQLite and PostgreSQL",
+        description="Copy every server's claims, speakers, incidents, sources, history, settings, pinned summaries"
+        " and vectors from one ledger to another (SQLite file or postgresql:// URL, either direction), in one"
+        " transaction, then check the counts on both sides. Stop the bot first.",
+    )
+    mig.add_argument("--from", dest="source", type=_migrate_location, required=True, metavar="PATH_OR_URL")
+    mig.add_argument("--to", dest="target", type=_migrate_location, required=True, metavar="PATH_OR_URL")
+    mig.add_argument(
+        "--force", action="store_true", help="replace everything a target that is not empty holds (default: refuse)"
+    )
+
     with_db(
         sub.add_parser("embed", help="make the semantic search vectors that are missing (e.g. after a model change)")
     )
 
     run = with_db(sub.add_parser("run", help="run the Discord bot (needs DISCORD_TOKEN)"))
     run.set_defaults(sync=False)
+    run.add_argument(
+        "--shard-count",
+        metavar="N",
+        help="run sharded: N shards in all, across every process (default: $CLAIMLEDGER_SHARD_COUNT; none: unsharded)",
+    )
+    run.add_argument(
+        "--shard-ids",
+        metavar="IDS",
+        help="the shards this process runs, e.g. 0,1 or 0-3 (default: $CLAIMLEDGER_SHARD_IDS, else all N)",
+    )
 
     sync = with_db(sub.add_parser("sync", help="register the slash commands with Discord"))
     sync.add_argument("--guild", type=int, help="sync to this server only (instant); default: global")
@@ -282,7 +315,21 @@ def cmd_restore(args: argparse.Namespace, settings: Settings, out: TextIO) -> in
     return 0
 
 
+def cmd_migrate(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    bar = ProgressBar("Migrating rows", min_total=1)
+    report = migrate_ledger(args.source, args.target, force=args.force, progress=bar)
+    out.write(f"Migrated {report.source} to {report.target}: {report.describe()}.\n")
+    if sum(report.replaced.values()):
+        out.write(f"Replaced what the target held: {sum(report.replaced.values())} rows.\n")
+    out.write("Checked on both sides, per server:\n")
+    for line in report.table():
+        out.write(f"  {line}\n")
+    return 0
+
+
 def cmd_run(args: argparse.Namespace, settings: Settings, out: TextIO, *, sync_guild: int | None = None) -> int:
+    if getattr(args, "shard_count", None) is not None or getattr(args, "shard_ids", None) is not None:
+        settings = settings.with_shards(args.shard_count, args.shard_ids)  # the flags replace both settings
     if not settings.token:
         print(
             "claimledger: DISCORD_TOKEN is not set. Put it in the environment or in a .env file"
@@ -303,6 +350,7 @@ COMMANDS = {
     "export": cmd_export,
     "backup": cmd_backup,
     "restore": cmd_restore,
+    "migrate": cmd_migrate,
     "embed": cmd_embed,
 }
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from bot.errors import InvalidInputError
@@ -47,6 +47,42 @@ def read_dotenv(path: Path) -> dict[str, str]:
     return values
 
 
+def parse_shards(
+    count: str | None, ids: str | None, *, names: tuple[str, str] = ("CLAIMLEDGER_SHARD_COUNT", "CLAIMLEDGER_SHARD_IDS")
+) -> tuple[int | None, tuple[int, ...] | None]:
+    """The shard count and this process's shard ids, from text: ``ids`` is a comma-separated list of ids and
+    ranges (``0,1`` or ``0-3,8``), each below the count; no ids means every shard. Both empty: not sharded."""
+    count_name, ids_name = names
+    count, ids = (count or "").strip(), (ids or "").strip()
+    if not count:
+        if ids:
+            raise InvalidInputError(
+                f"{ids_name} needs {count_name} too (the number of shards in all, across every process)."
+            )
+        return None, None
+    if not count.isdigit() or int(count) < 1:
+        raise InvalidInputError(f"{count_name} must be a whole number of 1 or more; got {count!r}.")
+    total = int(count)
+    if not ids:
+        return total, None
+    chosen: list[int] = []
+    for part in ids.replace(" ", "").split(","):
+        first, dash, last = part.partition("-")
+        if not first.isdigit() or (dash and not last.isdigit()):
+            raise InvalidInputError(f"{ids_name} must list shard ids such as 0,1 or 0-3; got {ids!r}.")
+        span = range(int(first), int(last if dash else first) + 1)
+        if not span:
+            raise InvalidInputError(f"{ids_name} has the range {part} backwards; write it low-high.")
+        chosen.extend(span)
+    if bad := sorted({n for n in chosen if n >= total}):
+        raise InvalidInputError(
+            f"{ids_name} names shard {bad[0]}, but with {count_name}={total} the shards are 0 to {total - 1}."
+        )
+    if len(set(chosen)) != len(chosen):
+        raise InvalidInputError(f"{ids_name} names a shard twice; got {ids!r}.")
+    return total, tuple(sorted(chosen))
+
+
 @dataclass(frozen=True)
 class Settings:
     db_path: Path
@@ -61,6 +97,17 @@ class Settings:
     summary_delay: float = 2.0  # seconds to gather a burst of changes into one summary edit
     semantic: bool = True  # semantic (embedding) matching beside the lexical search
     message_content: bool | None = None  # ask for the Message Content intent (watched channels); None: unset
+    shard_count: int | None = None  # shards in all (every process): the bot runs as an AutoShardedBot; None: not
+    shard_ids: tuple[int, ...] | None = None  # the shards this process runs; None: all of shard_count
+
+    @property
+    def sharded(self) -> bool:
+        return self.shard_count is not None
+
+    def with_shards(self, count: str | None, ids: str | None) -> Settings:
+        """These settings with the shards of the command line (``--shard-count``, ``--shard-ids``)."""
+        shard_count, shard_ids = parse_shards(count, ids, names=("--shard-count", "--shard-ids"))
+        return replace(self, shard_count=shard_count, shard_ids=shard_ids)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, dotenv: Path | None = Path(".env")) -> Settings:
@@ -83,6 +130,9 @@ class Settings:
         except ValueError:
             raise InvalidInputError(f"CLAIMLEDGER_MATCH_THRESHOLD must be a number; got {threshold!r}.") from None
         owners = {int(x) for x in merged.get("CLAIMLEDGER_OWNER_IDS", "").replace(",", " ").split() if x.isdigit()}
+        shard_count, shard_ids = parse_shards(
+            merged.get("CLAIMLEDGER_SHARD_COUNT"), merged.get("CLAIMLEDGER_SHARD_IDS")
+        )
         return cls(
             db_path=default_db_path(merged) if is_url(db) else Path(db or default_db_path(merged)).expanduser(),
             db_url=db if is_url(db) else None,
@@ -95,4 +145,6 @@ class Settings:
             seed_new_servers=merged.get("CLAIMLEDGER_SEED_NEW_SERVERS", "1").strip().lower() not in _FALSE,
             semantic=merged.get("CLAIMLEDGER_SEMANTIC", "1").strip().lower() not in _FALSE,
             message_content=merged.get("CLAIMLEDGER_MESSAGE_CONTENT", "0").strip().lower() not in (*_FALSE, ""),
+            shard_count=shard_count,
+            shard_ids=shard_ids,
         )

@@ -30,6 +30,8 @@ SEED_DIR = REPO_ROOT / "data"
 BACKENDS = ["sqlite", "postgresql"]
 
 _unavailable: list[str | None] = []  # the reason, checked once per run
+_current: list[str] = []  # the node id of the test running now
+_needing: set[str] = set()  # the tests that asked for PostgreSQL (need_postgres), whatever the answer
 
 
 def require_postgres() -> bool:
@@ -57,7 +59,12 @@ def postgres_unavailable() -> str | None:
 
 
 def need_postgres() -> None:
-    """Skip the calling test without a server; fail it instead when CLAIMLEDGER_REQUIRE_POSTGRES=1."""
+    """Skip the calling test without a server; fail it instead when CLAIMLEDGER_REQUIRE_POSTGRES=1.
+
+    Every test that calls it (directly, or through ``store``/``pg_store``/``postgres_ledger``) is counted as a
+    PostgreSQL test in the run's summary, the same way whether it then runs or is skipped."""
+    if _current:
+        _needing.add(_current[-1])
     reason = postgres_unavailable()
     if reason is None:
         return
@@ -130,21 +137,37 @@ def pg_store() -> Iterator[Any]:
         yield ledger
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    _current.append(item.nodeid)
+    try:
+        yield
+    finally:
+        _current.pop()
+
+
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
-    skipped = [r for r in terminalreporter.stats.get("skipped", []) if SKIP_MARK in str(r.longrepr)]
-    ran = [
-        r
-        for key in ("passed", "failed")
+    """How many PostgreSQL tests were skipped, failed for want of a server, or ran: all counted over the tests that
+    called need_postgres, so a run without a server reports as many skipped as a run with one reports ran."""
+    if not _needing:
+        return
+    reported = {
+        r.nodeid
+        for key in ("passed", "failed", "error", "skipped")
         for r in terminalreporter.stats.get(key, [])
-        if getattr(r, "when", "call") == "call" and "postgres" in r.nodeid.lower()
-    ]
-    if skipped:
-        reason = postgres_unavailable() or "see the skip reasons"
+        if r.nodeid in _needing
+    }
+    reason = _unavailable[0] if _unavailable else None
+    if reason is None:
+        terminalreporter.write_sep("-", "store backends")
+        terminalreporter.write_line(f"{len(reported)} PostgreSQL tests ran against {PG_URL}.")
+    elif require_postgres():
+        terminalreporter.write_sep("-", "store backends", red=True)
+        terminalreporter.write_line(f"{len(reported)} PostgreSQL tests failed ({REQUIRE_ENV}=1): {reason}.", red=True)
+    else:
         terminalreporter.write_sep("-", "store backends", yellow=True)
         terminalreporter.write_line(
-            f"{len(skipped)} PostgreSQL tests skipped: {reason}. Set {REQUIRE_ENV}=1 to make this a failure (CI does).",
+            f"{len(reported)} PostgreSQL tests skipped: {reason}."
+            f" Set {REQUIRE_ENV}=1 to make this a failure (CI does).",
             yellow=True,
         )
-    elif ran:
-        terminalreporter.write_sep("-", "store backends")
-        terminalreporter.write_line(f"{len(ran)} PostgreSQL tests ran against {PG_URL}.")

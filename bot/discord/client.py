@@ -137,6 +137,15 @@ def message_content_requested(
     return bool(raw) and raw not in _OFF
 
 
+def warn_message_content_refused() -> None:
+    log.warning(
+        "Watched channels are off: Discord refused the Message Content intent. Enable it in the Developer"
+        " Portal (Bot → Privileged Gateway Intents → Message Content) and restart, or set"
+        " %s=0 to stop asking for it.",
+        MESSAGE_CONTENT_ENV,
+    )
+
+
 class ClaimLedgerBot(commands.Bot):
     def __init__(
         self,
@@ -177,12 +186,7 @@ class ClaimLedgerBot(commands.Bot):
         except discord.PrivilegedIntentsRequired:
             if not self.intents.message_content:
                 raise
-            log.warning(
-                "Watched channels are off: Discord refused the Message Content intent. Enable it in the Developer"
-                " Portal (Bot → Privileged Gateway Intents → Message Content) and restart, or set"
-                " %s=0 to stop asking for it.",
-                MESSAGE_CONTENT_ENV,
-            )
+            warn_message_content_refused()
             self.message_content_refused = True
             self._connection._intents.message_content = False  # noqa: SLF001 (discord.py keeps no public setter)
             await super().connect(reconnect=reconnect)
@@ -225,3 +229,36 @@ class ClaimLedgerBot(commands.Bot):
         guild = discord.Object(id=guild_id)
         self.tree.copy_global_to(guild=guild)
         return await self.tree.sync(guild=guild)
+
+
+class ShardedClaimLedgerBot(ClaimLedgerBot, commands.AutoShardedBot):
+    """The same bot as a discord.py AutoShardedBot: one gateway connection per shard id given (``shard_ids``, all
+    of ``shard_count`` by default); Discord sends each shard the events of its guilds, ``(guild_id >> 22) %
+    shard_count``, and direct messages to shard 0.
+
+    Discord refusing the Message Content intent stops it (discord.py closes a sharded client before saying so);
+    :func:`bot.discord.runner.run_bot` then starts a new one without the intent."""
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        ledger: LedgerService,
+        shard_count: int,
+        shard_ids: Sequence[int] | None = None,
+        **options: Any,
+    ) -> None:
+        super().__init__(
+            settings=settings,
+            ledger=ledger,
+            shard_count=shard_count,
+            shard_ids=list(shard_ids) if shard_ids is not None else None,
+            **options,
+        )
+
+    async def connect(self, *, reconnect: bool = True) -> None:
+        await commands.AutoShardedBot.connect(self, reconnect=reconnect)
+
+    async def on_shard_ready(self, shard_id: int) -> None:
+        guilds = sum(1 for guild in self.guilds if guild.shard_id == shard_id)
+        log.info("Shard %d of %s ready with %d server(s)", shard_id, self.shard_count, guilds)

@@ -8,41 +8,90 @@ import logging
 import signal
 import sys
 from pathlib import Path
+from typing import Any
 
 import discord
 
 from bot.config import Settings
-from bot.discord.client import ClaimLedgerBot
+from bot.discord.client import (
+    ClaimLedgerBot,
+    ShardedClaimLedgerBot,
+    message_content_requested,
+    warn_message_content_refused,
+)
 from bot.discord.service import LedgerService
 from bot.matching import DenseIndex, default_embedder
 
 log = logging.getLogger(__name__)
 
 
+def make_bot(
+    settings: Settings,
+    service: LedgerService,
+    *,
+    sync_only: bool = False,
+    message_content: bool | None = None,
+    **options: Any,
+) -> ClaimLedgerBot:
+    """The bot for these settings: sharded (an AutoShardedBot) when a shard count is set, except to sync; ``options``
+    go to discord.py's client."""
+    if settings.shard_count is not None and not sync_only:
+        return ShardedClaimLedgerBot(
+            settings=settings,
+            ledger=service,
+            shard_count=settings.shard_count,
+            shard_ids=settings.shard_ids,
+            message_content=message_content,
+            **options,
+        )
+    return ClaimLedgerBot(settings=settings, ledger=service, message_content=message_content, **options)
+
+
 async def _main(settings: Settings, db_path: str | Path, *, sync_only: bool, sync_guild: int | None) -> int:
     embedder = default_embedder(settings.semantic)
     dense = DenseIndex(embedder) if embedder is not None else None
     log.info("Matching: %s", f"hybrid, semantic model {embedder.model_id}" if embedder else "lexical only")
+    if settings.shard_count is not None and not sync_only:
+        log.info(
+            "Sharded: shards %s of %d",
+            ",".join(map(str, settings.shard_ids or range(settings.shard_count))),
+            settings.shard_count,
+        )
     service = LedgerService(db_path, threshold=settings.match_threshold, dense=dense)
     service.schedule_embedding()  # claims imported or edited while the bot was off
+    message_content = message_content_requested(settings)
     try:
-        async with ClaimLedgerBot(settings=settings, ledger=service) as bot:
-            assert settings.token is not None
-            if sync_only:
-                await bot.login(settings.token)
-                guild = sync_guild or settings.dev_guild
-                synced = await bot.sync_commands(guild)
-                where = f"server {guild}" if guild else "all servers (global; may take up to an hour to show)"
-                print(f"Synced {len(synced)} commands to {where}.")
-                return 0
-            loop = asyncio.get_running_loop()
-            for sig in (signal.SIGTERM, signal.SIGINT):
-                with contextlib.suppress(NotImplementedError):  # not on every platform
-                    loop.add_signal_handler(sig, lambda: asyncio.ensure_future(bot.close()))
-            await bot.start(settings.token)
-            return 0
+        while True:
+            try:
+                return await _run(settings, service, sync_only=sync_only, sync_guild=sync_guild,
+                                  message_content=message_content)  # fmt: skip
+            except discord.PrivilegedIntentsRequired:
+                if not (message_content and settings.sharded and not sync_only):
+                    raise
+                warn_message_content_refused()  # a sharded client closed itself: start again without the intent
+                message_content = False
     finally:
         service.close()
+
+
+async def _run(
+    settings: Settings, service: LedgerService, *, sync_only: bool, sync_guild: int | None, message_content: bool
+) -> int:
+    async with make_bot(settings, service, sync_only=sync_only, message_content=message_content) as bot:
+        assert settings.token is not None
+        if sync_only:
+            await bot.login(settings.token)
+            guild = sync_guild or settings.dev_guild
+            synced = await bot.sync_commands(guild)
+            where = f"server {guild}" if guild else "all servers (global; may take up to an hour to show)"
+            print(f"Synced {len(synced)} commands to {where}.")
+            return 0
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError):  # not on every platform
+                loop.add_signal_handler(sig, lambda: asyncio.ensure_future(bot.close()))
+        await bot.start(settings.token)
+        return 0
 
 
 def run_bot(settings: Settings, *, db_path: str | Path, sync_only: bool = False, sync_guild: int | None = None) -> int:

@@ -17,6 +17,7 @@ from bot.store.bulk import (
     now,
     write_batch,
 )
+from bot.store.migrate import MigrationReport, migrate_ledger
 from bot.store.sqlite import DEFAULT_SCOPE, Ledger, claim_record, incident_record, speaker_record
 from bot.store.vectors import claim_text, speaker_text
 
@@ -38,6 +39,7 @@ __all__ = [
     "BackupInfo",
     "Batch",
     "Ledger",
+    "MigrationReport",
     "backup",
     "claim_record",
     "claim_text",
@@ -48,6 +50,7 @@ __all__ = [
     "load_incidents",
     "load_sources",
     "load_speakers",
+    "migrate_ledger",
     "next_ids",
     "now",
     "restore",

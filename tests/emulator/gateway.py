@@ -3,6 +3,15 @@
 Frames go out as plain JSON text whatever ``compress=`` the client asked for (discord.py accepts that). Every
 dispatch gets the session's next sequence number and is kept, so a RESUME replays exactly what the client missed;
 while no connection is live (between a disconnect and the RESUME) dispatches are only kept.
+
+Sharding (discord-api-docs, events/gateway "Sharding"): an IDENTIFY with ``shard: [shard_id, num_shards]`` opens a
+session of its own beside the others, with its own sequence numbers; an event with a guild goes to every session
+with ``(guild_id >> 22) % num_shards == shard_id``, one without a guild (a DM) to the sessions of shard 0 only.
+READY lists, and GUILD_CREATE follows for, the session's guilds only, and READY carries ``shard``. An invalid shard
+(not two integers, ``shard_id`` outside ``0 .. num_shards - 1``) closes with 4010; an unsharded session that
+would hold more than 2500 guilds closes with 4011. A new IDENTIFY for the same ``[shard_id, num_shards]`` (or
+unsharded) replaces that session, as the same client re-identifying would; ``GET /gateway/bot`` answers
+:attr:`Gateway.recommended_shards` and :attr:`Gateway.max_concurrency`. Identify rate limits are not enforced.
 """
 
 from __future__ import annotations
@@ -37,6 +46,11 @@ OP_INVALID_SESSION = 9
 OP_HELLO = 10
 OP_HEARTBEAT_ACK = 11
 
+CLOSE_INVALID_SHARD = 4010
+CLOSE_SHARDING_REQUIRED = 4011
+MAX_GUILDS_PER_SESSION = 2500
+GUILD_EVENTS_BY_ID = ("GUILD_CREATE", "GUILD_UPDATE", "GUILD_DELETE")  # the guild's id is ``id``, not ``guild_id``
+
 
 @dataclass(eq=False)
 class Connection:
@@ -49,6 +63,10 @@ class Connection:
     live: bool = False
     """True once IDENTIFY or RESUME bound it to the session: dispatches are sent, not only kept."""
     close_code: int | None = None
+    shard: tuple[int, int] | None = None
+    """The ``[shard_id, num_shards]`` of the session it is bound to (None: unsharded, or not bound yet)."""
+    sent: list[dict[str, Any]] = field(default_factory=list)
+    """Frames actually sent on this connection."""
 
 
 @dataclass(eq=False)
@@ -61,12 +79,43 @@ class Session:
     history: list[dict[str, Any]] = field(default_factory=list)
     connection: Connection | None = None
 
+    def routes(self, guild_id: int | None) -> bool:
+        """Whether an event of ``guild_id`` (None: an event without a guild) goes to this session."""
+        if self.shard is None:
+            return True
+        shard_id, count = self.shard
+        if guild_id is None:
+            return shard_id == 0
+        return (guild_id >> 22) % count == shard_id
+
+
+def guild_of(event: str, data: dict[str, Any]) -> int | None:
+    """The guild an event belongs to (for routing it to a shard), or None."""
+    raw = data.get("guild_id")
+    if raw is None and event in GUILD_EVENTS_BY_ID:
+        raw = data.get("id")
+    return int(raw) if raw is not None else None
+
+
+def valid_shard(shard: Any) -> tuple[int, int] | None:
+    """``[shard_id, num_shards]`` as a tuple, or None when it is not a valid shard."""
+    if not isinstance(shard, list | tuple) or len(shard) != 2:
+        return None
+    if not all(isinstance(n, int) and not isinstance(n, bool) for n in shard):
+        return None
+    shard_id, count = shard
+    return (shard_id, count) if count >= 1 and 0 <= shard_id < count else None
+
 
 class Gateway:
     def __init__(self, emulator: DiscordEmulator) -> None:
         self.emu = emulator
         self.heartbeat_interval = 41250
-        self.session: Session | None = None
+        self.sessions: list[Session] = []
+        """Every open session, in order of shard id (one, unsharded, for a bot that does not shard)."""
+        self.recommended_shards = 1
+        """What ``GET /gateway/bot`` recommends as ``shards``."""
+        self.max_concurrency = 1
         self.connections: list[Connection] = []
         self.sent: list[dict[str, Any]] = []
         self.received: list[dict[str, Any]] = []
@@ -84,13 +133,24 @@ class Gateway:
     # ------------------------------------------------------------------ state
 
     @property
+    def session(self) -> Session | None:
+        """The first session (shard 0, or the only one of a bot that does not shard)."""
+        return self.sessions[0] if self.sessions else None
+
+    def session_of(self, shard_id: int | None = None) -> Session | None:
+        """The session of ``shard_id`` (None: the first session)."""
+        if shard_id is None:
+            return self.session
+        return next((s for s in self.sessions if s.shard is not None and s.shard[0] == shard_id), None)
+
+    @property
     def intents(self) -> int:
         return self.session.intents if self.session is not None else 0
 
     @property
     def connected(self) -> bool:
-        """A live connection is bound to a session (after READY or RESUMED was queued)."""
-        return self.session is not None and self.session.connection is not None and self.session.connection.live
+        """Every session has a live connection (after READY or RESUMED was queued), and there is one at least."""
+        return bool(self.sessions) and all(s.connection is not None and s.connection.live for s in self.sessions)
 
     def hold(self) -> None:
         """New connections wait before HELLO until :meth:`release` (the client just waits; no backoff)."""
@@ -100,25 +160,31 @@ class Gateway:
         self._open.set()
 
     def shard_has(self, guild_id: int) -> bool:
-        if self.session is None or self.session.shard is None:
-            return True
-        shard_id, count = self.session.shard
-        return (guild_id >> 22) % count == shard_id
+        """Whether some session receives the events of ``guild_id`` (True while no session exists)."""
+        return not self.sessions or any(s.routes(guild_id) for s in self.sessions)
 
     # ------------------------------------------------------------------ sending
 
     def _queue(self, connection: Connection, frame: dict[str, Any] | tuple[str, int] | None) -> None:
         connection.queue.put_nowait(frame)
 
-    def dispatch(self, event: str, data: dict[str, Any], *, intent: int | None = None) -> int | None:
-        """Give ``event`` the next sequence number, keep it, and send it if a connection is live.
+    def dispatch(
+        self, event: str, data: dict[str, Any], *, intent: int | None = None, session: Session | None = None
+    ) -> int | None:
+        """Send ``event`` to each session that routes it (its shard has the event's guild), or to ``session`` only.
 
-        Returns the sequence number, or ``None`` when no session exists or the session's intents exclude it.
+        Returns the first session's sequence number, or ``None`` when no session gets it (none exists, none has
+        the guild's shard, or the session's intents exclude it).
         """
-        session = self.session
-        if session is None:
-            log.debug("no gateway session; %s not dispatched", event)
+        targets = [session] if session is not None else [s for s in self.sessions if s.routes(guild_of(event, data))]
+        if not targets:
+            log.debug("no gateway session for %s; not dispatched", event)
             return None
+        seqs = [self._dispatch_to(target, event, data, intent) for target in targets]
+        return next((seq for seq in seqs if seq is not None), None)
+
+    def _dispatch_to(self, session: Session, event: str, data: dict[str, Any], intent: int | None) -> int | None:
+        """Give ``event`` the session's next sequence number, keep it, and send it if a connection is live."""
         if intent is not None and not session.intents & intent:
             log.debug("%s filtered out by intents %s", event, session.intents)
             return None
@@ -151,6 +217,7 @@ class Gateway:
                 connection.live = False
                 return
             self.sent.append(item)
+            connection.sent.append(item)
             self.emu._notify()
 
     # ------------------------------------------------------------------ the websocket handler
@@ -194,8 +261,9 @@ class Gateway:
                     break
         finally:
             connection.live = False
-            if self.session is not None and self.session.connection is connection:
-                self.session.connection = None
+            for session in self.sessions:
+                if session.connection is connection:
+                    session.connection = None
             self._queue(connection, None)
             self.emu._notify()
         return ws
@@ -231,29 +299,34 @@ class Gateway:
             log.info("gateway IDENTIFY asked for privileged intents %s that are not enabled", intents)
             self._queue(connection, ("close", 4014))
             return
+        raw_shard = data.get("shard")
+        shard = valid_shard(raw_shard) if raw_shard is not None else None
+        if raw_shard is not None and shard is None:
+            log.info("gateway IDENTIFY with an invalid shard %r", raw_shard)
+            self._queue(connection, ("close", CLOSE_INVALID_SHARD))
+            return
+        session = Session(session_id=secrets.token_hex(16), intents=intents, shard=shard, identify=data)
+        guilds = [g for g in self.emu.guilds.values() if session.routes(g.id)]
+        if shard is None and len(guilds) > MAX_GUILDS_PER_SESSION:
+            log.info("gateway IDENTIFY without a shard for %s guilds: sharding required", len(guilds))
+            self._queue(connection, ("close", CLOSE_SHARDING_REQUIRED))
+            return
         self.identify_count += 1
         self.identify_payloads.append(data)
-        shard = data.get("shard")
-        if (
-            self.session is not None
-            and self.session.connection is not None
-            and self.session.connection is not connection
-        ):
-            self.session.connection.live = False
-        self.session = Session(
-            session_id=secrets.token_hex(16),
-            intents=intents,
-            shard=(int(shard[0]), int(shard[1])) if shard else None,
-            identify=data,
-            connection=connection,
-        )
+        for old in [s for s in self.sessions if s.shard == shard]:  # the same shard identifying again
+            if old.connection is not None and old.connection is not connection:
+                old.connection.live = False
+            self.sessions.remove(old)
+        session.connection = connection
+        self.sessions.append(session)
+        self.sessions.sort(key=lambda s: s.shard or (0, 1))
+        connection.shard = shard
         connection.live = True
-        guilds = [g for g in self.emu.guilds.values() if self.shard_has(g.id)]
         ready = {
             "v": 10,
             "user": self.emu.bot_user.payload() | {"verified": True, "mfa_enabled": False, "flags": 0, "email": None},
             "guilds": [{"id": str(g.id), "unavailable": True} for g in guilds],
-            "session_id": self.session.session_id,
+            "session_id": session.session_id,
             "session_type": "normal",
             "resume_gateway_url": self.emu.resume_gateway_url,
             "application": {"id": str(self.emu.app_id), "flags": 0},
@@ -266,14 +339,14 @@ class Gateway:
             "auth": {},
             "_trace": ["emulator"],
         }
-        if shard:
-            ready["shard"] = [int(shard[0]), int(shard[1])]
-        self.dispatch("READY", ready)
+        if shard is not None:
+            ready["shard"] = list(shard)
+        self.dispatch("READY", ready, session=session)
         for guild in guilds:
-            self.dispatch("GUILD_CREATE", guild.gateway_payload())
+            self.dispatch("GUILD_CREATE", guild.gateway_payload(), session=session)
 
     def _resume(self, connection: Connection, data: dict[str, Any]) -> None:
-        session = self.session
+        session = next((s for s in self.sessions if s.session_id == data.get("session_id")), None)
         if (
             session is None
             or data.get("session_id") != session.session_id
@@ -286,6 +359,7 @@ class Gateway:
         if session.connection is not None and session.connection is not connection:
             session.connection.live = False
         session.connection = connection
+        connection.shard = session.shard
         connection.live = True
         last = int(data.get("seq") or 0)
         missed = [frame for frame in session.history if frame["s"] > last]
@@ -294,7 +368,7 @@ class Gateway:
         self.replayed += len(missed)
         self.resume_count += 1
         log.debug("gateway RESUME from seq %s: replaying %s events", last, len(missed))
-        self.dispatch("RESUMED", {"_trace": ["emulator"]})
+        self.dispatch("RESUMED", {"_trace": ["emulator"]}, session=session)
 
     def _request_members(self, data: dict[str, Any]) -> None:
         guild = self.emu.guilds.get(int(data.get("guild_id") or 0))
@@ -324,9 +398,10 @@ class Gateway:
 
     # ------------------------------------------------------------------ faults and shutdown
 
-    async def disconnect(self, *, resume: bool = True, code: int = 4000) -> None:
-        """Close the live connection with a resumable ``code``, or invalidate the session (``resume=False``)."""
-        session = self.session
+    async def disconnect(self, *, resume: bool = True, code: int = 4000, shard_id: int | None = None) -> None:
+        """Close the live connection with a resumable ``code``, or invalidate the session (``resume=False``): of
+        shard ``shard_id``, or of the first session."""
+        session = self.session_of(shard_id)
         connection = session.connection if session is not None else None
         if session is None or connection is None:
             raise RuntimeError("no live gateway connection to disconnect")
@@ -335,15 +410,16 @@ class Gateway:
             session.connection = None
             self._queue(connection, ("close", code))
         else:
-            self.session = None
+            self.sessions.remove(session)
             connection.live = False
             self._queue(connection, {"op": OP_INVALID_SESSION, "t": None, "s": None, "d": False})
 
-    def request_reconnect(self) -> None:
-        """Send op 7 RECONNECT: the client closes and RESUMEs."""
-        if self.session is None or self.session.connection is None:
+    def request_reconnect(self, shard_id: int | None = None) -> None:
+        """Send op 7 RECONNECT (to shard ``shard_id``, or the first session): the client closes and RESUMEs."""
+        session = self.session_of(shard_id)
+        if session is None or session.connection is None:
             raise RuntimeError("no live gateway connection")
-        self._queue(self.session.connection, {"op": OP_RECONNECT, "t": None, "s": None, "d": None})
+        self._queue(session.connection, {"op": OP_RECONNECT, "t": None, "s": None, "d": None})
 
     async def close(self) -> None:
         self.release()
@@ -357,12 +433,21 @@ class Gateway:
         self._tasks.clear()
 
     def events(
-        self, name: str | None = None, predicate: Callable[[dict[str, Any]], bool] | None = None
+        self,
+        name: str | None = None,
+        predicate: Callable[[dict[str, Any]], bool] | None = None,
+        *,
+        shard_id: int | None = None,
     ) -> list[dict[str, Any]]:
-        """Dispatch frames actually sent (``{"op", "t", "s", "d"}``), optionally of one event type."""
+        """Dispatch frames actually sent (``{"op", "t", "s", "d"}``), optionally of one event type, or only those
+        sent on the connections of shard ``shard_id``."""
+        if shard_id is None:
+            frames = self.sent
+        else:
+            frames = [f for c in self.connections if c.shard is not None and c.shard[0] == shard_id for f in c.sent]
         return [
             f
-            for f in self.sent
+            for f in frames
             if f.get("op") == OP_DISPATCH
             and (name is None or f.get("t") == name)
             and (predicate is None or predicate(f["d"]))

@@ -1963,8 +1963,13 @@ class DiscordEmulator:
     async def _get_gateway_bot(self, ctx: RequestContext) -> tuple[int, Any]:
         return 200, {
             "url": self.gateway_url.rstrip("/"),
-            "shards": 1,
-            "session_start_limit": {"total": 1000, "remaining": 999, "reset_after": 14400000, "max_concurrency": 1},
+            "shards": self.gateway.recommended_shards,
+            "session_start_limit": {
+                "total": 1000,
+                "remaining": 999,
+                "reset_after": 14400000,
+                "max_concurrency": self.gateway.max_concurrency,
+            },
         }
 
     async def _get_me(self, ctx: RequestContext) -> tuple[int, Any]:
