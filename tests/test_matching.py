@@ -175,3 +175,10 @@ def test_a_question_naming_a_speaker_in_cyrillic_finds_their_claims_lexically(ma
     answer = matcher.ask(S, "Что говорил Медведев?")
     theirs = [m.claim.ref for m in answer.matches if not m.other_side]
     assert theirs and all(ref in {"crocus-2024-005", "crocus-2024-006"} for ref in theirs), theirs
+
+
+def test_an_organisation_asked_about_answers_with_its_spokespeoples_claims(matcher: Matcher) -> None:
+    # no claim says "White House": the NSC (aliased so) has no claims; its spokeswoman's role names it
+    answer = matcher.ask(S, "what did the white house say")
+    first = [m.claim for m in answer.matches if not m.other_side]
+    assert first and all(c.speaker is not None and c.speaker.name == "Adrienne Watson" for c in first)

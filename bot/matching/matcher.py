@@ -51,6 +51,8 @@ STOPWORD_SHARE = 0.3  # a word in more than this share of claims is not used to 
 CANDIDATES = 100
 RESCORE = 60
 SMALL_LEDGER = 20_000  # claims: below this every claim word joins the fuzzy vocabulary
+NAMED_SPEAKERS = 4  # the claims of at most this many speakers named in a question join its candidates
+NAMED_CLAIMS = 20  # of each, at most this many
 DENSE_CANDIDATES = 20  # the closest claims by meaning join the lexical candidates
 INLINE_EMBED = 64  # a server with at most this many claims lacking vectors gets them while it asks
 # Semantic margin (cosine to the claim minus cosine to everyday statements): below FLOOR it says nothing,
@@ -84,6 +86,7 @@ class _ScopeVocab:
     speaker_words: dict[int, set[str]]  # speaker id -> normalised name/alias words
     name_words: list[str]  # every speaker's distinctive name words, for names written in Cyrillic
     speaker_phrases: list[tuple[re.Pattern[str], int]]  # alias/name pattern -> speaker id
+    spokespeople: dict[int, set[int]]  # speaker id -> speakers whose role names it ("Spokeswoman for the NSC")
     incident_titles: list[str]
     total_docs: int
 
@@ -159,6 +162,11 @@ class Matcher:
                 flags = 0 if exact_case else re.IGNORECASE
                 speaker_phrases.append((re.compile(r"(?<!\w)" + re.escape(text) + r"(?!\w)", flags), speaker.id))
             speaker_words[speaker.id] = {norm(w) for n in names for w in content_words(n) if len(w) > 2}
+        spokespeople: dict[int, set[int]] = {}
+        for speaker in speakers:
+            for pattern, sid in speaker_phrases:
+                if sid != speaker.id and speaker.role and pattern.search(speaker.role):
+                    spokespeople.setdefault(sid, set()).add(speaker.id)
         incident_titles = []
         for incident in incidents:
             phrases += [incident.title, *incident.aliases]
@@ -178,6 +186,7 @@ class Matcher:
             speaker_words=speaker_words,
             name_words=sorted({w for ws in speaker_words.values() for w in ws} - GENERIC_NAME_WORDS),
             speaker_phrases=speaker_phrases,
+            spokespeople=spokespeople,
             incident_titles=incident_titles,
             total_docs=max(total, 1),
         )
@@ -248,7 +257,8 @@ class Matcher:
 
     def _speakers_named(self, terms: list[_Term], vocab: _ScopeVocab, text: str) -> tuple[set[int], set[str]]:
         """Speakers the question names, and the question's words that name them: a name or alias as a phrase,
-        a distinctive name word (fuzzy-corrected), or one written in Cyrillic ("Путина", "Зеленського")."""
+        a distinctive name word (fuzzy-corrected), or one written in Cyrillic ("Путина", "Зеленського"). A
+        speaker whose role names an organisation asked about speaks for it ("Spokeswoman for the US NSC")."""
         found: set[int] = set()
         name_words: set[str] = set()
         for sid, name in vocab.speaker_words.items():
@@ -261,6 +271,8 @@ class Matcher:
             for match in pattern.finditer(text):
                 found.add(sid)
                 name_words.update(words(match.group(0)))
+        # what an organisation said includes what its spokespeople said for it
+        found |= {person for sid in list(found) for person in vocab.spokespeople.get(sid, ())}
         return found, name_words
 
     @staticmethod
@@ -302,6 +314,15 @@ class Matcher:
             found = search.match(scope, known[:1], ranked=False, limit=CANDIDATES)
         return found
 
+    def _named(self, scope: str, query: _Query) -> list[tuple[int, float]]:
+        """The latest claims of the speakers the question names join the candidates, also when no word of the
+        question is in them ("what did the White House say" → its spokeswoman's claims)."""
+        out: list[tuple[int, float]] = []
+        for speaker in sorted(query.speakers)[:NAMED_SPEAKERS]:
+            claims = self.ledger.list_claims(scope, speaker=speaker, limit=NAMED_CLAIMS)
+            out += [(claim.id, 0.0) for claim in claims]
+        return out
+
     def _dated(self, scope: str, query: _Query) -> list[tuple[int, float]]:
         """For questions about a date: the claims said on it join the candidates."""
         out: list[tuple[int, float]] = []
@@ -317,7 +338,7 @@ class Matcher:
                 f"The question is {len(question)} characters long; the limit is {LIMITS['question']}.", "question"
             )
         query = self._parse(scope, question)
-        candidates = self._candidates(scope, query) + self._dated(scope, query)
+        candidates = self._candidates(scope, query) + self._dated(scope, query) + self._named(scope, query)
         semantic = self._semantic(scope, question)
         if semantic is not None:
             candidates += [(claim_id, 0.0) for claim_id, _ in semantic.hits]
@@ -424,8 +445,9 @@ class Matcher:
         doc_norms = {norm(w) for w in body_words} | {norm(w) for w in content_words(context)}
         total_idf = sum(t.idf for t in query.terms) or 1.0
         covered = 0.0
+        named = claim.speaker is not None and claim.speaker.id in query.speakers  # by name, or as a spokesperson
         for term in query.terms:
-            if term.norm in doc_norms:
+            if term.norm in doc_norms or (named and term.word in query.name_words):
                 covered += term.idf
             elif term.correction and norm(term.correction) in doc_norms:
                 covered += term.idf * term.similarity
