@@ -171,9 +171,18 @@ def test_a_bad_db_path_is_one_sentence_and_leaves_nothing(
     assert sorted(p.name for p in tmp_path.rglob("*")) == before
 
 
-def test_export_to_a_missing_folder_is_one_sentence(
+def test_export_to_a_missing_folder_or_a_folder_is_one_sentence_and_leaves_nothing(
     tmp_path: Path, db_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
     code = main(["export", str(tmp_path / "nowhere" / "x.csv"), "--db", str(db_path)])
     err = capsys.readouterr().err
     assert code == 1 and "Cannot write" in err and "Traceback" not in err
+    assert "does not exist" in err and len(err.strip().splitlines()) == 1
+    assert not tmp_path.joinpath("nowhere").exists() and not db_path.exists()  # no ledger made for nothing
+    folder = tmp_path / "out"
+    folder.mkdir()
+    code = main(["export", str(folder), "--db", str(db_path)])
+    err = capsys.readouterr().err
+    assert code == 1 and err.startswith("claimledger export: Cannot write") and len(err.strip().splitlines()) == 1
+    assert "is a folder" in err and str(folder / "ledger.json") in err
+    assert list(folder.iterdir()) == [] and not db_path.exists()

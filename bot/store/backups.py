@@ -89,6 +89,8 @@ def backup(ledger_path: Path, dest: Path) -> BackupInfo:
     once the copy passed the checks (a temporary file next to it, then an atomic rename).
     """
     ledger_path, dest = Path(ledger_path), Path(dest)
+    if ledger_path.is_dir():
+        raise LedgerError(f"{ledger_path} is a folder; give --db the path of the ledger file to back up.")
     if not ledger_path.is_file():
         raise LedgerError(f"There is no ledger at {ledger_path} to back up.")
     if dest.is_dir():
@@ -96,18 +98,21 @@ def backup(ledger_path: Path, dest: Path) -> BackupInfo:
         dest = dest / f"{ledger_path.stem}-{stamp}.db"
     if _same_file(dest, ledger_path) or any(_same_file(dest, Path(f"{ledger_path}{s}")) for s in SIDE_FILES):
         raise LedgerError(f"{dest} is the ledger itself; choose another path for the backup.")
-    dest.parent.mkdir(parents=True, exist_ok=True)
     partial = dest.with_name(f".{dest.name}.{os.getpid()}.partial")
-    partial.unlink(missing_ok=True)
     try:
-        # read-write (never create): a read-only connection would leave empty -wal/-shm files behind
-        _copy(f"{ledger_path.resolve().as_uri()}?mode=rw", partial)
-        info = check(partial)
-        os.replace(partial, dest)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        partial.unlink(missing_ok=True)
+        try:
+            # read-write (never create): a read-only connection would leave empty -wal/-shm files behind
+            _copy(f"{ledger_path.resolve().as_uri()}?mode=rw", partial)
+            info = check(partial)
+            os.replace(partial, dest)
+        finally:
+            partial.unlink(missing_ok=True)
     except sqlite3.Error as error:
         raise LedgerError(f"Could not back up {ledger_path}: {error}.") from None
-    finally:
-        partial.unlink(missing_ok=True)
+    except OSError as error:
+        raise LedgerError(f"Could not back up {ledger_path} to {dest}: {error.strerror or error}.") from None
     return BackupInfo(path=dest, size=info.size, claims=info.claims, removed=info.removed, scopes=info.scopes)
 
 
@@ -144,30 +149,42 @@ def restore(backup_path: Path, ledger_path: Path, *, force: bool = False) -> Bac
     so that SQLite cannot replay them into the restored file.
     """
     backup_path, ledger_path = Path(backup_path), Path(ledger_path)
+    if backup_path.is_dir():
+        raise LedgerError(f"{backup_path} is a folder; give the path of a backup file.")
     if not backup_path.is_file():
         raise LedgerError(f"There is no backup at {backup_path}.")
+    if ledger_path.is_dir():
+        raise LedgerError(
+            f"{ledger_path} is a folder; give --db the path of the ledger file to restore into, "
+            f"such as {ledger_path / 'ledger.db'}."
+        )
     if ledger_path.exists() and _same_file(backup_path, ledger_path):
         raise LedgerError(f"{backup_path} is the ledger itself; there is nothing to restore.")
     info = check(backup_path)
     if ledger_path.exists():
         if not force:
+            raise LedgerError(f"A ledger already exists at {ledger_path}; add --force to replace it with the backup.")
+        if not os.access(ledger_path, os.W_OK):
             raise LedgerError(
-                f"A ledger already exists at {ledger_path}; restoring would replace it. Add --force to replace it."
+                f"The ledger {ledger_path} is read-only; make it writable first, or give --db another path."
             )
         _ensure_not_in_use(ledger_path)
-    ledger_path.parent.mkdir(parents=True, exist_ok=True)
     staging = ledger_path.with_name(f".{ledger_path.name}.{os.getpid()}.restoring")
-    staging.unlink(missing_ok=True)
     try:
-        _copy(f"{backup_path.resolve().as_uri()}?mode=ro", staging)
-        check(staging)
-        for suffix in SIDE_FILES:
-            Path(f"{ledger_path}{suffix}").unlink(missing_ok=True)
-        os.replace(staging, ledger_path)
+        ledger_path.parent.mkdir(parents=True, exist_ok=True)
+        staging.unlink(missing_ok=True)
+        try:
+            _copy(f"{backup_path.resolve().as_uri()}?mode=ro", staging)
+            check(staging)
+            for suffix in SIDE_FILES:
+                Path(f"{ledger_path}{suffix}").unlink(missing_ok=True)
+            os.replace(staging, ledger_path)
+        finally:
+            staging.unlink(missing_ok=True)
     except sqlite3.Error as error:
         raise LedgerError(f"Could not restore {backup_path}: {error}.") from None
-    finally:
-        staging.unlink(missing_ok=True)
+    except OSError as error:
+        raise LedgerError(f"Could not restore {backup_path} into {ledger_path}: {error.strerror or error}.") from None
     return BackupInfo(
         path=ledger_path, size=ledger_path.stat().st_size, claims=info.claims, removed=info.removed, scopes=info.scopes
     )
