@@ -9,16 +9,21 @@ replace an existing ledger unless forced, and refuses a ledger that another proc
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.errors import LedgerError
+from sqlite_utils import Database
 
-# Tables every Claim Ledger database has (``_sqlite_migrations`` is sqlite-utils' record of applied migrations).
-REQUIRED_TABLES = frozenset({"_sqlite_migrations", "claims", "revisions", "speakers", "incidents"})
+from bot.errors import LedgerError
+from bot.store.schema import migrations
+
 SIDE_FILES = ("-wal", "-shm", "-journal")
+
+# Each schema object (type, name) of a ledger, and for tables and views their columns (name, type, notnull, pk).
+Schema = dict[tuple[str, str], frozenset[tuple[str, str, int, int]]]
 
 
 @dataclass(frozen=True)
@@ -44,8 +49,90 @@ def _same_file(a: Path, b: Path) -> bool:
     return a.resolve() == b.resolve() or (a.exists() and b.exists() and os.path.samefile(a, b))
 
 
+def known_migrations() -> list[str]:
+    """The names of the migrations this version knows, in the order they apply (``bot.store.schema``)."""
+    db = Database(memory=True)
+    try:
+        return [m.name for m in migrations.pending(db)]
+    finally:
+        db.close()
+
+
+def _schema(conn: sqlite3.Connection) -> Schema:
+    objects = conn.execute(
+        "SELECT type, name FROM sqlite_master WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND tbl_name != ?",
+        [migrations.migrations_table],
+    ).fetchall()
+    return {
+        (kind, name): frozenset(
+            conn.execute('SELECT name, type, "notnull", pk FROM pragma_table_xinfo(?)', [name]).fetchall()
+            if kind in ("table", "view")
+            else ()
+        )
+        for kind, name in objects
+    }
+
+
+@functools.cache
+def _expected_schema(applied: int) -> Schema:
+    """The schema a ledger has after the first ``applied`` migrations (made in memory from the migrations)."""
+    db = Database(memory=True)
+    try:
+        names = known_migrations()
+        migrations.apply(db, stop_before=names[applied:])
+        return _schema(db.conn)
+    finally:
+        db.close()
+
+
+def _applied_migrations(conn: sqlite3.Connection, path: Path) -> int:
+    """How many of the known migrations the database at ``path`` records; refuses a database whose record is
+    missing, is not a prefix of the known migrations, or names migrations this version does not know (newer)."""
+    table = migrations.migrations_table
+    columns = {row[1] for row in conn.execute("SELECT * FROM pragma_table_info(?)", [table])}
+    if not {"migration_set", "name"} <= columns:
+        raise LedgerError(
+            f"{path} is an SQLite database but not a Claim Ledger ledger: it has no record of the ledger's migrations."
+        )
+    recorded = [
+        row[0]
+        for row in conn.execute(f'SELECT name FROM "{table}" WHERE migration_set = ? ORDER BY rowid', [migrations.name])
+    ]
+    known = known_migrations()
+    if unknown := [name for name in recorded if name not in known]:
+        raise LedgerError(
+            f"{path} comes from a newer version of Claim Ledger (this version does not know its migration"
+            f"{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}); upgrade Claim Ledger, then restore it."
+        )
+    if not recorded or sorted(recorded) != sorted(known[: len(recorded)]):
+        missing = [name for name in known[: max(len(recorded), 1)] if name not in recorded]
+        raise LedgerError(
+            f"{path} is an SQLite database but not a Claim Ledger ledger: its record of the ledger's migrations"
+            f" lacks {', '.join(missing)}."
+        )
+    return len(recorded)
+
+
+def _check_schema(conn: sqlite3.Connection, path: Path, applied: int) -> None:
+    """The database must hold every table, view, index and trigger (and every column) that its recorded
+    migrations make."""
+    actual = _schema(conn)
+    for (kind, name), columns in sorted(_expected_schema(applied).items()):
+        if (kind, name) not in actual:
+            problem = f"it has no {kind} {name}"
+        elif missing := sorted(columns - actual[kind, name]):
+            problem = f"its {kind} {name} lacks the column{'s' if len(missing) > 1 else ''} " + ", ".join(
+                column[0] for column in missing
+            )
+        else:
+            continue
+        raise LedgerError(f"{path} is an SQLite database but not a Claim Ledger ledger: {problem}.")
+
+
 def check(path: Path) -> BackupInfo:
-    """Open ``path`` read-only; it must pass ``PRAGMA integrity_check`` and hold Claim Ledger's tables."""
+    """Open ``path`` read-only; it must pass ``PRAGMA integrity_check``, record a prefix of the ledger's
+    migrations (an older ledger gets the rest when it is opened; a newer one is refused) and hold the schema they
+    make."""
     try:
         conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
     except sqlite3.Error as error:
@@ -54,9 +141,7 @@ def check(path: Path) -> BackupInfo:
         result = conn.execute("PRAGMA integrity_check").fetchone()[0]
         if result != "ok":
             raise LedgerError(f"{path} fails SQLite's integrity check: {result}.")
-        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        if REQUIRED_TABLES - tables:
-            raise LedgerError(f"{path} is an SQLite database but not a Claim Ledger ledger.")
+        _check_schema(conn, path, _applied_migrations(conn, path))
         claims, removed, scopes = conn.execute(
             "SELECT count(*), count(removed_reason), count(DISTINCT scope) FROM claims"
         ).fetchone()
