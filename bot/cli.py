@@ -134,6 +134,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def check_ledger_path(path: Path, settings: Settings) -> None:
+    """Refuse, in one sentence, a ledger file path that is a folder or whose folder does not exist (the default
+    path's folder is created)."""
+    if path.is_dir():
+        raise LedgerError(
+            f"{path} is a folder; give --db (or CLAIMLEDGER_DB) the path of a ledger file,"
+            f" such as {path / 'ledger.db'}."
+        )
+    if path != settings.db_path and not path.parent.is_dir():
+        raise LedgerError(f"The folder {path.parent} does not exist; create it first, or choose another --db path.")
+
+
+def ledger_file(args: argparse.Namespace, settings: Settings, what: str) -> Path:
+    """The SQLite ledger file that ``backup`` or ``restore`` works on, checked like ``open_ledger`` checks it."""
+    path = _file_only(location_of(args, settings), what)
+    check_ledger_path(path, settings)
+    return path
+
+
 def open_ledger(path: str | Path, settings: Settings, *, seed: bool) -> Ledger:
     """Open (creating if needed) the ledger; a new one is seeded with the bundled data unless ``seed`` is False."""
     if isinstance(path, str):  # PostgreSQL: the same API as the SQLite Ledger (bot.store.base.Store)
@@ -145,10 +164,7 @@ def open_ledger(path: str | Path, settings: Settings, *, seed: bool) -> Ledger:
             seed_if_empty(store, DEFAULT_SCOPE, settings.seed_dir)
             store.set_marker(DEFAULT_SCOPE, "seeded", "1")
         return store
-    if path.is_dir():
-        raise LedgerError(f"{path} is a folder; give --db (or CLAIMLEDGER_DB) the path of a ledger file.")
-    if path != settings.db_path and not path.parent.is_dir():
-        raise LedgerError(f"The folder {path.parent} does not exist; create it first, or choose another --db path.")
+    check_ledger_path(path, settings)
     is_new = not path.exists()
     try:
         ledger = Ledger.open(path)
@@ -277,6 +293,15 @@ def cmd_export(args: argparse.Namespace, settings: Settings, out: TextIO) -> int
     if fmt is None:
         suffix = args.file.suffix.lower() if args.file else ""
         fmt = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".jsonld": "claimreview"}.get(suffix, "native")
+    if args.file and args.file.is_dir():
+        raise LedgerError(
+            f"Cannot write {args.file}: it is a folder; give a file name, such as {args.file / 'ledger.json'}."
+        )
+    if args.file and not args.file.parent.is_dir():
+        raise LedgerError(
+            f"Cannot write {args.file}: the folder {args.file.parent} does not exist;"
+            " create it first, or choose another path."
+        )
     with open_ledger(location_of(args, settings), settings, seed=True) as ledger:
         text = export_text(
             ledger,
@@ -299,13 +324,13 @@ def cmd_export(args: argparse.Namespace, settings: Settings, out: TextIO) -> int
 
 
 def cmd_backup(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
-    info = backup(_file_only(location_of(args, settings), "backup"), args.path)
+    info = backup(ledger_file(args, settings, "backup"), args.path)
     out.write(f"Backed up {info.describe()} to {info.path} (integrity check: ok).\n")
     return 0
 
 
 def cmd_restore(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
-    target = _file_only(location_of(args, settings), "restore")
+    target = ledger_file(args, settings, "restore")
     replaced = target.exists()
     info = restore(args.path, target, force=args.force)
     out.write(

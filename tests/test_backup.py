@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from sqlite_utils import Database
 
 from bot.cli import main
 from bot.errors import LedgerError
 from bot.store import Ledger
 from bot.store.backups import backup, check, restore
+from bot.store.schema import migrations
 from tests.crashcheck import consistency_problems
 
 S = "1"
@@ -256,3 +260,174 @@ def test_cli_backup_and_restore(tmp_path: Path, capsys: pytest.CaptureFixture) -
     assert "replacing the ledger that was there" in capsys.readouterr().out
     assert main(["ask", "medvedev", "--db", str(tmp_path / "new.db")]) == 0
     assert "Medvedev" in capsys.readouterr().out
+
+
+def _tree(root: Path) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*"))
+
+
+def _one_sentence(err: str, command: str) -> None:
+    assert err.startswith(f"claimledger {command}: ") and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1 and err.strip().endswith(".")
+
+
+def test_restore_into_a_folder_is_one_sentence_and_leaves_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    live = tmp_path / "live.db"
+    with Ledger.open(live) as ledger:
+        ledger.add_claim(S, text="one", actor="t")
+    copy = backup(live, tmp_path / "b.db")
+    folder = tmp_path / "adir"
+    folder.mkdir()
+    (folder / "keep.txt").write_text("x", encoding="utf-8")
+    before = _tree(tmp_path)
+    with pytest.raises(LedgerError, match=r"adir is a folder; give --db the path of the ledger file .*adir/ledger\.db"):
+        restore(copy.path, folder, force=True)
+    assert _tree(tmp_path) == before
+    assert main(["restore", "--force", str(copy.path), "--db", str(folder)]) == 1
+    err = capsys.readouterr().err
+    _one_sentence(err, "restore")
+    assert "is a folder" in err and str(folder / "ledger.db") in err
+    assert _tree(tmp_path) == before
+    with pytest.raises(LedgerError, match="is a folder; give the path of a backup file"):
+        restore(folder, tmp_path / "new.db")
+    assert _tree(tmp_path) == before
+
+
+def test_backup_into_a_folder_still_makes_a_dated_file_from_the_cli(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    live = tmp_path / "live.db"
+    with Ledger.open(live) as ledger:
+        ledger.add_claim(S, text="one", actor="t")
+    folder = tmp_path / "backups"
+    folder.mkdir()
+    assert main(["backup", str(folder), "--db", str(live)]) == 0
+    made = list(folder.iterdir())
+    assert len(made) == 1 and re.fullmatch(r"live-\d{8}-\d{6}\.db", made[0].name)
+    assert str(made[0]) in capsys.readouterr().out
+    assert claim_ids(made[0]) == [1]
+
+
+def _lookalike(path: Path) -> None:
+    """The ledger's table names (and the columns ``check`` once counted) without its schema or migration record."""
+    conn = sqlite3.connect(path)
+    conn.executescript(
+        """
+        CREATE TABLE _sqlite_migrations (id INTEGER PRIMARY KEY, name TEXT, applied_at TEXT);
+        INSERT INTO _sqlite_migrations (name, applied_at) VALUES ('m0001_initial', '2024-01-01');
+        CREATE TABLE claims (id INTEGER PRIMARY KEY, scope TEXT, text TEXT, removed_reason TEXT);
+        INSERT INTO claims (scope, text) VALUES ('local', 'a claim');
+        CREATE TABLE revisions (id INTEGER PRIMARY KEY);
+        CREATE TABLE speakers (id INTEGER PRIMARY KEY);
+        CREATE TABLE incidents (id INTEGER PRIMARY KEY);
+        """
+    )
+    conn.close()
+
+
+def _missing_column(path: Path) -> None:
+    """A real ledger, every migration recorded, whose claims table has lost a column."""
+    with Ledger.open(path) as ledger:
+        ledger.add_claim(S, text="one", actor="t")
+    conn = sqlite3.connect(path)
+    conn.execute("ALTER TABLE claims DROP COLUMN said_where")
+    conn.execute("PRAGMA journal_mode = DELETE")
+    conn.close()
+
+
+def _gap_in_record(path: Path) -> None:
+    """A real ledger whose record of applied migrations skips one (the rest would not be applied in order)."""
+    Ledger.open(path).close()
+    conn = sqlite3.connect(path)
+    with conn:
+        conn.execute("DELETE FROM _sqlite_migrations WHERE name = 'm0003_pinned_summaries'")
+    conn.execute("PRAGMA journal_mode = DELETE")
+    conn.close()
+
+
+@pytest.mark.parametrize(
+    ("make", "problem"),
+    [
+        (_lookalike, "it has no record of the ledger's migrations"),
+        (_missing_column, "its table claims lacks the column said_where"),
+        (_gap_in_record, "its record of the ledger's migrations lacks m0003_pinned_summaries"),
+    ],
+)
+def test_restore_refuses_the_ledgers_table_names_without_its_schema(
+    tmp_path: Path, make: Callable[[Path], None], problem: str, capsys: pytest.CaptureFixture
+) -> None:
+    other = tmp_path / "other.db"
+    make(other)
+    with pytest.raises(LedgerError, match=f"is an SQLite database but not a Claim Ledger ledger: {problem}"):
+        check(other)
+    target = tmp_path / "target.db"
+    before = _tree(tmp_path)
+    assert main(["restore", str(other), "--db", str(target)]) == 1
+    err = capsys.readouterr().err
+    _one_sentence(err, "restore")
+    assert problem in err
+    assert _tree(tmp_path) == before
+
+
+def test_restore_refuses_a_backup_from_a_newer_version(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    live = tmp_path / "live.db"
+    with Ledger.open(live) as ledger:
+        ledger.add_claim(S, text="ours", actor="t")
+    newer = backup(live, tmp_path / "newer.db").path
+    conn = sqlite3.connect(newer)
+    with conn:
+        conn.execute("CREATE TABLE claim_votes (id INTEGER PRIMARY KEY)")
+        conn.execute(
+            "INSERT INTO _sqlite_migrations (migration_set, name, applied_at)"
+            " VALUES ('claimledger', 'm0099_claim_votes', '2030-01-01')"
+        )
+    conn.close()
+    with pytest.raises(LedgerError, match=r"newer version of Claim Ledger .*m0099_claim_votes.*upgrade Claim Ledger"):
+        check(newer)
+    before = _tree(tmp_path)
+    assert main(["restore", "--force", str(newer), "--db", str(live)]) == 1
+    err = capsys.readouterr().err
+    _one_sentence(err, "restore")
+    assert "newer version" in err
+    assert _tree(tmp_path) == before
+    with Ledger.open(live) as ledger:
+        assert [c.text for c in ledger.list_claims(S)] == ["ours"]
+
+
+@pytest.mark.parametrize("stop_before", ["m0002_full_text", "m0004_claim_vectors"])
+def test_a_backup_from_an_older_version_restores_gets_the_rest_of_the_migrations_and_answers(
+    tmp_path: Path, stop_before: str, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CLAIMLEDGER_SEMANTIC", "0")  # the full-text index answers; no model to load
+    known = [m.name for m in migrations.pending(Database(memory=True))]
+    older = tmp_path / "older.db"
+    db = Database(sqlite3.connect(older))
+    migrations.apply(db, stop_before=stop_before)
+    db.execute(
+        "INSERT INTO speakers (scope, name, created_at, updated_at) VALUES ('local', 'Vitali Klitschko', 'x', 'x')"
+    )
+    db.execute(
+        "INSERT INTO claims (scope, speaker_id, text, created_at, updated_at)"
+        " VALUES ('local', 1, 'The Paton bridge in Kyiv is closed to lorries', 'x', 'x')"
+    )
+    db.conn.commit()
+    db.close()
+    recorded = known[: known.index(stop_before)]
+    assert check(older).claims == 1
+    target = tmp_path / "restored.db"
+    assert main(["restore", str(older), "--db", str(target)]) == 0
+    assert "Restored 1 claims" in capsys.readouterr().out
+    restored = Database(sqlite3.connect(target))
+    assert [m.name for m in migrations.applied(restored)] == recorded  # restored as it was
+    restored.close()
+    assert main(["ask", "Is the Paton bridge closed?", "--json", "--db", str(target)]) == 0
+    matches = json.loads(capsys.readouterr().out)["matches"]
+    assert [(m["claim"], m["speaker"]["name"]) for m in matches] == [
+        ("The Paton bridge in Kyiv is closed to lorries", "Vitali Klitschko")
+    ]
+    opened = Database(sqlite3.connect(target))
+    assert [m.name for m in migrations.applied(opened)] == known  # opening applied the rest
+    opened.close()
+    assert check(target).claims == 1  # and the migrated ledger holds the schema of every migration

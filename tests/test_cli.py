@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import build_parser, main
+from bot.store import DEFAULT_SCOPE, Ledger, backup
 
 MATCH_KEYS = {
     "claim_id", "ref", "score", "claim", "quote", "speaker", "said_at", "said_where", "evidence", "sources", "incident",
@@ -148,10 +149,16 @@ def test_settings_from_env_and_dotenv(tmp_path: Path) -> None:
         Settings.from_env({"CLAIMLEDGER_DEV_GUILD": "abc"}, None)
 
 
+@pytest.mark.parametrize("command", ["ask", "backup", "restore"])
 @pytest.mark.parametrize("kind", ["folder", "missing parent", "read-only"])
 def test_a_bad_db_path_is_one_sentence_and_leaves_nothing(
-    tmp_path: Path, kind: str, capsys: pytest.CaptureFixture
+    tmp_path: Path, kind: str, command: str, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    argv = {"ask": ["ask", "who"], "backup": ["backup", str(tmp_path / "b.db")]}.get(command, [])
+    if command == "restore":
+        with Ledger.open(tmp_path / "source.db") as ledger:
+            ledger.add_claim(DEFAULT_SCOPE, text="from the backup", actor="t")
+        argv = ["restore", "--force", str(backup(tmp_path / "source.db", tmp_path / "b.db").path)]
     if kind == "folder":
         db = tmp_path / "afolder"
         db.mkdir()
@@ -163,17 +170,38 @@ def test_a_bad_db_path_is_one_sentence_and_leaves_nothing(
         db.chmod(0o400)
         if os.access(db, os.W_OK):  # root writes anyway: make it unreadable as SQLite instead
             db.write_bytes(b"not a database at all, but long enough to be read as a header" * 4)
+            # and say it is read-only, as the system says to anyone but root (restore --force would replace it)
+            real_access = os.access
+            monkeypatch.setattr(
+                os,
+                "access",
+                lambda p, mode, **kw: not (Path(p) == db and mode & os.W_OK) and real_access(p, mode, **kw),
+            )
     before = sorted(p.name for p in tmp_path.rglob("*"))
-    code = main(["ask", "who", "--db", str(db)])
+    content = db.read_bytes() if db.is_file() else None
+    code = main([*argv, "--db", str(db)])
     err = capsys.readouterr().err
     assert code != 0
-    assert err.startswith("claimledger ask: ") and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert err.startswith(f"claimledger {command}: ") and "Traceback" not in err and len(err.strip().splitlines()) == 1
     assert sorted(p.name for p in tmp_path.rglob("*")) == before
+    assert (db.read_bytes() if db.is_file() else None) == content
+    expected = {"folder": "is a folder", "missing parent": "does not exist", "read-only": "is read-only"}[kind]
+    if command == "restore" or (command == "backup" and kind != "read-only"):  # (backup only reads the ledger)
+        assert expected in err
 
 
-def test_export_to_a_missing_folder_is_one_sentence(
+def test_export_to_a_missing_folder_or_a_folder_is_one_sentence_and_leaves_nothing(
     tmp_path: Path, db_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
     code = main(["export", str(tmp_path / "nowhere" / "x.csv"), "--db", str(db_path)])
     err = capsys.readouterr().err
     assert code == 1 and "Cannot write" in err and "Traceback" not in err
+    assert "does not exist" in err and len(err.strip().splitlines()) == 1
+    assert not tmp_path.joinpath("nowhere").exists() and not db_path.exists()  # no ledger made for nothing
+    folder = tmp_path / "out"
+    folder.mkdir()
+    code = main(["export", str(folder), "--db", str(db_path)])
+    err = capsys.readouterr().err
+    assert code == 1 and err.startswith("claimledger export: Cannot write") and len(err.strip().splitlines()) == 1
+    assert "is a folder" in err and str(folder / "ledger.json") in err
+    assert list(folder.iterdir()) == [] and not db_path.exists()

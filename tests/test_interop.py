@@ -14,7 +14,14 @@ import pytest
 from bot.cli import main
 from bot.errors import ImportFileError
 from bot.formats import export_bytes, export_text, import_bytes, import_file, preview_import
-from bot.formats.transfer import MAX_IMPORT_BYTES, _escape_cell, _unescape_cell, detect_format, dump_csv, read_flat_rows
+from bot.formats.transfer import (
+    MAX_IMPORT_BYTES,
+    _escape_cell,
+    _unescape_cell,
+    detect_format,
+    dump_csv,
+    read_flat_lines,
+)
 from bot.seed import seed_scope
 from bot.store import DEFAULT_SCOPE, Ledger
 from bot.store import clock as clock_module
@@ -169,7 +176,8 @@ def test_no_csv_cell_starts_a_formula(prefix: str) -> None:
     text = dump_csv([row])
     cells = list(csv.reader(io.StringIO(text, newline="")))[1]
     assert all(not cell.startswith(tuple(FORMULA_PREFIXES)) for cell in cells)
-    ((_, parsed),) = read_flat_rows(text.encode(), "csv")
+    ((_, parsed),) = read_flat_lines(text.encode(), "csv")
+    assert isinstance(parsed, dict), parsed  # a row, not a broken line
     assert parsed["claim"] == row["claim"] and parsed["tags"] == row["tags"]
 
 

@@ -64,6 +64,13 @@ def found(ledger: Any, scope: str, word: str) -> list[int]:
     return sorted(cid for cid, _ in ledger.search.match(scope, [word]))
 
 
+def index_rows(ledger: Any, claim_id: int) -> list[int]:
+    """The claim's rows in the full-text index table itself (FTS5 on SQLite, tsvectors on PostgreSQL)."""
+    if isinstance(ledger, Ledger):
+        return [r["rowid"] for r in ledger._rows("SELECT rowid FROM claims_fts WHERE rowid = ?", [claim_id])]
+    return [r["claim_id"] for r in ledger._rows("SELECT claim_id FROM claims_fts WHERE claim_id = %s", [claim_id])]
+
+
 # ------------------------------------------------------------------ the interface
 
 
@@ -94,7 +101,7 @@ def test_open_store_chooses_the_backend_by_url(tmp_path: Any, bk: Any) -> None:
         bk.drop_schema(schema)
 
 
-# ------------------------------------------------------------ tests/test_ledger.py
+# ------------------------------------------------------------------ the ledger
 
 
 def test_add_claim_returns_typed_object(store: Any) -> None:
@@ -122,6 +129,7 @@ def test_scopes_never_mix(store: Any) -> None:
         store.remove_claim(B, claim_id, reason="x", actor="x")
     assert store.list_claims(B) == []
     assert store.history(B, "claim", claim_id) == []
+    # The same names can exist independently in another scope.
     other = make_basic(store, B)
     assert other != claim_id
     assert store.get_claim(A, claim_id).text == "Medvedev threatened the Kyiv leadership."
@@ -147,6 +155,14 @@ def test_full_text_follows_insert_update_delete(store: Any) -> None:
     assert found(store, A, "wire") == [claim_id] and found(store, A, "article") == []
     store.remove_claim(A, claim_id, reason="dup", actor="mod")
     assert found(store, A, "kiev") == []  # removed claims are not answers
+    # a claim deleted below the store (no API deletes one) takes its row of the index table with it
+    assert index_rows(store, claim_id) == [claim_id]  # a removed claim keeps its row
+    if isinstance(store, Ledger):
+        store.db.execute("DELETE FROM claims WHERE id = ?", [claim_id])
+    else:
+        with store.connection() as conn:
+            conn.execute("DELETE FROM claims WHERE id = %s", [claim_id])
+    assert index_rows(store, claim_id) == []
 
 
 def test_every_write_leaves_a_revision(store: Any) -> None:
@@ -322,7 +338,7 @@ def test_transactions_nest_and_roll_back(store: Any) -> None:
     assert len(store.recent_revisions(A, limit=10)) == 2
 
 
-# --------------------------------------------------------- tests/test_integrity.py
+# -------------------------------------- integrity: an edit keeps what it did not touch, a name means one thing
 
 
 def _three_sources(ledger: Any) -> int:
@@ -391,7 +407,7 @@ def test_an_untouched_form_changes_nothing(store: Any) -> None:
 
 
 def test_a_speaker_named_with_digits_is_a_name_not_an_id(seeded_store: Any) -> None:
-    assert seeded_store.get_speaker(S, 5).name
+    assert seeded_store.get_speaker(S, 5).name  # id 5 exists in the seed
     report = import_bytes(
         seeded_store, S, "x.csv", b"ref,speaker,claim\nd-1,5,Someone called 5 said this.\n", actor="t"
     )
@@ -414,7 +430,7 @@ def test_a_claim_whose_ref_is_digits_is_found_by_its_ref(store: Any) -> None:
     store.add_claim(S, text="The first claim in this ledger.", actor="t")
     numbered = store.add_claim(S, text="A claim with a numeric ref.", ref="1", actor="t")
     assert numbered.id != 1
-    assert store.get_claim(S, "1").id == numbered.id
+    assert store.get_claim(S, "1").id == numbered.id  # the ref wins over the id it looks like
     assert store.get_claim(S, 1).text == "The first claim in this ledger."
     assert store.get_claim(S, "#1").text == "The first claim in this ledger."
     with pytest.raises(NotFoundError):

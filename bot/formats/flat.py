@@ -102,14 +102,6 @@ def read_flat_lines(data: bytes, fmt: str) -> Iterator[tuple[int, dict[str, Any]
         raise ImportFileError("Broken CSV file.", [(reader.line_num, str(err))]) from None
 
 
-def read_flat_rows(data: bytes, fmt: str) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Yield (line number, row dict) for a CSV or JSONL flat file; raise ImportFileError on structure errors."""
-    for number, row in read_flat_lines(data, fmt):
-        if isinstance(row, str):
-            raise ImportFileError(f"Broken {FLAT_NAMES[fmt]} file.", [(number, row)])
-        yield number, row
-
-
 def read_document(data: bytes, fmt: str) -> Document:
     """The records of a CSV or JSON Lines file, one claim a row (a broken row is a record with a problem)."""
     out = Document(what="rows")

@@ -30,7 +30,6 @@ from bot.formats.flat import (
     dump_jsonl,
     flat_rows,
     read_flat_lines,
-    read_flat_rows,
     row_record,
 )
 from bot.formats.native import (
@@ -65,7 +64,6 @@ __all__ = [
     "import_document",
     "import_flat_rows",
     "read_flat_lines",
-    "read_flat_rows",
     "read_native",
 ]
 

@@ -9,16 +9,21 @@ replace an existing ledger unless forced, and refuses a ledger that another proc
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.errors import LedgerError
+from sqlite_utils import Database
 
-# Tables every Claim Ledger database has (``_sqlite_migrations`` is sqlite-utils' record of applied migrations).
-REQUIRED_TABLES = frozenset({"_sqlite_migrations", "claims", "revisions", "speakers", "incidents"})
+from bot.errors import LedgerError
+from bot.store.schema import migrations
+
 SIDE_FILES = ("-wal", "-shm", "-journal")
+
+# Each schema object (type, name) of a ledger, and for tables and views their columns (name, type, notnull, pk).
+Schema = dict[tuple[str, str], frozenset[tuple[str, str, int, int]]]
 
 
 @dataclass(frozen=True)
@@ -44,8 +49,90 @@ def _same_file(a: Path, b: Path) -> bool:
     return a.resolve() == b.resolve() or (a.exists() and b.exists() and os.path.samefile(a, b))
 
 
+def known_migrations() -> list[str]:
+    """The names of the migrations this version knows, in the order they apply (``bot.store.schema``)."""
+    db = Database(memory=True)
+    try:
+        return [m.name for m in migrations.pending(db)]
+    finally:
+        db.close()
+
+
+def _schema(conn: sqlite3.Connection) -> Schema:
+    objects = conn.execute(
+        "SELECT type, name FROM sqlite_master WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND tbl_name != ?",
+        [migrations.migrations_table],
+    ).fetchall()
+    return {
+        (kind, name): frozenset(
+            conn.execute('SELECT name, type, "notnull", pk FROM pragma_table_xinfo(?)', [name]).fetchall()
+            if kind in ("table", "view")
+            else ()
+        )
+        for kind, name in objects
+    }
+
+
+@functools.cache
+def _expected_schema(applied: int) -> Schema:
+    """The schema a ledger has after the first ``applied`` migrations (made in memory from the migrations)."""
+    db = Database(memory=True)
+    try:
+        names = known_migrations()
+        migrations.apply(db, stop_before=names[applied:])
+        return _schema(db.conn)
+    finally:
+        db.close()
+
+
+def _applied_migrations(conn: sqlite3.Connection, path: Path) -> int:
+    """How many of the known migrations the database at ``path`` records; refuses a database whose record is
+    missing, is not a prefix of the known migrations, or names migrations this version does not know (newer)."""
+    table = migrations.migrations_table
+    columns = {row[1] for row in conn.execute("SELECT * FROM pragma_table_info(?)", [table])}
+    if not {"migration_set", "name"} <= columns:
+        raise LedgerError(
+            f"{path} is an SQLite database but not a Claim Ledger ledger: it has no record of the ledger's migrations."
+        )
+    recorded = [
+        row[0]
+        for row in conn.execute(f'SELECT name FROM "{table}" WHERE migration_set = ? ORDER BY rowid', [migrations.name])
+    ]
+    known = known_migrations()
+    if unknown := [name for name in recorded if name not in known]:
+        raise LedgerError(
+            f"{path} comes from a newer version of Claim Ledger (this version does not know its migration"
+            f"{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}); upgrade Claim Ledger, then restore it."
+        )
+    if not recorded or sorted(recorded) != sorted(known[: len(recorded)]):
+        missing = [name for name in known[: max(len(recorded), 1)] if name not in recorded]
+        raise LedgerError(
+            f"{path} is an SQLite database but not a Claim Ledger ledger: its record of the ledger's migrations"
+            f" lacks {', '.join(missing)}."
+        )
+    return len(recorded)
+
+
+def _check_schema(conn: sqlite3.Connection, path: Path, applied: int) -> None:
+    """The database must hold every table, view, index and trigger (and every column) that its recorded
+    migrations make."""
+    actual = _schema(conn)
+    for (kind, name), columns in sorted(_expected_schema(applied).items()):
+        if (kind, name) not in actual:
+            problem = f"it has no {kind} {name}"
+        elif missing := sorted(columns - actual[kind, name]):
+            problem = f"its {kind} {name} lacks the column{'s' if len(missing) > 1 else ''} " + ", ".join(
+                column[0] for column in missing
+            )
+        else:
+            continue
+        raise LedgerError(f"{path} is an SQLite database but not a Claim Ledger ledger: {problem}.")
+
+
 def check(path: Path) -> BackupInfo:
-    """Open ``path`` read-only; it must pass ``PRAGMA integrity_check`` and hold Claim Ledger's tables."""
+    """Open ``path`` read-only; it must pass ``PRAGMA integrity_check``, record a prefix of the ledger's
+    migrations (an older ledger gets the rest when it is opened; a newer one is refused) and hold the schema they
+    make."""
     try:
         conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
     except sqlite3.Error as error:
@@ -54,9 +141,7 @@ def check(path: Path) -> BackupInfo:
         result = conn.execute("PRAGMA integrity_check").fetchone()[0]
         if result != "ok":
             raise LedgerError(f"{path} fails SQLite's integrity check: {result}.")
-        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        if REQUIRED_TABLES - tables:
-            raise LedgerError(f"{path} is an SQLite database but not a Claim Ledger ledger.")
+        _check_schema(conn, path, _applied_migrations(conn, path))
         claims, removed, scopes = conn.execute(
             "SELECT count(*), count(removed_reason), count(DISTINCT scope) FROM claims"
         ).fetchone()
@@ -89,6 +174,8 @@ def backup(ledger_path: Path, dest: Path) -> BackupInfo:
     once the copy passed the checks (a temporary file next to it, then an atomic rename).
     """
     ledger_path, dest = Path(ledger_path), Path(dest)
+    if ledger_path.is_dir():
+        raise LedgerError(f"{ledger_path} is a folder; give --db the path of the ledger file to back up.")
     if not ledger_path.is_file():
         raise LedgerError(f"There is no ledger at {ledger_path} to back up.")
     if dest.is_dir():
@@ -96,18 +183,21 @@ def backup(ledger_path: Path, dest: Path) -> BackupInfo:
         dest = dest / f"{ledger_path.stem}-{stamp}.db"
     if _same_file(dest, ledger_path) or any(_same_file(dest, Path(f"{ledger_path}{s}")) for s in SIDE_FILES):
         raise LedgerError(f"{dest} is the ledger itself; choose another path for the backup.")
-    dest.parent.mkdir(parents=True, exist_ok=True)
     partial = dest.with_name(f".{dest.name}.{os.getpid()}.partial")
-    partial.unlink(missing_ok=True)
     try:
-        # read-write (never create): a read-only connection would leave empty -wal/-shm files behind
-        _copy(f"{ledger_path.resolve().as_uri()}?mode=rw", partial)
-        info = check(partial)
-        os.replace(partial, dest)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        partial.unlink(missing_ok=True)
+        try:
+            # read-write (never create): a read-only connection would leave empty -wal/-shm files behind
+            _copy(f"{ledger_path.resolve().as_uri()}?mode=rw", partial)
+            info = check(partial)
+            os.replace(partial, dest)
+        finally:
+            partial.unlink(missing_ok=True)
     except sqlite3.Error as error:
         raise LedgerError(f"Could not back up {ledger_path}: {error}.") from None
-    finally:
-        partial.unlink(missing_ok=True)
+    except OSError as error:
+        raise LedgerError(f"Could not back up {ledger_path} to {dest}: {error.strerror or error}.") from None
     return BackupInfo(path=dest, size=info.size, claims=info.claims, removed=info.removed, scopes=info.scopes)
 
 
@@ -144,30 +234,42 @@ def restore(backup_path: Path, ledger_path: Path, *, force: bool = False) -> Bac
     so that SQLite cannot replay them into the restored file.
     """
     backup_path, ledger_path = Path(backup_path), Path(ledger_path)
+    if backup_path.is_dir():
+        raise LedgerError(f"{backup_path} is a folder; give the path of a backup file.")
     if not backup_path.is_file():
         raise LedgerError(f"There is no backup at {backup_path}.")
+    if ledger_path.is_dir():
+        raise LedgerError(
+            f"{ledger_path} is a folder; give --db the path of the ledger file to restore into, "
+            f"such as {ledger_path / 'ledger.db'}."
+        )
     if ledger_path.exists() and _same_file(backup_path, ledger_path):
         raise LedgerError(f"{backup_path} is the ledger itself; there is nothing to restore.")
     info = check(backup_path)
     if ledger_path.exists():
         if not force:
+            raise LedgerError(f"A ledger already exists at {ledger_path}; add --force to replace it with the backup.")
+        if not os.access(ledger_path, os.W_OK):
             raise LedgerError(
-                f"A ledger already exists at {ledger_path}; restoring would replace it. Add --force to replace it."
+                f"The ledger {ledger_path} is read-only; make it writable first, or give --db another path."
             )
         _ensure_not_in_use(ledger_path)
-    ledger_path.parent.mkdir(parents=True, exist_ok=True)
     staging = ledger_path.with_name(f".{ledger_path.name}.{os.getpid()}.restoring")
-    staging.unlink(missing_ok=True)
     try:
-        _copy(f"{backup_path.resolve().as_uri()}?mode=ro", staging)
-        check(staging)
-        for suffix in SIDE_FILES:
-            Path(f"{ledger_path}{suffix}").unlink(missing_ok=True)
-        os.replace(staging, ledger_path)
+        ledger_path.parent.mkdir(parents=True, exist_ok=True)
+        staging.unlink(missing_ok=True)
+        try:
+            _copy(f"{backup_path.resolve().as_uri()}?mode=ro", staging)
+            check(staging)
+            for suffix in SIDE_FILES:
+                Path(f"{ledger_path}{suffix}").unlink(missing_ok=True)
+            os.replace(staging, ledger_path)
+        finally:
+            staging.unlink(missing_ok=True)
     except sqlite3.Error as error:
         raise LedgerError(f"Could not restore {backup_path}: {error}.") from None
-    finally:
-        staging.unlink(missing_ok=True)
+    except OSError as error:
+        raise LedgerError(f"Could not restore {backup_path} into {ledger_path}: {error.strerror or error}.") from None
     return BackupInfo(
         path=ledger_path, size=ledger_path.stat().st_size, claims=info.claims, removed=info.removed, scopes=info.scopes
     )

@@ -95,7 +95,7 @@ Faults: ``fail_next(method, pattern, *, status=400, code=0, message=None, times=
 Gateway: ``await disconnect_gateway(resume=True, *, code=4000, hold=False)`` (resumable close → RESUME, replay,
 RESUMED; ``resume=False`` → invalid session → IDENTIFY; ``hold=True`` parks reconnects before HELLO until
 ``release_gateway()``), ``request_reconnect()`` (op 7), ``await wait_connected()``, ``identify_payloads``,
-``identify_count``, ``resume_count``, ``gateway_events_sent`` (every frame sent), ``gateway_events(name)``.
+``identify_count``, ``resume_count``, ``gateway_events(name)`` (the dispatches sent, or those of one event).
 
 Rules enforced (see ``rules.py``): JSON answers with ``Content-Type: application/json`` exactly; message and
 embed limits, ≤ 5 action rows of ≤ 5 buttons, modal limits, autocomplete limits and command-sync rules → 400

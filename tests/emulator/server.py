@@ -608,11 +608,6 @@ class DiscordEmulator:
     def resume_count(self) -> int:
         return self.gateway.resume_count
 
-    @property
-    def gateway_events_sent(self) -> list[dict[str, Any]]:
-        """Every frame sent to the client (HELLO, ACKs, dispatches), in order."""
-        return self.gateway.sent
-
     def gateway_events(self, name: str | None = None) -> list[dict[str, Any]]:
         return self.gateway.events(name)
 
