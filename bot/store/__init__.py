@@ -5,6 +5,7 @@ dicts the formats read and write.
 """
 
 from bot.store.backups import BackupInfo, backup, restore
+from bot.store.base import Change, ChangeFeed
 from bot.store.bulk import (
     Batch,
     data_token,
@@ -38,6 +39,8 @@ __all__ = [
     "DEFAULT_SCOPE",
     "BackupInfo",
     "Batch",
+    "Change",
+    "ChangeFeed",
     "Ledger",
     "MigrationReport",
     "backup",
