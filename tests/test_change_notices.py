@@ -3,12 +3,14 @@ PostgreSQL ledger, with its server (scope) and the incidents it changed; SQLite'
 
 from __future__ import annotations
 
+import asyncio
 import json
 import queue
 from typing import Any
 
 import pytest
 
+from bot.discord.service import LedgerService
 from bot.formats import import_bytes
 from bot.store import Ledger
 from bot.store.base import Change, ChangeFeed, NoChanges, process_origin
@@ -140,3 +142,86 @@ def test_sqlite_tells_nothing() -> None:
         ledger.create_incident(A, title="Dam breach", actor="t")
         feed.close()
     assert told == []
+
+
+# ------------------------------------------------------------------ the bot's relay (bot/discord/service.py)
+
+OURS, THEIRS = "1001", "1002"
+
+
+class FakeBot:
+    """What the relay uses of the bot: its servers (this process runs ``OURS`` only) and its event dispatch."""
+
+    def __init__(self, servers: set[int]) -> None:
+        self.servers = servers
+        self.events: asyncio.Queue[tuple[Any, ...]] = asyncio.Queue()
+
+    def get_guild(self, guild_id: int, /) -> object | None:
+        return object() if guild_id in self.servers else None
+
+    def dispatch(self, event_name: str, /, *args: Any, **kwargs: Any) -> None:
+        self.events.put_nowait((event_name, *args))
+
+
+async def next_event(bot: FakeBot) -> tuple[Any, ...]:
+    return await asyncio.wait_for(bot.events.get(), timeout=WAIT)
+
+
+async def test_the_service_relays_other_processes_changes_of_its_own_servers_only(pg_store: Any, bk: Any) -> None:
+    from bot.store.postgres import PostgresLedger
+
+    bot = FakeBot({int(OURS)})
+    service = LedgerService(f"{bk.PG_URL}?schema={pg_store.schema}")
+    try:
+        await service.follow_changes(bot)
+        assert service.following
+        with PostgresLedger.open(bk.PG_URL, schema=pg_store.schema, origin="command-line") as cli:
+            dam = cli.create_incident(OURS, title="Dam breach", actor="cli")
+            assert await next_event(bot) == ("ledger_change", OURS, dam.slug)
+            cli.create_incident(THEIRS, title="Another shard's", actor="cli")  # that shard's process relays it
+            await service.write(lambda ledger: ledger.create_incident(OURS, title="Own", actor="bot"))  # told already
+            cli.add_claim(OURS, text="Mined.", incident=dam.slug, actor="cli")
+            assert await next_event(bot) == ("ledger_change", OURS, dam.slug)  # nothing came in between
+            cli.set_setting(OURS, "audit_channel", "5", actor="cli")
+            assert await next_event(bot) == ("ledger_change", OURS, None)  # no incident: the audit channel's turn
+        assert bot.events.empty()
+    finally:
+        await service.stop_following()
+        service.close()
+
+
+async def test_a_batch_is_relayed_once_per_incident_and_unknown_changes_refresh_every_pinned_summary(
+    db_path: Any,
+) -> None:
+    service = LedgerService(db_path)
+    try:
+        dam, bridge = await service.write(
+            lambda ledger: [ledger.create_incident(OURS, title=t, actor="t") for t in ("Dam breach", "Bridge strike")]
+        )
+        await service.write(lambda ledger: ledger.add_pinned_summary(OURS, bridge.id, 10, 20))
+        theirs = await service.write(lambda ledger: ledger.create_incident(THEIRS, title="Bridge strike", actor="t"))
+        await service.write(lambda ledger: ledger.add_pinned_summary(THEIRS, theirs.id, 10, 21))
+
+        def ours(scope: str) -> bool:
+            return scope == OURS
+
+        batch = [
+            Change(scope=OURS, incidents=(dam.id,), own=False),
+            Change(scope=OURS, incidents=(dam.id, bridge.id), own=False),
+            Change(scope=OURS, incidents=(), own=False),
+            Change(scope=THEIRS, incidents=(1,), own=False),
+            Change(scope="1003", incidents=(), own=True),
+        ]
+        assert await service.remote_changes(batch, ours) == [(OURS, bridge.slug), (OURS, dam.slug)]
+        assert await service.remote_changes([Change(scope=OURS, incidents=None, own=False)], ours) == [
+            (OURS, bridge.slug)  # any incident may have changed: those with a pinned summary
+        ]
+        assert await service.remote_changes([Change(scope=None, incidents=None, own=False)], ours) == [
+            (OURS, bridge.slug)  # notices were missed: every pinned summary of our servers
+        ]
+        assert await service.remote_changes([Change(scope=OURS, incidents=(), own=True)], ours) == []
+        await service.follow_changes(FakeBot({int(OURS)}))  # SQLite: nothing to follow, nothing started
+        assert not service.following
+    finally:
+        await service.stop_following()
+        service.close()
