@@ -24,8 +24,7 @@ from typing import Any, Protocol, TypeVar, cast
 from bot.matching import DenseIndex, Matcher
 from bot.models import Answer
 from bot.seed import seed_if_empty
-from bot.store import Change, ChangeFeed, Ledger, open_store
-from bot.store.base import NoChanges
+from bot.store import Change, ChangeFeed, Ledger, NoChanges, open_store
 
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ dicts the formats read and write.
 """
 
 from bot.store.backups import BackupInfo, backup, restore
-from bot.store.base import Change, ChangeFeed
+from bot.store.base import Change, ChangeFeed, NoChanges
 from bot.store.bulk import (
     Batch,
     data_token,
@@ -43,6 +43,7 @@ __all__ = [
     "ChangeFeed",
     "Ledger",
     "MigrationReport",
+    "NoChanges",
     "backup",
     "claim_record",
     "claim_text",
