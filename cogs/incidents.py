@@ -2,7 +2,9 @@
 
 A pinned summary is edited in place whenever a claim of its incident changes; a burst of changes within
 ``settings.summary_delay`` seconds makes one edit. Pinned message ids live in the ledger, so summaries stay
-tracked across restarts; a summary deleted by hand is noticed (404) and forgotten.
+tracked across restarts; a summary deleted by hand is noticed (404) and forgotten. Changes other processes write
+to a shared (PostgreSQL) ledger arrive as the same ``ledger_change`` events, for this process's servers only
+(``LedgerService.follow_changes``, started with this cog).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from discord.ext import commands
 
 from bot.discord.client import ClaimLedgerBot, scope_of
 from bot.discord.permissions import PIN_MESSAGES, POST_EMBEDS, VIEW_CHANNEL, permissions_problem
+from bot.discord.service import runs_server
 from bot.rendering.embeds import cut, inert, summary_embed
 from bot.rendering.summary import build_summary
 from bot.store import Ledger
@@ -209,9 +212,16 @@ class Incidents(commands.Cog):
         self.reported: set[int] = set()  # summaries whose failed edit the audit channel was told about
         self.bot.tree.add_command(IncidentGroup(self))
 
+    async def cog_load(self) -> None:
+        try:
+            await self.bot.ledger.follow_changes(self.bot)
+        except Exception:
+            log.exception("Cannot follow other processes' changes to the ledger; their summaries update at restart")
+
     async def cog_unload(self) -> None:
         """On shutdown, flush summary edits still waiting out their delay instead of dropping them."""
         self.bot.tree.remove_command("incident")
+        await self.bot.ledger.stop_following()
         pending = list(self.pending.items())
         self.pending.clear()
         for (scope, incident), task in pending:
@@ -223,9 +233,12 @@ class Incidents(commands.Cog):
 
     @commands.Cog.listener()
     async def on_ready(self) -> None:
-        """Bring every pinned summary up to date once at start (changes may have landed while we were down)."""
+        """Bring every pinned summary of this process's servers up to date once at start (changes may have landed
+        while we were down); the servers of other shards are the other processes' to refresh."""
         tracked = await self.bot.ledger.read(lambda ledger: ledger.all_pinned_summaries())
         for scope, incident_id in sorted(set(tracked)):
+            if not runs_server(self.bot, scope):
+                continue
             try:
                 await self.refresh(scope, incident_id)
             except Exception:

@@ -5,6 +5,7 @@ dicts the formats read and write.
 """
 
 from bot.store.backups import BackupInfo, backup, restore
+from bot.store.base import Change, ChangeFeed, NoChanges
 from bot.store.bulk import (
     Batch,
     data_token,
@@ -38,8 +39,11 @@ __all__ = [
     "DEFAULT_SCOPE",
     "BackupInfo",
     "Batch",
+    "Change",
+    "ChangeFeed",
     "Ledger",
     "MigrationReport",
+    "NoChanges",
     "backup",
     "claim_record",
     "claim_text",

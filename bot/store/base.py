@@ -7,14 +7,61 @@ first and never reads or writes a row of another scope; records and errors are t
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import os
+import uuid
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 
 from bot.models import Claim, EvidenceStatus, Incident, Revision, Speaker, SpeakerKind
 from bot.store.vectors import VectorRows
+
+
+@dataclass(frozen=True)
+class Change:
+    """A committed write to the ledger, as a change listener (:meth:`Store.listen`) is told of it.
+
+    ``scope`` is the server written to; None when unknown (the listener lost its connection and may have missed
+    changes, or a whole table was emptied): anything may have changed. ``incidents`` are the ids of the incidents
+    whose summaries the write may change (their own row, their claims, the speakers and sources of their claims);
+    ``()`` for a write that touched no incident's content (a setting, a new speaker), None when unknown (too many to
+    name). ``own`` is True when this process wrote it (it has told itself already)."""
+
+    scope: str | None
+    incidents: tuple[int, ...] | None
+    own: bool
+
+
+ChangeCallback = Callable[[Change], None]
+
+
+@runtime_checkable
+class ChangeFeed(Protocol):
+    """What :meth:`Store.listen` returns: close it to stop listening (the callback is not called after)."""
+
+    def close(self) -> None: ...
+
+
+class NoChanges:
+    """The feed of a ledger that only this process writes (SQLite): its writes are told in-process by their
+    writers, so the feed has nothing to tell."""
+
+    def close(self) -> None:
+        return None
+
+
+_origin: list[tuple[int, str]] = []
+
+
+def process_origin() -> str:
+    """A token naming this process among every process writing to a shared ledger (new after a fork)."""
+    pid = os.getpid()
+    if not _origin or _origin[0][0] != pid:
+        _origin[:] = [(pid, f"{pid}-{uuid.uuid4().hex[:12]}")]
+    return _origin[0][1]
 
 
 @runtime_checkable
@@ -64,6 +111,9 @@ class Store(Protocol):
     def __enter__(self) -> Store: ...
     def __exit__(self, *exc: object) -> None: ...
     def transaction(self) -> AbstractContextManager[Any]: ...
+
+    # changes written by other processes
+    def listen(self, callback: ChangeCallback) -> ChangeFeed: ...
 
     # incidents
     def list_incidents(self, scope: str) -> list[Incident]: ...
@@ -180,4 +230,14 @@ def public_methods(cls: type) -> set[str]:
     return {name for name in dir(cls) if not name.startswith("_") and callable(getattr(cls, name))} - {"open", "memory"}
 
 
-__all__ = ["SearchBackend", "Store", "VectorBackend", "public_methods"]
+__all__ = [
+    "Change",
+    "ChangeCallback",
+    "ChangeFeed",
+    "NoChanges",
+    "SearchBackend",
+    "Store",
+    "VectorBackend",
+    "process_origin",
+    "public_methods",
+]

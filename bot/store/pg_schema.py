@@ -10,6 +10,13 @@ in the text search configuration ``claimledger`` (Snowball English stems, no sto
 the ``unaccent`` extension is there). ``data_version`` is one counter for the whole database, bumped by a
 statement trigger on every write, so that every process can tell cheaply that the ledger changed.
 
+Change notices (migration 6): after every statement that wrote to a ledger table, a trigger sends one
+``pg_notify('claimledger_changes', payload)`` per server the statement touched, the payload a small JSON object:
+``{"schema", "scope", "incidents", "origin"}``: the ledger's schema, the server, the ids of the incidents whose
+content changed (``[]`` none; null when too many to fit in a notification) and the writing process
+(``claimledger.origin``, set by each process on its connections; null for other clients). PostgreSQL delivers
+them when the transaction commits, and drops a repeat of the same payload within one transaction.
+
 Never edit a migration that has shipped: add the next number. Migrations run under an advisory lock, so two
 processes starting at once apply each one once.
 """
@@ -259,6 +266,93 @@ CREATE INDEX incidents_title_trgm ON incidents USING gin (lower(title) gin_trgm_
 """
 
 
+CHANGES_CHANNEL = "claimledger_changes"
+NOTIFY_LIMIT = 7800  # bytes; PostgreSQL refuses a payload of 8000 or more
+
+# (scope, incident id or NULL) of each row of a statement's transition table {rows}: the incidents whose pinned
+# summaries the change may alter (the incident itself, its claims, and the speakers and sources of its claims).
+CHANGE_ROWS = {
+    "incidents": "SELECT r.scope, r.id FROM {rows} r",
+    "speakers": "SELECT r.scope, c.incident_id FROM {rows} r LEFT JOIN claims c ON c.speaker_id = r.id",
+    "sources": "SELECT r.scope, c.incident_id FROM {rows} r LEFT JOIN claim_sources cs ON cs.source_id = r.id"
+    " LEFT JOIN claims c ON c.id = cs.claim_id",
+    "claims": "SELECT r.scope, r.incident_id FROM {rows} r",
+    "claim_sources": "SELECT r.scope, c.incident_id FROM {rows} r LEFT JOIN claims c ON c.id = r.claim_id",
+    "revisions": "SELECT r.scope, CASE r.entity WHEN 'incident' THEN r.entity_id WHEN 'claim' THEN"
+    " (SELECT c.incident_id FROM claims c WHERE c.id = r.entity_id) END FROM {rows} r",
+    "settings": "SELECT r.scope, NULL::bigint FROM {rows} r",
+    "pinned_summaries": "SELECT r.scope, NULL::bigint FROM {rows} r",
+}
+
+
+def _touched(table: str, *tables: str) -> str:
+    union = " UNION ".join(CHANGE_ROWS[table].format(rows=rows) for rows in tables)
+    return f"(SELECT jsonb_agg(DISTINCT jsonb_build_array(t.scope, t.incident)) FROM ({union}) AS t(scope, incident))"
+
+
+def _m0006_change_notices() -> str:
+    functions = "".join(
+        f"""
+CREATE FUNCTION {table}_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        PERFORM notify_changes(TG_TABLE_SCHEMA, {_touched(table, "new_rows")});
+    ELSIF TG_OP = 'UPDATE' THEN
+        PERFORM notify_changes(TG_TABLE_SCHEMA, {_touched(table, "new_rows", "old_rows")});
+    ELSE
+        PERFORM notify_changes(TG_TABLE_SCHEMA, {_touched(table, "old_rows")});
+    END IF;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER {table}_notify_i AFTER INSERT ON {table} REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION {table}_notify();
+CREATE TRIGGER {table}_notify_u AFTER UPDATE ON {table} REFERENCING NEW TABLE AS new_rows OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION {table}_notify();
+CREATE TRIGGER {table}_notify_d AFTER DELETE ON {table} REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION {table}_notify();
+CREATE TRIGGER {table}_notify_t AFTER TRUNCATE ON {table} FOR EACH STATEMENT EXECUTE FUNCTION notify_truncated();
+"""
+        for table in CHANGE_ROWS
+    )
+    return f"""
+CREATE OR REPLACE FUNCTION bump_data_version() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE data_version SET version = version + 1;
+    RETURN NULL;
+END $$;
+CREATE FUNCTION notify_changes(ledger_schema text, touched jsonb) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    item record;
+    payload text;
+    origin text := nullif(current_setting('claimledger.origin', true), '');
+BEGIN
+    FOR item IN
+        SELECT e ->> 0 AS scope,
+            coalesce(jsonb_agg(DISTINCT e -> 1) FILTER (WHERE jsonb_typeof(e -> 1) = 'number'), '[]') AS incidents
+        FROM jsonb_array_elements(coalesce(touched, '[]')) AS e GROUP BY 1 ORDER BY 1
+    LOOP
+        payload := jsonb_build_object('schema', ledger_schema, 'scope', item.scope,
+                                      'incidents', item.incidents, 'origin', origin)::text;
+        IF octet_length(payload) > {NOTIFY_LIMIT} THEN  -- too many incidents: any of the server's
+            payload := jsonb_build_object('schema', ledger_schema, 'scope', item.scope,
+                                          'incidents', NULL, 'origin', origin)::text;
+        END IF;
+        IF octet_length(payload) > {NOTIFY_LIMIT} THEN  -- a scope too long to name: any server
+            payload := jsonb_build_object('schema', ledger_schema, 'scope', NULL,
+                                          'incidents', NULL, 'origin', origin)::text;
+        END IF;
+        PERFORM pg_notify('{CHANGES_CHANNEL}', payload);
+    END LOOP;
+END $$;
+CREATE FUNCTION notify_truncated() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('{CHANGES_CHANNEL}', jsonb_build_object('schema', TG_TABLE_SCHEMA, 'scope', NULL,
+        'incidents', NULL, 'origin', nullif(current_setting('claimledger.origin', true), ''))::text);
+    RETURN NULL;
+END $$;
+{functions}"""
+
+
 Migration = tuple[str, Callable[["Features"], str]]
 
 
@@ -277,6 +371,7 @@ MIGRATIONS: list[Migration] = [
     ("m0003_full_text", lambda f: _m0003_full_text(f.unaccent)),
     ("m0004_claim_vectors", lambda f: M0004_CLAIM_VECTORS),
     ("m0005_trigram", lambda f: _m0005_trigram(f.trgm)),
+    ("m0006_change_notices", lambda f: _m0006_change_notices()),
 ]
 
 

@@ -6,6 +6,10 @@ records as the SQLite ledger; the schema and its migrations are in ``bot.store.p
 psycopg 3 pool; every connection is in autocommit, and :meth:`PostgresLedger.transaction` holds one connection for
 the calling thread (nested transactions are savepoints). The outermost transaction takes the ledger's write lock
 (an advisory lock), so writers take turns as they do on SQLite and an import's plan stays valid while it writes.
+
+Every connection names its process (``claimledger.origin``), which the change notices carry (see
+``bot.store.pg_schema``); :meth:`PostgresLedger.listen` follows them on a connection of its own, so each process
+learns which servers and incidents the others (and the command line) changed.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import re
 import threading
 import uuid
 import zlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -29,6 +33,7 @@ import bot.store.clock as clock
 import bot.store.pg_schema as pg_schema
 from bot.errors import InvalidInputError, LedgerBusyError, LedgerError, NotFoundError
 from bot.models import Claim, Evidence, EvidenceStatus, Incident, Revision, Source, Speaker, SpeakerKind
+from bot.store.base import Change, ChangeCallback, process_origin
 from bot.store.pg_compat import CompatConnection
 from bot.store.pg_compat import stamp as _stamp
 from bot.store.pg_search import PostgresSearch
@@ -58,6 +63,10 @@ BUSY_TIMEOUT = 60.0  # seconds a write waits for another writer, as on SQLite
 UNAVAILABLE = "The ledger's database did not answer (restarting?); nothing was lost, try again in a moment."
 _UNSET: Any = object()
 _SCHEMA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+_ORIGIN = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+LISTEN_POLL = 0.5  # seconds the listener waits for notices before looking whether it should stop
+LISTEN_RETRY = 2.0  # seconds between attempts to reconnect a lost listener
+LISTEN_START_TIMEOUT = 30.0
 
 _CLAIM_COLUMNS = (
     "c.id, c.scope, c.ref, c.incident_id, c.speaker_id, c.text, c.quote, c.said_at, c.said_where, c.tags, "
@@ -93,9 +102,10 @@ def split_url(url: str) -> tuple[str, str | None]:
 class PostgresLedger:
     """The store API on PostgreSQL. Construct with :meth:`open` (a ``postgresql://`` URL)."""
 
-    def __init__(self, pool: ConnectionPool, schema: str) -> None:
+    def __init__(self, pool: ConnectionPool, schema: str, origin: str | None = None) -> None:
         self.pool = pool
         self.schema = schema
+        self.origin = origin or process_origin()
         self._local = threading.local()
         self._lock_key = zlib.crc32(b"claimledger-write:" + schema.encode())
         with self.pool.connection() as conn:
@@ -109,14 +119,25 @@ class PostgresLedger:
 
     @classmethod
     def open(
-        cls, url: str, *, schema: str | None = None, min_size: int = 1, max_size: int = 8, create_schema: bool = True
+        cls,
+        url: str,
+        *,
+        schema: str | None = None,
+        min_size: int = 1,
+        max_size: int = 8,
+        create_schema: bool = True,
+        origin: str | None = None,
     ) -> PostgresLedger:
         """Open (and migrate) the ledger at ``url``; ``schema`` (or ``?schema=`` in the URL) keeps it apart from
-        other ledgers in the same database (default ``public``)."""
+        other ledgers in the same database (default ``public``). ``origin`` names the writer in change notices
+        (default: this process, shared by all its ledgers)."""
         conninfo, url_schema = split_url(url)
         schema = schema or url_schema or "public"
         if not _SCHEMA_NAME.match(schema):
             raise InvalidInputError(f"'{schema}' is not a usable PostgreSQL schema name.", "schema")
+        origin = origin or process_origin()
+        if not _ORIGIN.match(origin):
+            raise InvalidInputError(f"'{origin}' is not a usable origin (letters, digits, '.', '_', '-').", "origin")
         search_path = "public" if schema == "public" else f"{schema},public"
         if create_schema and schema != "public":
             try:
@@ -132,7 +153,7 @@ class PostgresLedger:
             max_size=max_size,
             kwargs={
                 "autocommit": True,
-                "options": f"-c search_path={search_path} -c TimeZone=UTC",
+                "options": f"-c search_path={search_path} -c TimeZone=UTC -c claimledger.origin={origin}",
                 "connect_timeout": 10,
                 "application_name": f"claimledger:{schema}"[:63],
             },
@@ -146,13 +167,21 @@ class PostgresLedger:
             pool.close()
             raise LedgerError(f"Cannot reach the PostgreSQL ledger: {error}".strip()) from None
         try:
-            return cls(pool, schema)
+            return cls(pool, schema, origin)
         except BaseException:
             pool.close()
             raise
 
     def close(self) -> None:
         self.pool.close()
+
+    def listen(self, callback: ChangeCallback) -> PostgresChangeFeed:
+        """Call ``callback`` (on a thread of the feed's own) with each change committed to this ledger from now on,
+        by any process (``Change.own`` tells this process's own). Returns once listening; close the feed to stop.
+        A lost connection is reopened, and then a change of unknown scope says that some may have been missed."""
+        conninfo = self.pool.conninfo
+        assert isinstance(conninfo, str)  # as open() gave it
+        return PostgresChangeFeed(conninfo, self.schema, self.origin, callback).start()
 
     def __enter__(self) -> PostgresLedger:
         return self
@@ -1024,6 +1053,90 @@ class PostgresLedger:
             "SELECT 1 FROM claims WHERE scope = %s UNION ALL SELECT 1 FROM incidents WHERE scope = %s LIMIT 1",
             [scope, scope],
         )
+
+
+class PostgresChangeFeed:
+    """LISTEN on a connection of its own (not the pool's), in a daemon thread; see :meth:`PostgresLedger.listen`."""
+
+    def __init__(self, conninfo: str, schema: str, origin: str, callback: ChangeCallback) -> None:
+        self.schema = schema
+        self.origin = origin
+        self.callback = callback
+        self._connect: Callable[[], psycopg.Connection] = lambda: psycopg.connect(
+            conninfo,
+            autocommit=True,
+            connect_timeout=10,
+            application_name=f"claimledger-listen:{schema}"[:63],
+        )
+        self._stop = threading.Event()
+        self._ready = threading.Event()
+        self._failure: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name=f"ledger-listen-{schema}", daemon=True)
+
+    def start(self) -> PostgresChangeFeed:
+        self._thread.start()
+        if not self._ready.wait(LISTEN_START_TIMEOUT) or self._failure is not None:
+            self.close()
+            raise LedgerError(f"Cannot follow the PostgreSQL ledger's changes: {self._failure or 'no answer'}")
+        return self
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive() and threading.current_thread() is not self._thread:
+            self._thread.join(LISTEN_POLL * 4 + 1)
+
+    @property
+    def listening(self) -> bool:
+        return self._thread.is_alive() and not self._stop.is_set()
+
+    def _run(self) -> None:
+        started = False
+        while not self._stop.is_set():
+            try:
+                with self._connect() as conn:
+                    conn.execute(f"LISTEN {pg_schema.CHANGES_CHANNEL}")
+                    if started:  # notices sent while we were away are lost: say that anything may have changed
+                        log.info("Following the ledger's changes again (schema %s)", self.schema)
+                        self._tell(Change(scope=None, incidents=None, own=False))
+                    started = True
+                    self._ready.set()
+                    while not self._stop.is_set():
+                        for notice in conn.notifies(timeout=LISTEN_POLL):
+                            self._notice(notice.payload)
+                            if self._stop.is_set():
+                                break
+            except psycopg.Error as error:
+                if not started:
+                    self._failure = error
+                    self._ready.set()
+                    return
+                if not self._stop.is_set():
+                    log.warning("Lost the ledger's change notices (%s); reconnecting", str(error).strip() or error)
+                    self._stop.wait(LISTEN_RETRY)
+
+    def _notice(self, payload: str) -> None:
+        try:
+            data = json.loads(payload)
+        except ValueError:
+            log.debug("ignoring a change notice that is not JSON: %r", payload[:200])
+            return
+        if not isinstance(data, dict) or data.get("schema") != self.schema:
+            return  # another ledger in the same database
+        scope = data.get("scope")
+        incidents = data.get("incidents")
+        self._tell(
+            Change(
+                scope=str(scope) if scope is not None else None,
+                incidents=tuple(int(i) for i in incidents) if isinstance(incidents, list) else None,
+                own=data.get("origin") == self.origin,
+            )
+        )
+
+    def _tell(self, change: Change) -> None:
+        try:
+            self.callback(change)
+        except Exception:
+            log.exception("A ledger change listener failed on %s", change)
 
 
 def _revision(row: dict[str, Any]) -> Revision:

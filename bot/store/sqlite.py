@@ -23,6 +23,7 @@ from sqlite_utils import Database
 import bot.store.clock as clock
 from bot.errors import InvalidInputError, LedgerBusyError, NotFoundError
 from bot.models import Claim, Evidence, EvidenceStatus, Incident, Revision, Source, Speaker, SpeakerKind
+from bot.store.base import ChangeCallback, ChangeFeed, NoChanges
 from bot.store.schema import apply as apply_schema
 from bot.store.search import SqliteSearch
 from bot.store.vectors import SqliteVectors
@@ -96,6 +97,12 @@ class Ledger:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def listen(self, callback: ChangeCallback) -> ChangeFeed:
+        """Changes written by other processes: none to tell. A SQLite ledger has one bot process writing it, which
+        tells itself of its writes; another process (the command line) shows at the next read, and pinned summaries
+        catch up when the bot starts."""
+        return NoChanges()
 
     @contextmanager
     def transaction(self) -> Iterator[Ledger]:
