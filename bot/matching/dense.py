@@ -77,21 +77,32 @@ class _Scope:
         """Add vectors, or replace the claims' older ones."""
         if not len(claim_ids):
             return
+        cids = claim_ids.tolist()
         with self.lock:
-            replaced = [int(cid) for cid in claim_ids if int(cid) in self.row_of]
-            needed = len(claim_ids) - len(replaced) - len(self.free)
-            if self.size + needed > len(self.matrix):
-                self._grow(self.size + needed)
-            for cid, vector in zip(claim_ids.tolist(), vectors, strict=True):
-                row = self.row_of.get(cid)
-                if row is None:
-                    row = self.free.pop() if self.free else self._next_row()
-                    self.row_of[cid] = row
-                    self.ids[row] = cid
-                self.matrix[row] = vector
-            if self.ann is not None:
-                if replaced:
+            if not self.size and len(set(cids)) == len(cids):  # the first load: the rows as read, not a copy
+                self.matrix = np.ascontiguousarray(vectors, dtype=np.float32)
+                self.ids = np.array(claim_ids, dtype=np.int64)
+                self.size = len(cids)
+                self.row_of = {cid: row for row, cid in enumerate(cids)}
+                self.free = []
+            else:
+                rows: list[int | None] = [self.row_of.get(cid) for cid in cids]
+                replaced = [cid for cid, row in zip(cids, rows, strict=True) if row is not None]
+                needed = len(cids) - len(replaced) - len(self.free)
+                if self.size + needed > len(self.matrix):
+                    self._grow(self.size + needed)
+                for n, cid in enumerate(cids):
+                    if rows[n] is None:
+                        row = self.row_of.get(cid)  # the same claim twice in one batch: the last vector wins
+                        if row is None:
+                            row = self.row_of[cid] = self.free.pop() if self.free else self._next_row()
+                        rows[n] = row
+                at = np.array(rows, dtype=np.int64)
+                self.ids[at] = claim_ids
+                self.matrix[at] = vectors
+                if self.ann is not None and replaced:
                     self.ann.remove(np.array(replaced, dtype=np.uint64))
+            if self.ann is not None:
                 self.ann.add(claim_ids.astype(np.uint64), np.ascontiguousarray(vectors, dtype=np.float32))
 
     def remove(self, claim_ids: set[int]) -> None:
