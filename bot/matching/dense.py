@@ -129,11 +129,15 @@ class _Scope:
         self.matrix, self.ids = matrix, ids
 
     def build_ann(self) -> tuple[Any, int]:
-        """An approximate index of the rows held now (built without the lock: searches go on meanwhile)."""
+        """An approximate index of the rows held now, built without the lock: searches go on meanwhile, and rows
+        change only through ``DenseIndex._refresh``, which is the caller (the rows are read, not copied)."""
         with self.lock:
-            live = self.ids[: self.size] >= 0
-            keys = self.ids[: self.size][live].astype(np.uint64)
-            vectors = self.matrix[: self.size][live]  # a copy: rows may change while the index is built
+            keys = self.ids[: self.size]
+            vectors = self.matrix[: self.size]
+            if self.free:
+                live = keys >= 0
+                keys, vectors = keys[live], vectors[live]
+            keys = keys.astype(np.uint64)
         index = _new_ann(self.matrix.shape[1])
         index.add(keys, vectors, threads=1)
         return index, len(keys)
