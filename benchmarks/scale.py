@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -203,13 +204,7 @@ def measure(size: int, n: int, naive_n: int, hybrid: bool) -> dict:
             asked = questions(texts, n)
             matcher.ask("local", "warm up the caches")
             for kind, qs in asked.items():
-                times = []
-                for q in qs:
-                    t = time.perf_counter()
-                    matcher.ask("local", q)
-                    times.append((time.perf_counter() - t) * 1000)
-                result[f"{kind}_median"] = round(statistics.median(times), 2)
-                result[f"{kind}_p95"] = round(percentile(times, 0.95), 2)
+                result.update(timed(kind, qs, lambda q: matcher.ask("local", q)))
             processed = [utils.default_process(t) for t in texts]
             naive = []
             for q in asked["short"][:naive_n]:
@@ -222,6 +217,7 @@ def measure(size: int, n: int, naive_n: int, hybrid: bool) -> dict:
             result["file_mb"] = round(path.stat().st_size / 1e6, 1)
             if hybrid:
                 result.update(measure_hybrid(ledger, asked, size))
+                ledger.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
                 result["file_with_vectors_mb"] = round(path.stat().st_size / 1e6, 1)
     result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     return result
@@ -229,7 +225,9 @@ def measure(size: int, n: int, naive_n: int, hybrid: bool) -> dict:
 
 def measure_hybrid(ledger: object, asked: dict[str, list[str]], size: int) -> dict:
     """Hybrid latency with the real model for the questions and synthetic claim vectors (random unit
-    vectors: embedding a million claims takes hours; the search costs the same whatever the vectors)."""
+    vectors: embedding a million claims takes hours; exact search costs the same whatever the vectors, the
+    approximate index's search is slower on random vectors than on real ones, which cluster). Besides the whole
+    question: embedding the question alone, and dense search alone."""
     import numpy as np
 
     from bot.matching import DenseIndex, E5Embedder, Matcher
@@ -246,68 +244,87 @@ def measure_hybrid(ledger: object, asked: dict[str, list[str]], size: int) -> di
     out: dict = {"vectors_write_s": round(time.perf_counter() - started, 1)}
     dense = DenseIndex(embedder)
     started = time.perf_counter()
-    dense.sync(ledger, "local")  # as the bot's embedder thread does: no claim is missing, the speakers get warm
-    out["speakers_warm_s"] = round(time.perf_counter() - started, 1)
+    # as the bot's embedder thread does: no claim is missing; the speakers get warm, the vectors are loaded and
+    # (above the exact limit) indexed
+    dense.sync(ledger, "local")  # type: ignore[arg-type]
+    out["sync_s"] = round(time.perf_counter() - started, 1)
+    out["ann"] = dense._scopes["local"].ann is not None  # noqa: SLF001
     matcher = Matcher(ledger, threshold=0.0, dense=dense)  # type: ignore[arg-type]
-    started = time.perf_counter()
-    matcher.ask("local", "warm up the caches and load the vectors")
-    out["vectors_load_s"] = round(time.perf_counter() - started, 1)
+    matcher.ask("local", "warm up the caches")
     for kind, qs in asked.items():
-        times = []
-        for q in qs:
-            t = time.perf_counter()
-            matcher.ask("local", q)
-            times.append((time.perf_counter() - t) * 1000)
-        out[f"hybrid_{kind}_median"] = round(statistics.median(times), 2)
-        out[f"hybrid_{kind}_p95"] = round(percentile(times, 0.95), 2)
+        out.update(timed(f"hybrid_{kind}", qs, lambda q: matcher.ask("local", q)))
+    # the parts: the question's embedding (not through the cache: every question is new) and the dense search
+    vector = embedder.encode_queries(["warm up"])[0]
+    for kind, qs in asked.items():
+        out.update(timed(f"embed_{kind}", qs, lambda q: embedder.encode_queries([q])))
+    search = lambda q: dense.search(ledger, "local", vector, 20, fresh=True)  # type: ignore[arg-type]  # noqa: E731
+    out.update(timed("search", asked["short"], search))
     return out
 
 
-def embed_rate(n: int = 300) -> str:
-    """Claims embedded per second by the real model, on synthetic claim texts, and peak memory."""
-    from bot.matching import E5Embedder
+def timed(name: str, qs: list[str], run: Callable[[str], object]) -> dict:
+    times = []
+    for q in qs:
+        t = time.perf_counter()
+        run(q)
+        times.append((time.perf_counter() - t) * 1000)
+    return {f"{name}_median": round(statistics.median(times), 2), f"{name}_p95": round(percentile(times, 0.95), 2)}
 
-    rng = random.Random(3)
-    vocab = make_vocab(rng)
-    texts = [make_claim(rng, vocab) for _ in range(n)]
-    embedder = E5Embedder()
-    embedder.encode_passages(texts[:8])
-    started = time.perf_counter()
-    embedder.encode_passages(texts)
-    seconds = time.perf_counter() - started
-    rate = n / seconds
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return (
-        f"Embedding claims: {rate:.1f} claims/s ({n} claims in {seconds:.1f} s, peak RSS {rss:.0f} MB); at that"
-        f" rate 10k claims take {10_000 / rate / 60:.1f} min and 100k take {100_000 / rate / 60:.0f} min"
-        " (extrapolated). Vectors on disk: 768 bytes a claim (float16, 384 dimensions) plus the row."
-    )
+
+def measure_embedding(n: int) -> dict:
+    """The real model embedding ``n`` synthetic claims into a ledger, as the bot does (DenseIndex.sync)."""
+    from bot.matching import DenseIndex, E5Embedder
+    from bot.store import Ledger
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "embed.db"
+        build(path, n, seed=3)
+        before = path.stat().st_size
+        with Ledger.open(path) as ledger:
+            dense = DenseIndex(E5Embedder())
+            started = time.perf_counter()
+            done = dense.sync(ledger, "local")
+            seconds = time.perf_counter() - started
+            stored = ledger.conn.execute("SELECT sum(length(vector)) FROM claim_vectors").fetchone()[0]
+        return {
+            "claims": done,
+            "embed_s": round(seconds, 1),
+            "claims_per_s": round(done / seconds, 1),
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            "vector_bytes": stored,
+            "file_growth_mb": round((path.stat().st_size - before) / 1e6, 1),
+        }
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", nargs="+", type=int, default=[1000, 10_000, 100_000, 1_000_000])
+    parser.add_argument("--sizes", nargs="*", type=int, default=[1000, 10_000, 100_000, 1_000_000])
     parser.add_argument("--questions", type=int, default=200)
     parser.add_argument("--naive-questions", type=int, default=20)
     parser.add_argument("--lexical", action="store_true", help="lexical matching only (no hybrid columns)")
+    parser.add_argument(
+        "--embed", type=int, nargs="*", default=[], metavar="N",
+        help="also embed N synthetic claims with the real model (time, peak memory, vectors on disk)",
+    )  # fmt: skip
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--embed-one", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
         print(json.dumps(measure(args.one, args.questions, args.naive_questions, not args.lexical)))
         return 0
-    print(
-        "| claims | build s | file MB | peak RSS MB | short median / p95 ms | tweet median / p95 ms |"
-        " naive rapidfuzz median ms | naive / matcher |"
-    )
-    print("|---|---|---|---|---|---|---|---|")
+    if args.embed_one:
+        print(json.dumps(measure_embedding(args.embed_one)))
+        return 0
     rows: list[dict] = []
+    if args.sizes:
+        print(
+            "| claims | build s | file MB | peak RSS MB | short median / p95 ms | tweet median / p95 ms |"
+            " naive rapidfuzz median ms | naive / matcher |"
+        )
+        print("|---|---|---|---|---|---|---|---|")
     for size in args.sizes:
-        out = subprocess.run(
-            [sys.executable, __file__, "--one", str(size), "--questions", str(args.questions),
-             "--naive-questions", str(args.naive_questions), *(["--lexical"] if args.lexical else [])],
-            capture_output=True, text=True, check=True,
-        )  # fmt: skip
-        r = json.loads(out.stdout.strip().splitlines()[-1])
+        r = run_one("--one", str(size), "--questions", str(args.questions), "--naive-questions",
+                    str(args.naive_questions), *(["--lexical"] if args.lexical else []))  # fmt: skip
         ratio = r["naive_median"] / r["short_median"] if r["short_median"] else float("inf")
         print(
             f"| {size:,} | {r['build_s']} | {r['file_mb']} | {r['peak_rss_mb']} |"
@@ -316,19 +333,42 @@ def main() -> int:
             flush=True,
         )
         rows.append(r)
-    if not args.lexical:
-        print("\n| claims | hybrid short median / p95 ms | hybrid tweet median / p95 ms | vectors write s |"
-              " vectors load s | file with vectors MB |")  # fmt: skip
-        print("|---|---|---|---|---|---|")
+    if rows and not args.lexical:
+        print("\nLexical-only and hybrid side by side, median / p95 ms per question; then the parts of a hybrid"
+              " question: embedding it, and dense search alone (k = 20). Sync: DenseIndex.sync with every claim's"
+              " vector written: the speakers embedded, the vectors loaded and, above the exact limit,"
+              " indexed.\n")  # fmt: skip
+        print("| claims | short: lexical | short: hybrid | tweet: lexical | tweet: hybrid | embed short |"
+              " embed tweet | dense search | dense | vectors write s | sync s |"
+              " vectors on disk MB |")  # fmt: skip
+        print("|---|---|---|---|---|---|---|---|---|---|---|---|")
         for r in rows:
+
+            def pair(name: str, r: dict = r) -> str:
+                return f"{r[name + '_median']} / {r[name + '_p95']}"
+
             print(
-                f"| {r['size']:,} | {r['hybrid_short_median']} / {r['hybrid_short_p95']} |"
-                f" {r['hybrid_tweet_median']} / {r['hybrid_tweet_p95']} | {r['vectors_write_s']} |"
-                f" {r['vectors_load_s']} | {r['file_with_vectors_mb']} |"
+                f"| {r['size']:,} | {pair('short')} | {pair('hybrid_short')} | {pair('tweet')} |"
+                f" {pair('hybrid_tweet')} | {pair('embed_short')} | {pair('embed_tweet')} | {pair('search')} |"
+                f" {'approximate' if r['ann'] else 'exact'} | {r['vectors_write_s']} | {r['sync_s']} |"
+                f" {round(r['file_with_vectors_mb'] - r['file_mb'], 1)} |",
+                flush=True,
             )
-        print()
-        print(embed_rate())
+    for n in args.embed:
+        e = run_one("--embed-one", str(n))
+        print(
+            f"\nEmbedding {e['claims']:,} synthetic claims with the real model (DenseIndex.sync): {e['embed_s']} s"
+            f" ({e['claims_per_s']} claims/s), peak RSS {e['peak_rss_mb']} MB; vectors {e['vector_bytes'] / 1e6:.1f}"
+            f" MB ({e['vector_bytes'] // max(e['claims'], 1)} bytes a claim), ledger file +{e['file_growth_mb']} MB",
+            flush=True,
+        )
     return 0
+
+
+def run_one(*args: str) -> dict:
+    """One measurement in its own process (its own peak memory)."""
+    out = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 if __name__ == "__main__":

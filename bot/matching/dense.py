@@ -1,9 +1,14 @@
-"""Dense search: each server's claim vectors in memory, exact cosine search, and keeping the vectors made.
+"""Dense search: each server's claim vectors in memory, searched exactly or through an approximate index.
 
 Vectors live in the ledger (``ledger.vectors``), tagged with the model that made them; this module embeds the
 claims that have none (new, edited, or made by another model) and searches a server's vectors. A server's
-matrix is loaded once and then only what was written since is read; exact search (one matrix product) takes
-about a millisecond per 10,000 claims.
+vectors are loaded once and then only what was written since is read (and what was deleted, dropped).
+
+Up to ``exact_limit`` vectors (20,000 by default) a question is one matrix product: about 0.1 ms per 1,000
+claims on one core while the matrix is in cache, more once it is not (100,000 claims: about 20 ms). Above it
+the server also gets an HNSW index (usearch, 8-bit), built once and then updated as vectors come and go; it
+proposes a few times more claims than asked for and their exact cosines order them, so the scores are the same
+as exact search gives. While a large server's index is being built, questions are answered by exact search.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -24,24 +29,159 @@ log = logging.getLogger(__name__)
 
 EMBED_BATCH = 64
 BACKGROUND_LATIN = 24  # the first sentences of BACKGROUND are English: the baseline for English claims
+EXACT_LIMIT = 20_000  # vectors: above this a server's search goes through the approximate index
+ANN_OVERFETCH = 4  # the approximate index proposes this many times the claims asked for (at least ANN_MIN)
+ANN_MIN = 64
+# HNSW: links per node, candidate list while adding and while searching (usearch's names)
+ANN_CONNECTIVITY = 16
+ANN_EXPANSION_ADD = 64
+ANN_EXPANSION_SEARCH = 128
 
 
-@dataclass
-class _ScopeMatrix:
-    state: tuple[int, int]
-    ids: np.ndarray
-    matrix: np.ndarray
-    last_id: int
-    row_of: dict[int, int]
+def _new_ann(dim: int) -> Any:
+    from usearch.index import Index
+
+    return Index(
+        ndim=dim,
+        metric="cos",
+        dtype="i8",  # candidates only: their exact cosines come from the float32 rows
+        connectivity=ANN_CONNECTIVITY,
+        expansion_add=ANN_EXPANSION_ADD,
+        expansion_search=ANN_EXPANSION_SEARCH,
+    )
+
+
+class _Scope:
+    """One server's vectors: float32 rows (contiguous, with room to grow), which claim each row holds (-1: a
+    free row), and above the exact limit an approximate index keyed by claim id.
+
+    ``lock`` guards the arrays (searches read them, updates change rows in place); ``update`` lets one thread at
+    a time bring them up to date with the ledger."""
+
+    def __init__(self, dim: int) -> None:
+        self.lock = threading.Lock()
+        self.update = threading.Lock()
+        self.state: tuple[int, int] | None = None  # the ledger's (count, last row id) when last brought up to date
+        self.last_id = 0
+        self.matrix = np.zeros((0, dim), dtype=np.float32)
+        self.ids = np.zeros(0, dtype=np.int64)
+        self.size = 0  # rows in use (free ones included)
+        self.row_of: dict[int, int] = {}
+        self.free: list[int] = []
+        self.ann: Any = None  # a usearch Index, or None: exact search
+
+    def __len__(self) -> int:
+        return len(self.row_of)
+
+    def put(self, claim_ids: np.ndarray, vectors: np.ndarray) -> None:
+        """Add vectors, or replace the claims' older ones."""
+        if not len(claim_ids):
+            return
+        cids = claim_ids.tolist()
+        with self.lock:
+            if not self.size and len(set(cids)) == len(cids):  # the first load: the rows as read, not a copy
+                self.matrix = np.ascontiguousarray(vectors, dtype=np.float32)
+                self.ids = np.array(claim_ids, dtype=np.int64)
+                self.size = len(cids)
+                self.row_of = {cid: row for row, cid in enumerate(cids)}
+                self.free = []
+            else:
+                rows: list[int | None] = [self.row_of.get(cid) for cid in cids]
+                replaced = [cid for cid, row in zip(cids, rows, strict=True) if row is not None]
+                needed = len(cids) - len(replaced) - len(self.free)
+                if self.size + needed > len(self.matrix):
+                    self._grow(self.size + needed)
+                for n, cid in enumerate(cids):
+                    if rows[n] is None:
+                        row = self.row_of.get(cid)  # the same claim twice in one batch: the last vector wins
+                        if row is None:
+                            row = self.row_of[cid] = self.free.pop() if self.free else self._next_row()
+                        rows[n] = row
+                at = np.array(rows, dtype=np.int64)
+                self.ids[at] = claim_ids
+                self.matrix[at] = vectors
+                if self.ann is not None and replaced:
+                    self.ann.remove(np.array(replaced, dtype=np.uint64))
+            if self.ann is not None:
+                self.ann.add(claim_ids.astype(np.uint64), np.ascontiguousarray(vectors, dtype=np.float32))
+
+    def remove(self, claim_ids: set[int]) -> None:
+        with self.lock:
+            gone = [cid for cid in claim_ids if cid in self.row_of]
+            for cid in gone:
+                row = self.row_of.pop(cid)
+                self.ids[row] = -1
+                self.matrix[row] = 0.0
+                self.free.append(row)
+            if self.ann is not None and gone:
+                self.ann.remove(np.array(gone, dtype=np.uint64))
+
+    def _next_row(self) -> int:
+        self.size += 1
+        return self.size - 1
+
+    def _grow(self, rows: int) -> None:
+        capacity = max(rows, len(self.matrix) + len(self.matrix) // 2, 64)
+        matrix = np.zeros((capacity, self.matrix.shape[1]), dtype=np.float32)
+        matrix[: self.size] = self.matrix[: self.size]
+        ids = np.full(capacity, -1, dtype=np.int64)
+        ids[: self.size] = self.ids[: self.size]
+        self.matrix, self.ids = matrix, ids
+
+    def build_ann(self) -> tuple[Any, int]:
+        """An approximate index of the rows held now, built without the lock: searches go on meanwhile, and rows
+        change only through ``DenseIndex._refresh``, which is the caller (the rows are read, not copied)."""
+        with self.lock:
+            keys = self.ids[: self.size]
+            vectors = self.matrix[: self.size]
+            if self.free:
+                live = keys >= 0
+                keys, vectors = keys[live], vectors[live]
+            keys = keys.astype(np.uint64)
+        index = _new_ann(self.matrix.shape[1])
+        index.add(keys, vectors, threads=1)
+        return index, len(keys)
+
+    def search(self, vector: np.ndarray, k: int) -> list[tuple[int, float]]:
+        with self.lock:
+            if not self.row_of:
+                return []
+            if self.ann is not None and len(self.ann):
+                found = self.ann.search(vector, min(max(k * ANN_OVERFETCH, ANN_MIN), len(self.ann)), threads=1)
+                proposed = [self.row_of.get(cid) for cid in found.keys.tolist()]
+                rows = np.array([row for row in proposed if row is not None], dtype=np.int64)
+                sims = self.matrix[rows] @ vector
+                ids = self.ids[rows]
+            else:
+                sims = self.matrix[: self.size] @ vector
+                ids = self.ids[: self.size]
+                if self.free:
+                    sims[ids < 0] = -np.inf
+            k = min(k, len(self.row_of), len(sims))
+            if k <= 0:
+                return []
+            top = np.argpartition(-sims, k - 1)[:k]
+            top = top[np.lexsort((ids[top], -sims[top]))]
+            return [(int(ids[i]), float(sims[i])) for i in top]
+
+    def similarities(self, vector: np.ndarray, claim_ids: list[int]) -> dict[int, float]:
+        with self.lock:
+            rows = [(cid, self.row_of[cid]) for cid in claim_ids if cid in self.row_of]
+            if not rows:
+                return {}
+            sims = self.matrix[[r for _, r in rows]] @ vector
+        return {cid: float(s) for (cid, _), s in zip(rows, sims, strict=True)}
 
 
 class DenseIndex:
     """Claim vectors of every server, for one embedder. Thread-safe; calls that embed block."""
 
-    def __init__(self, embedder: Embedder) -> None:
+    def __init__(self, embedder: Embedder, *, exact_limit: int = EXACT_LIMIT) -> None:
+        """``exact_limit``: a server with more vectors than this is searched through an approximate index."""
         self.embedder = embedder
+        self.exact_limit = exact_limit
         self.queries = QueryCache(embedder)
-        self._scopes: dict[str, _ScopeMatrix] = {}
+        self._scopes: dict[str, _Scope] = {}
         self._lock = threading.Lock()
         self._background: np.ndarray | None = None
         self._speakers: OrderedDict[str, np.ndarray] = OrderedDict()
@@ -75,8 +215,10 @@ class DenseIndex:
                 progress(done, len(todo))
         if done:
             log.info("Embedded %d claims of %s with %s", done, scope, self.model_id)
-        # speakers' descriptions too (kept in memory), so no question waits for them
+        # speakers' descriptions too (kept in memory), and the scope's vectors (with a large scope's approximate
+        # index), so no question waits for them
         self._embed_speakers([speaker_text(s.name, s.role) for s in ledger.list_speakers(scope)])
+        self._scope(ledger, scope)
         return done
 
     def sync_all(self, ledger: Ledger, *, progress: Callable[[int, int], None] | None = None) -> int:
@@ -95,34 +237,60 @@ class DenseIndex:
 
     # ---------------------------------------------------------------- reading
 
-    def _matrix(self, ledger: Ledger, scope: str, *, fresh: bool = False) -> _ScopeMatrix:
-        """The scope's vectors; ``fresh``: the caller knows nothing changed since it last looked."""
+    def _scope(self, ledger: Ledger, scope: str, *, fresh: bool = False) -> _Scope:
+        """The scope's vectors, up to date; ``fresh``: the caller knows nothing changed since it last looked.
+
+        While another thread brings them up to date, what is held is answered with (it is at most a few writes
+        behind); only a scope never loaded waits."""
         with self._lock:
-            cached = self._scopes.get(scope)
-        if fresh and cached is not None:
-            return cached
+            held = self._scopes.get(scope)
+            if held is None:
+                held = self._scopes[scope] = _Scope(self.embedder.dim)
+        if fresh and held.state is not None:
+            return held
+        if held.state is None:
+            with held.update:
+                self._refresh(ledger, scope, held)
+        elif held.update.acquire(blocking=False):
+            try:
+                self._refresh(ledger, scope, held)
+            finally:
+                held.update.release()
+        return held
+
+    def _refresh(self, ledger: Ledger, scope: str, held: _Scope) -> None:
         state = ledger.vectors.state(scope, self.model_id)
-        if cached is not None and cached.state == state:
-            return cached
+        if state == held.state:
+            return
         dim = self.embedder.dim
-        if cached is not None:
-            new = ledger.vectors.load(scope, self.model_id, dim, after=cached.last_id)
-            added = [int(i) for i in new.claim_ids if int(i) not in cached.row_of]
-            if len(added) == len(new.claim_ids) and len(cached.ids) + len(added) == state[0]:
-                ids = np.concatenate([cached.ids, new.claim_ids])
-                matrix = np.concatenate([cached.matrix, new.vectors])
-                row_of = dict(cached.row_of)
-                row_of.update({int(cid): len(cached.ids) + n for n, cid in enumerate(new.claim_ids)})
-                loaded = _ScopeMatrix(state, ids, matrix, new.last_id, row_of)
-                with self._lock:
-                    self._scopes[scope] = loaded
-                return loaded
-        rows = ledger.vectors.load(scope, self.model_id, dim)
-        row_of = {int(cid): n for n, cid in enumerate(rows.claim_ids)}
-        loaded = _ScopeMatrix(state, rows.claim_ids, rows.vectors, rows.last_id, row_of)
-        with self._lock:
-            self._scopes[scope] = loaded
-        return loaded
+        new = ledger.vectors.load(scope, self.model_id, dim, after=held.last_id)
+        added = len({int(cid) for cid in new.claim_ids} - held.row_of.keys())
+        if held.state is not None and len(held) + added != state[0]:
+            # vectors were deleted (their claims edited or deleted): which ones, from the scope's full list
+            current = ledger.vectors.load(scope, self.model_id, dim)
+            if held.ann is None:  # small: start again from what was just read
+                fresh = _Scope(dim)
+                fresh.put(current.claim_ids, current.vectors)
+                with held.lock:
+                    held.matrix, held.ids, held.size = fresh.matrix, fresh.ids, fresh.size
+                    held.row_of, held.free = fresh.row_of, fresh.free
+                held.state, held.last_id = state, current.last_id
+                self._index_if_large(scope, held)
+                return
+            held.remove(held.row_of.keys() - {int(cid) for cid in current.claim_ids})
+        held.put(new.claim_ids, new.vectors)
+        held.state, held.last_id = state, new.last_id
+        self._index_if_large(scope, held)
+
+    def _index_if_large(self, scope: str, held: _Scope) -> None:
+        """Build the approximate index of a scope that has outgrown exact search (the caller holds ``update``)."""
+        if held.ann is not None or len(held) <= self.exact_limit:
+            return
+        log.info("Indexing the %d vectors of %s for approximate search", len(held), scope)
+        index, count = held.build_ann()
+        with held.lock:  # rows change only through ``update``, which the caller holds: nothing changed meanwhile
+            held.ann = index
+        log.info("Indexed the %d vectors of %s", count, scope)
 
     def background(self) -> np.ndarray:
         if self._background is None:
@@ -159,20 +327,9 @@ class DenseIndex:
         self, ledger: Ledger, scope: str, vector: np.ndarray, k: int, *, fresh: bool = False
     ) -> list[tuple[int, float]]:
         """(claim id, cosine) of the ``k`` closest claims of the scope, best first (removed claims included)."""
-        loaded = self._matrix(ledger, scope, fresh=fresh)
-        if not len(loaded.ids):
-            return []
-        sims = loaded.matrix @ vector
-        k = min(k, len(sims))
-        top = np.argpartition(-sims, k - 1)[:k]
-        top = top[np.argsort(-sims[top], kind="stable")]
-        return [(int(loaded.ids[i]), float(sims[i])) for i in top]
+        return self._scope(ledger, scope, fresh=fresh).search(np.asarray(vector, dtype=np.float32), k)
 
     def similarities(self, ledger: Ledger, scope: str, vector: np.ndarray, claim_ids: list[int]) -> dict[int, float]:
         """Cosine of the question with each of these claims that has a vector."""
-        loaded = self._matrix(ledger, scope, fresh=True)  # search() just checked
-        rows = [(cid, loaded.row_of[cid]) for cid in claim_ids if cid in loaded.row_of]
-        if not rows:
-            return {}
-        sims = loaded.matrix[[r for _, r in rows]] @ vector
-        return {cid: float(s) for (cid, _), s in zip(rows, sims, strict=True)}
+        held = self._scope(ledger, scope, fresh=True)  # search() just checked
+        return held.similarities(np.asarray(vector, dtype=np.float32), claim_ids)

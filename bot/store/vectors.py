@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 DTYPE = np.float16
+LOAD_CHUNK = 20_000  # rows read at a time
 
 
 @dataclass(frozen=True)
@@ -103,14 +104,27 @@ class SqliteVectors:
         return count, last
 
     def load(self, scope: str, model: str, dim: int, *, after: int = 0) -> VectorRows:
-        """A scope's vectors by ``model`` with row id above ``after`` (all of them by default)."""
+        """A scope's vectors by ``model`` with row id above ``after`` (all of them by default).
+
+        Read in chunks, each turned into float16 rows at once: a million rows never exist as Python objects."""
+        ids: list[np.ndarray] = []
+        halves: list[np.ndarray] = []
+        last = after
         with self.lock:
-            rows = self.conn.execute(
+            cursor = self.conn.execute(
                 "SELECT id, claim_id, vector FROM claim_vectors WHERE scope = ? AND model = ? AND id > ? ORDER BY id",
                 [scope, model, after],
-            ).fetchall()
-        if not rows:
+            )
+            while rows := cursor.fetchmany(LOAD_CHUNK):
+                ids.append(np.fromiter((row[1] for row in rows), dtype=np.int64, count=len(rows)))
+                halves.append(np.frombuffer(b"".join(row[2] for row in rows), dtype=DTYPE).reshape(len(rows), dim))
+                last = rows[-1][0]
+        if not ids:
             return VectorRows(np.zeros(0, dtype=np.int64), np.zeros((0, dim), dtype=np.float32), after)
-        ids = np.fromiter((row[1] for row in rows), dtype=np.int64, count=len(rows))
-        matrix = np.frombuffer(b"".join(row[2] for row in rows), dtype=DTYPE).reshape(len(rows), dim)
-        return VectorRows(ids, matrix.astype(np.float32), rows[-1][0])
+        matrix = np.empty((sum(len(part) for part in ids), dim), dtype=np.float32)
+        start = 0
+        while halves:
+            part = halves.pop(0)
+            matrix[start : start + len(part)] = part
+            start += len(part)
+        return VectorRows(np.concatenate(ids), matrix, last)

@@ -1,0 +1,110 @@
+"""DenseIndex on synthetic vectors (no model): the approximate index finds what exact search finds, and follows
+the ledger's vectors as they are added, replaced and deleted."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+import pytest
+
+from bot.matching import DenseIndex
+from bot.store import DEFAULT_SCOPE, Ledger
+
+S = DEFAULT_SCOPE
+DIM = 64
+CLAIMS = 1_500
+LOW_LIMIT = 100  # far below CLAIMS: the approximate index serves the scope
+
+
+class RandomEmbedder:
+    """Only its id and dimension are used: the tests write the claims' vectors themselves."""
+
+    model_id = "random-unit-vectors"
+    dim = DIM
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        raise AssertionError("no question is embedded here")
+
+    def encode_passages(self, texts: Sequence[str]) -> np.ndarray:
+        raise AssertionError("no claim is embedded here")
+
+
+def unit(rng: np.random.Generator, n: int) -> np.ndarray:
+    vectors = rng.standard_normal((n, DIM)).astype(np.float32)
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+def add_claims(ledger: Ledger, n: int) -> list[int]:
+    with ledger.transaction():
+        ledger.db.conn.executemany(
+            "INSERT INTO claims (scope, text, said_at, created_at, updated_at) VALUES (?, ?, '2024-03-22', '', '')",
+            ((S, f"Synthetic claim number {i}.") for i in range(n)),
+        )
+    return [row[0] for row in ledger.db.conn.execute("SELECT id FROM claims WHERE scope = ? ORDER BY id", [S])]
+
+
+@pytest.fixture
+def ledger() -> Iterator[tuple[Ledger, list[int], np.ndarray]]:
+    rng = np.random.default_rng(20)
+    with Ledger.memory() as ledger:
+        ids = add_claims(ledger, CLAIMS)
+        vectors = unit(rng, len(ids))
+        ledger.vectors.put(S, RandomEmbedder.model_id, zip(ids, vectors, strict=True))
+        yield ledger, ids, vectors
+
+
+def test_the_approximate_index_finds_what_exact_search_finds(ledger: tuple[Ledger, list[int], np.ndarray]) -> None:
+    store, _, _ = ledger
+    exact = DenseIndex(RandomEmbedder())
+    approximate = DenseIndex(RandomEmbedder(), exact_limit=LOW_LIMIT)
+    queries = unit(np.random.default_rng(21), 40)
+    recalls = []
+    for query in queries:
+        truth = exact.search(store, S, query, 20)
+        found = approximate.search(store, S, query, 20)
+        assert len(found) == 20
+        recalls.append(len({cid for cid, _ in truth} & {cid for cid, _ in found}) / 20)
+        # the scores are exact cosines, and the order is by them
+        truth_scores = dict(truth)
+        assert all(abs(score - truth_scores[cid]) < 1e-5 for cid, score in found if cid in truth_scores)
+        assert [score for _, score in found] == sorted((score for _, score in found), reverse=True)
+    assert exact._scopes[S].ann is None
+    assert approximate._scopes[S].ann is not None and len(approximate._scopes[S].ann) == CLAIMS
+    assert float(np.mean(recalls)) >= 0.95
+
+
+@pytest.mark.parametrize("exact_limit", [LOW_LIMIT, 1_000_000], ids=["approximate", "exact"])
+def test_added_replaced_and_deleted_vectors_are_followed(
+    ledger: tuple[Ledger, list[int], np.ndarray], exact_limit: int
+) -> None:
+    store, ids, vectors = ledger
+    model = RandomEmbedder.model_id
+    dense = DenseIndex(RandomEmbedder(), exact_limit=exact_limit)
+    edited, deleted, unchanged = ids[10], ids[20], ids[30]
+    assert dense.search(store, S, vectors[10], 1)[0][0] == edited
+    assert (dense._scopes[S].ann is not None) == (exact_limit == LOW_LIMIT)
+
+    # an edit deletes the claim's vector (a trigger), a deletion deletes the claim and its vector
+    store.update_claim(S, edited, text="Edited synthetic claim.", actor="t")
+    store.db.conn.execute("DELETE FROM claims WHERE id = ?", [deleted])
+    hits = dict(dense.search(store, S, vectors[10], 50))
+    assert edited not in hits and dense.search(store, S, vectors[20], 1)[0][0] != deleted
+    assert dense.similarities(store, S, vectors[10], [edited, deleted, unchanged]).keys() == {unchanged}
+
+    # the edited claim's new vector, and a new claim's, are found
+    new_vectors = unit(np.random.default_rng(22), 2)
+    [added] = add_claims(store, 1)[-1:]
+    store.vectors.put(S, model, [(edited, new_vectors[0]), (added, new_vectors[1])])
+    assert dense.search(store, S, new_vectors[0], 1) == [(edited, pytest.approx(1.0, abs=2e-3))]
+    assert dense.search(store, S, new_vectors[1], 1)[0][0] == added
+    assert dense.similarities(store, S, new_vectors[0], [edited])[edited] == pytest.approx(1.0, abs=2e-3)
+    held = dense._scopes[S]
+    assert len(held) == CLAIMS  # one deleted, one added
+    if held.ann is not None:
+        assert len(held.ann) == CLAIMS and deleted not in held.ann and added in held.ann
+
+    # a fresh index reads the same ledger the same way
+    again = DenseIndex(RandomEmbedder(), exact_limit=exact_limit)
+    for query in (new_vectors[0], vectors[30]):
+        assert again.search(store, S, query, 5) == dense.search(store, S, query, 5)
