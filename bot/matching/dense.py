@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
@@ -23,7 +22,7 @@ import numpy as np
 
 from bot.matching.background import BACKGROUND
 from bot.matching.embedding import Embedder, QueryCache
-from bot.store import Ledger, speaker_text
+from bot.store import Ledger
 
 log = logging.getLogger(__name__)
 
@@ -184,7 +183,6 @@ class DenseIndex:
         self._scopes: dict[str, _Scope] = {}
         self._lock = threading.Lock()
         self._background: np.ndarray | None = None
-        self._speakers: OrderedDict[str, np.ndarray] = OrderedDict()
 
     @property
     def model_id(self) -> str:
@@ -215,9 +213,7 @@ class DenseIndex:
                 progress(done, len(todo))
         if done:
             log.info("Embedded %d claims of %s with %s", done, scope, self.model_id)
-        # speakers' descriptions too (kept in memory), and the scope's vectors (with a large scope's approximate
-        # index), so no question waits for them
-        self._embed_speakers([speaker_text(s.name, s.role) for s in ledger.list_speakers(scope)])
+        # the scope's vectors (with a large scope's approximate index) are loaded now, so no question waits
         self._scope(ledger, scope)
         return done
 
@@ -304,24 +300,6 @@ class DenseIndex:
         """How close the question is to statements about nothing in particular (the mean of the closest three)."""
         sims = np.sort(self.background() @ vector)[::-1]
         return float(sims[:3].mean())
-
-    def _embed_speakers(self, speakers: list[str]) -> None:
-        """Embed the speakers' descriptions not yet held (in memory, the last 20,000)."""
-        with self._lock:
-            todo = [text for text in dict.fromkeys(speakers) if text and text not in self._speakers]
-        if todo:
-            made = self.embedder.encode_passages(todo)
-            with self._lock:
-                self._speakers.update(zip(todo, made, strict=True))
-                while len(self._speakers) > 20_000:
-                    self._speakers.popitem(last=False)
-
-    def speaker_similarities(self, vector: np.ndarray, speakers: list[str]) -> dict[str, float]:
-        """Cosine of the question with each speaker's description alone ("name (role)"): how much of a claim's
-        similarity is only its speaker's name."""
-        self._embed_speakers(speakers)
-        with self._lock:
-            return {text: float(self._speakers[text] @ vector) for text in speakers if text in self._speakers}
 
     def search(
         self, ledger: Ledger, scope: str, vector: np.ndarray, k: int, *, fresh: bool = False

@@ -20,7 +20,7 @@ from bot.store.bulk import (
 )
 from bot.store.migrate import MigrationReport, migrate_ledger
 from bot.store.sqlite import DEFAULT_SCOPE, Ledger, claim_record, incident_record, speaker_record
-from bot.store.vectors import claim_text, speaker_text
+from bot.store.vectors import claim_text
 
 
 def open_store(url_or_path):  # a str or Path; returns a bot.store.base.Store
@@ -59,6 +59,5 @@ __all__ = [
     "now",
     "restore",
     "speaker_record",
-    "speaker_text",
     "write_batch",
 ]
