@@ -125,7 +125,6 @@ class _Query:
     wants_evidence: bool
     speakers: set[int]
     processed: str
-    cleaned: str = ""  # the question without links, mentions and signatures: what is embedded
     norm_set: set[str] = field(default_factory=set)
     name_words: set[str] = field(default_factory=set)  # the words that name the speakers asked about
     about: list[_Term] = field(default_factory=list)  # what it asks about beyond the names ("born", "f-16")
@@ -232,7 +231,6 @@ class Matcher:
             speakers=speakers,
             processed=utils.default_process(" ".join(t.word for t in terms)),
             name_words=name_words,
-            cleaned=cleaned,
         )
         query.norm_set = {t.norm for t in terms} | {norm(t.correction) for t in terms if t.correction}
         if speakers:
@@ -344,7 +342,7 @@ class Matcher:
             )
         query = self._parse(scope, question)
         candidates = self._candidates(scope, query) + self._dated(scope, query) + self._named(scope, query)
-        semantic = self._semantic(scope, query.cleaned)
+        semantic = self._semantic(scope, question)  # as asked: a tweet's signature names who said it
         if semantic is not None:
             candidates += [(claim_id, 0.0) for claim_id, _ in semantic.hits]
         scored = self._rank(scope, query, candidates, semantic)
