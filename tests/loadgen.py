@@ -8,7 +8,8 @@ import statistics
 import time
 from dataclasses import dataclass
 
-from tests.emulator import MANAGE_GUILD, DiscordEmulator, Guild
+from tests.emulator import MANAGE_GUILD, DiscordEmulator, EmulatedInteraction, Guild
+from tests.emulator.rules import FLAG_LOADING
 from tests.harness import Running
 
 QUESTIONS = [
@@ -32,13 +33,14 @@ class BurstResult:
     late: int
     writes: int
     worst_stall: float
+    answers: list[float]  # seconds from each /ask to its final answer (the "thinking…" message replaced)
 
     @property
     def throughput(self) -> float:
         return self.interactions / self.seconds if self.seconds else 0.0
 
-    def percentile(self, p: float) -> float:
-        ordered = sorted(self.latencies)
+    def percentile(self, p: float, values: list[float] | None = None) -> float:
+        ordered = sorted(self.latencies if values is None else values)
         return ordered[min(int(len(ordered) * p), len(ordered) - 1)] if ordered else 0.0
 
     def table(self) -> str:
@@ -48,6 +50,9 @@ class BurstResult:
             f"| {self.interactions} | {self.writes} | {self.seconds:.2f} | {self.throughput:.0f} |"
             f" {statistics.median(self.latencies) * 1000:.0f} / {self.percentile(0.95) * 1000:.0f} /"
             f" {max(self.latencies) * 1000:.0f} | {self.late} | {len(self.errors)} | {self.worst_stall * 1000:.0f} |"
+            "\n\n| /ask answered | final answer median / p95 / max ms |\n|---|---|\n"
+            f"| {len(self.answers)} | {self.percentile(0.5, self.answers) * 1000:.0f} /"
+            f" {self.percentile(0.95, self.answers) * 1000:.0f} / {max(self.answers, default=0) * 1000:.0f} |"
         )
 
 
@@ -72,12 +77,20 @@ async def burst(
     stop = asyncio.Event()
     watcher = asyncio.create_task(watch_loop(stop))
     records = []
+    answers: list[float] = []
     started = time.perf_counter()
+
+    def final(inter: EmulatedInteraction) -> bool:
+        shown = inter.original or (inter.visible[0] if inter.visible else None)
+        return shown is not None and not int(shown.get("flags") or 0) & FLAG_LOADING
 
     async def one_ask(i: int) -> None:
         await asyncio.sleep(rng.random() * spread)
         user = users[i % members]
-        records.append(await emu.slash(guild.id, guild.channel_id, user.id, "ask", {"question": rng.choice(QUESTIONS)}))
+        inter = await emu.slash(guild.id, guild.channel_id, user.id, "ask", {"question": rng.choice(QUESTIONS)})
+        records.append(inter)
+        if await emu.wait_until(lambda: final(inter) or inter.errors, timeout=30, what="the final answer") is True:
+            answers.append(emu.now() - inter.dispatched_at)
 
     async def one_write(i: int) -> None:
         await asyncio.sleep(rng.random() * spread)
@@ -99,4 +112,4 @@ async def burst(
     latencies = [r.latency for r in records if r.latency is not None]
     errors = [e for r in records for e in r.errors]
     late = sum(1 for x in latencies if x > 3.0)
-    return BurstResult(len(records), seconds, latencies, errors, late, writes, worst)
+    return BurstResult(len(records), seconds, latencies, errors, late, writes, worst, answers)

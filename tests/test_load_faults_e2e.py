@@ -15,6 +15,7 @@ async def test_burst_of_questions_while_moderators_write(emu: DiscordEmulator, g
     assert result.errors == []
     assert result.late == 0
     assert len(result.latencies) == result.interactions
+    assert len(result.answers) == 120, "every /ask got its final answer"
     revisions = await running.service.read(
         lambda ledger: [r for r in ledger.recent_revisions(guild.id, limit=500) if r.actor.startswith("burst-mod")]
     )
