@@ -45,6 +45,9 @@ def runs_server(bot: ChangeTarget, scope: str) -> bool:
     return scope.isdigit() and bot.get_guild(int(scope)) is not None
 
 
+ASKERS = 6  # threads answering questions
+
+
 class LedgerService:
     """``dense`` (optional) adds semantic matching: question vectors are made on the reader threads, claim
     vectors on an embedder thread of their own after each write, so neither the loop nor the writer waits."""
@@ -62,6 +65,10 @@ class LedgerService:
         self._opened_lock = threading.Lock()
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="ledger-writer")
         self._readers = ThreadPoolExecutor(readers, thread_name_prefix="ledger-reader")
+        # Questions on threads of their own, so a burst of them (each may wait for the model) never delays the
+        # quick reads a command needs before it answers (the moderator role); questions asked together are
+        # embedded together (QueryCache), so more threads mean larger batches, not more model calls.
+        self._askers = ThreadPoolExecutor(max(readers, ASKERS), thread_name_prefix="ledger-asker")
         self._feed: ChangeFeed | None = None
         self._relay_task: asyncio.Task[None] | None = None
         # Open the writer first, in its own thread, so migrations run before any reader connects.
@@ -118,7 +125,7 @@ class LedgerService:
 
     async def ask(self, scope: str, question: str, *, top: int = 5) -> Answer:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._readers, lambda: self._matcher().ask(scope, question, top=top))
+        return await loop.run_in_executor(self._askers, lambda: self._matcher().ask(scope, question, top=top))
 
     async def autocomplete(self, scope: str, text: str, *, limit: int = 25) -> list[tuple[str, str]]:
         loop = asyncio.get_running_loop()
@@ -227,6 +234,7 @@ class LedgerService:
         self._embedder.shutdown(wait=True, cancel_futures=True)
         self._writer.shutdown(wait=True)
         self._readers.shutdown(wait=True)
+        self._askers.shutdown(wait=True)
         with self._opened_lock:
             for ledger in self._opened:
                 try:

@@ -76,34 +76,68 @@ def _normalised(matrix: np.ndarray) -> np.ndarray:
 
 
 class QueryCache:
-    """Question vectors by text, so a question asked again (or by many members at once) is embedded once."""
+    """Question vectors by text: a question asked again (or by many members at once) is embedded once, and
+    questions asked at the same time from several threads are embedded together, in one call of the model:
+    the first thread to need the model embeds every question waiting, the others wait for it."""
 
-    def __init__(self, embedder: Embedder, size: int = 2048) -> None:
+    def __init__(self, embedder: Embedder, size: int = 2048, batch: int = 32) -> None:
         self.embedder = embedder
         self.size = size
+        self.batch = batch
+        self.calls = 0  # calls of the model (for tests and benchmarks)
         self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._lock = threading.Lock()
+        self._waiting: dict[str, None] = {}  # questions some thread needs, in arrival order
+        self._busy = False  # a thread is embedding
+        self._cond = threading.Condition()
+
+    @property
+    def pending(self) -> int:
+        """Questions some thread needs that have no vector yet (being embedded, or waiting for the model)."""
+        with self._cond:
+            return len(self._waiting)
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
-        with self._lock:
-            todo = list(dict.fromkeys(t for t in texts if t not in self._vectors))
-        if todo:
-            fresh = self.embedder.encode_queries(todo)
-            with self._lock:
-                for text, vector in zip(todo, fresh, strict=True):
-                    self._vectors[text] = vector
-                while len(self._vectors) > self.size:
-                    self._vectors.popitem(last=False)
-        with self._lock:
-            out = []
+        found: dict[str, np.ndarray] = {}
+        with self._cond:
             for text in texts:
-                vector = self._vectors.get(text)
-                if vector is None:  # evicted meanwhile by a large batch: embed it again
-                    vector = self.embedder.encode_queries([text])[0]
-                else:
+                if text in self._vectors:
+                    found[text] = self._vectors[text]
                     self._vectors.move_to_end(text)
-                out.append(vector)
-        return np.stack(out) if out else np.zeros((0, self.embedder.dim), dtype=np.float32)
+                else:
+                    self._waiting[text] = None
+            while any(text not in found for text in texts):
+                for text in texts:
+                    if text not in found and text in self._vectors:
+                        found[text] = self._vectors[text]
+                if all(text in found for text in texts):
+                    break
+                if self._busy:
+                    self._cond.wait()
+                    continue
+                for text in texts:  # evicted, or dropped by a failed call: wanted again
+                    if text not in found:
+                        self._waiting.setdefault(text, None)
+                self._embed_waiting()
+        return np.stack([found[t] for t in texts]) if texts else np.zeros((0, self.embedder.dim), dtype=np.float32)
+
+    def _embed_waiting(self) -> None:
+        """Embed what is waiting (called holding the lock; the model runs without it)."""
+        todo = list(self._waiting)[: max(self.batch, 1)]
+        self._busy = True
+        self._cond.release()
+        try:
+            fresh = self.embedder.encode_queries(todo)
+        finally:
+            self._cond.acquire()
+            self._busy = False
+            for text in todo:
+                self._waiting.pop(text, None)
+            self._cond.notify_all()
+        self.calls += 1
+        for text, vector in zip(todo, fresh, strict=True):
+            self._vectors[text] = vector
+        while len(self._vectors) > self.size:
+            self._vectors.popitem(last=False)
 
 
 def default_embedder(enabled: bool = True) -> Embedder | None:
