@@ -45,7 +45,7 @@ def runs_server(bot: ChangeTarget, scope: str) -> bool:
     return scope.isdigit() and bot.get_guild(int(scope)) is not None
 
 
-ASKERS = 6  # threads answering questions
+ASKERS = 2  # threads answering questions (more contend for the GIL with the event loop)
 
 
 class LedgerService:
