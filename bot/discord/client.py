@@ -14,7 +14,7 @@ from discord.ext import commands
 
 from bot.config import Settings, read_dotenv
 from bot.discord.service import LedgerService
-from bot.errors import LedgerError
+from bot.errors import InvalidInputError, LedgerError
 
 log = logging.getLogger(__name__)
 
@@ -262,3 +262,43 @@ class ShardedClaimLedgerBot(ClaimLedgerBot, commands.AutoShardedBot):
     async def on_shard_ready(self, shard_id: int) -> None:
         guilds = sum(1 for guild in self.guilds if guild.shard_id == shard_id)
         log.info("Shard %d of %s ready with %d server(s)", shard_id, self.shard_count, guilds)
+
+
+def command_label(command: app_commands.AppCommand) -> str:
+    """How a user finds a command in Discord: ``/ask``, or a context menu's name and kind."""
+    if command.type is discord.AppCommandType.chat_input:
+        return f"/{command.name}"
+    kind = "message menu" if command.type is discord.AppCommandType.message else "user menu"
+    return f"{command.name} ({kind})"
+
+
+async def clear_commands(token: str, guild_id: int | None = None) -> list[app_commands.AppCommand]:
+    """Remove every command of the application from one server, or globally (``guild_id`` None): Discord's bulk
+    overwrite with an empty list. Returns the commands that were registered there. Logs in over REST only and needs
+    no ledger. Discord's refusals are raised as :class:`LedgerError`, one sentence each."""
+    client = discord.Client(intents=discord.Intents.default())  # never connects to the gateway
+    tree: app_commands.CommandTree[discord.Client] = app_commands.CommandTree(client)  # empty: syncing it clears
+    guild = discord.Object(id=guild_id) if guild_id is not None else None
+    try:
+        async with client:
+            await client.login(token)
+            registered = await tree.fetch_commands(guild=guild)
+            if registered:
+                await tree.sync(guild=guild)
+            log.info("Cleared %d commands (guild %s)", len(registered), guild_id)
+            return registered
+    except discord.LoginFailure:
+        raise InvalidInputError(
+            "Discord rejected the token (401 Unauthorized); copy a fresh one from the Developer Portal"
+            " (Bot → Reset Token) into DISCORD_TOKEN."
+        ) from None
+    except discord.HTTPException as error:
+        details = f"{error.text or 'no details'}, code {error.code}"
+        if guild_id is not None and (error.code == 50001 or isinstance(error, discord.NotFound)):
+            raise InvalidInputError(
+                f"Discord refused server {guild_id} ({details}): the bot is not in that server or the ID is wrong;"
+                " copy the ID with Developer Mode on: right-click the server → Copy Server ID."
+            ) from None
+        raise LedgerError(f"Discord returned an error ({error.status}, {details}).") from None
+    except OSError as error:
+        raise LedgerError(f"Cannot reach Discord: {error}.") from None

@@ -2017,19 +2017,24 @@ class DiscordEmulator:
         return 200, self.commands.get(None, [])
 
     async def _put_commands(self, ctx: RequestContext, app_id: str) -> tuple[int, Any]:
+        """Bulk overwrite: the list given replaces the global commands (an empty list removes them all)."""
         self._check_app(app_id)
         return 200, self._overwrite_commands(None, ctx.json)
 
-    async def _get_guild_commands(self, ctx: RequestContext, app_id: str, guild_id: str) -> tuple[int, Any]:
-        self._check_app(app_id)
-        if int(guild_id) not in self.guilds:
-            raise ApiError(404, 10004, "Unknown Guild")
-        return 200, self.commands.get(int(guild_id), [])
-
-    async def _put_guild_commands(self, ctx: RequestContext, app_id: str, guild_id: str) -> tuple[int, Any]:
+    def _check_app_guild(self, app_id: str, guild_id: str) -> None:
+        """403 Missing Access, reading or writing a server's commands, as Discord answers for a server the
+        application is not in (the emulator knows only its own guilds, so any other id gets it too)."""
         self._check_app(app_id)
         if int(guild_id) not in self.guilds:
             raise ApiError(403, 50001, "Missing Access")
+
+    async def _get_guild_commands(self, ctx: RequestContext, app_id: str, guild_id: str) -> tuple[int, Any]:
+        self._check_app_guild(app_id, guild_id)
+        return 200, self.commands.get(int(guild_id), [])
+
+    async def _put_guild_commands(self, ctx: RequestContext, app_id: str, guild_id: str) -> tuple[int, Any]:
+        """Bulk overwrite: the list given replaces the guild's commands (an empty list removes them all)."""
+        self._check_app_guild(app_id, guild_id)
         return 200, self._overwrite_commands(int(guild_id), ctx.json)
 
     def _overwrite_commands(self, scope: int | None, body: Any) -> list[dict[str, Any]]:
