@@ -154,8 +154,13 @@ class ClaimLedgerBot(commands.Bot):
         ledger: LedgerService,
         extensions: Sequence[str] = DEFAULT_EXTENSIONS,
         message_content: bool | None = None,
+        message_content_refused: bool = False,
         **options: Any,
     ) -> None:
+        """``message_content``: ask for the Message Content intent (default: :func:`message_content_requested`).
+        A client's intents are fixed once it is made: when Discord refuses the intent (4014, not enabled in the
+        Developer Portal), :meth:`start` raises :class:`discord.PrivilegedIntentsRequired` and
+        :func:`bot.discord.runner.run_bot` makes a new bot without it, ``message_content_refused=True``."""
         if message_content is None:
             message_content = message_content_requested(settings)
         options.setdefault("intents", intents(message_content=message_content))
@@ -171,25 +176,12 @@ class ClaimLedgerBot(commands.Bot):
         self.ledger = ledger
         self.initial_extensions = tuple(extensions)
         self.failed_extensions: dict[str, BaseException] = {}
-        self.message_content_refused = False
+        self.message_content_refused = message_content_refused
 
     @property
     def watching(self) -> bool:
         """Watched channels work only with the Message Content intent requested and granted."""
         return self.intents.message_content and not self.message_content_refused
-
-    async def connect(self, *, reconnect: bool = True) -> None:
-        """Connect; when Discord refuses the Message Content intent (not enabled in the Developer Portal), say so
-        once and go on without it: watched channels are off, everything else works."""
-        try:
-            await super().connect(reconnect=reconnect)
-        except discord.PrivilegedIntentsRequired:
-            if not self.intents.message_content:
-                raise
-            warn_message_content_refused()
-            self.message_content_refused = True
-            self._connection._intents.message_content = False  # noqa: SLF001 (discord.py keeps no public setter)
-            await super().connect(reconnect=reconnect)
 
     async def setup_hook(self) -> None:
         for extension in self.initial_extensions:
@@ -236,8 +228,8 @@ class ShardedClaimLedgerBot(ClaimLedgerBot, commands.AutoShardedBot):
     of ``shard_count`` by default); Discord sends each shard the events of its guilds, ``(guild_id >> 22) %
     shard_count``, and direct messages to shard 0.
 
-    Discord refusing the Message Content intent stops it (discord.py closes a sharded client before saying so);
-    :func:`bot.discord.runner.run_bot` then starts a new one without the intent."""
+    Discord refusing the Message Content intent stops it, as it stops the unsharded bot (discord.py closes a sharded
+    client before saying so); :func:`bot.discord.runner.run_bot` then starts a new one without the intent."""
 
     def __init__(
         self,
@@ -255,9 +247,6 @@ class ShardedClaimLedgerBot(ClaimLedgerBot, commands.AutoShardedBot):
             shard_ids=list(shard_ids) if shard_ids is not None else None,
             **options,
         )
-
-    async def connect(self, *, reconnect: bool = True) -> None:
-        await commands.AutoShardedBot.connect(self, reconnect=reconnect)
 
     async def on_shard_ready(self, shard_id: int) -> None:
         guilds = sum(1 for guild in self.guilds if guild.shard_id == shard_id)
