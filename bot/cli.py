@@ -4,6 +4,7 @@ the bot uses."""
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import logging
 import sqlite3
@@ -13,7 +14,7 @@ from pathlib import Path
 from typing import Any, TextIO, cast
 
 from bot.config import Settings, is_url
-from bot.errors import ImportFileError, LedgerError, location
+from bot.errors import ImportFileError, InvalidInputError, LedgerError, location
 from bot.formats import export_text, import_file
 from bot.matching import INLINE_EMBED, DenseIndex, Matcher, default_embedder
 from bot.progress import ProgressBar
@@ -129,8 +130,23 @@ def build_parser() -> argparse.ArgumentParser:
         help="the shards this process runs, e.g. 0,1 or 0-3 (default: $CLAIMLEDGER_SHARD_IDS, else all N)",
     )
 
-    sync = with_db(sub.add_parser("sync", help="register the slash commands with Discord"))
-    sync.add_argument("--guild", type=int, help="sync to this server only (instant); default: global")
+    sync = with_db(
+        sub.add_parser(
+            "sync",
+            help="register the slash commands with Discord (--clear removes them)",
+            description="Register the commands in one server (--guild ID: instant, for testing) or globally (every"
+            " server; Discord may take up to an hour to show changes). Do one or the other: a server with both shows"
+            " every command twice. --clear removes the bot's commands from where sync would register them.",
+        )
+    )
+    sync.add_argument(
+        "--guild",
+        metavar="ID",
+        help="this server only (instant); default: $CLAIMLEDGER_DEV_GUILD, else global (every server)",
+    )
+    sync.add_argument(
+        "--clear", action="store_true", help="remove the bot's commands from that server, or the global ones"
+    )
     return parser
 
 
@@ -369,6 +385,55 @@ def cmd_run(args: argparse.Namespace, settings: Settings, out: TextIO, *, sync_g
     )
 
 
+MAX_SNOWFLAKE = 2**63 - 1
+
+
+def guild_id_of(text: str | None) -> int | None:
+    """The server ID given to ``--guild`` (a Discord snowflake), or None; a sentence on anything else."""
+    if text is None:
+        return None
+    raw = text.strip()
+    if not raw.isascii() or not raw.isdigit() or not 0 < int(raw) <= MAX_SNOWFLAKE:
+        raise InvalidInputError(
+            f"--guild takes a server ID, a number such as 1234567890123456789, not {text!r}; in Discord, turn on"
+            " Developer Mode, then right-click the server → Copy Server ID."
+        )
+    return int(raw)
+
+
+def cmd_sync(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    """``claimledger sync [--guild ID] [--clear]``: register the commands, or remove them (a bulk overwrite with an
+    empty list), in one server or globally."""
+    guild_id = guild_id_of(args.guild)
+    if not args.clear:
+        return cmd_run(args, settings, out, sync_guild=guild_id)
+    if not settings.token:
+        print(
+            "claimledger sync: DISCORD_TOKEN is not set; put the bot's token in the environment or in a .env file"
+            " (see README, 'Running the bot').",
+            file=sys.stderr,
+        )
+        return 2
+    from bot.discord.client import clear_commands, command_label  # imports discord.py only when needed
+
+    target = guild_id or settings.dev_guild
+    removed = asyncio.run(clear_commands(settings.token, target))
+    if target:
+        where = f"server {target}" + (" (CLAIMLEDGER_DEV_GUILD)" if guild_id is None else "")
+        if not removed:
+            out.write(f"Nothing to remove: the bot has no commands in {where}.\n")
+        else:
+            out.write(f"Removed {len(removed)} commands from {where}: {', '.join(map(command_label, removed))}.\n")
+    elif not removed:
+        out.write("Nothing to remove: the bot has no global commands.\n")
+    else:
+        out.write(
+            f"Removed {len(removed)} global commands: {', '.join(map(command_label, removed))}."
+            " Discord may take up to an hour to update every server.\n"
+        )
+    return 0
+
+
 COMMANDS = {
     "ask": cmd_ask,
     "import": cmd_import,
@@ -391,8 +456,10 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
             format="%(asctime)s %(levelname)s %(name)s: %(message)s",
             stream=sys.stderr,
         )
-        if args.command in ("run", "sync"):
-            return cmd_run(args, settings, out, sync_guild=getattr(args, "guild", None))
+        if args.command == "run":
+            return cmd_run(args, settings, out)
+        if args.command == "sync":
+            return cmd_sync(args, settings, out)
         return COMMANDS[args.command](args, settings, out)
     except ImportFileError as err:
         print(f"claimledger {args.command}: {err}", file=sys.stderr)

@@ -9,13 +9,17 @@ import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from bot.config import Settings
+from bot.discord import runner
 from bot.discord.client import ClaimLedgerBot
 from bot.watching import not_relevant_key, parse_ids, text_hash
 from tests.emulator import MANAGE_GUILD, Channel, DiscordEmulator, Guild, Member, StoredMessage, rules
 from tests.harness import Running, running_bot
+from tests.paths import REPO_ROOT
 
 ISIS = "ISIS claimed responsibility for the Crocus City Hall attack"
 REFS = ["crocus-2024-002", "crocus-2024-003", "crocus-2024-005", "crocus-2024-010", "crocus-2024-012"]
@@ -266,21 +270,52 @@ async def test_no_reply_without_the_intent(
 
 
 async def test_intent_refused_by_discord_runs_with_watching_off(
-    emu: DiscordEmulator, guild: Guild, mod: Member, member: Member, db_path: Path, caplog: pytest.LogCaptureFixture
+    emu: DiscordEmulator,
+    guild: Guild,
+    mod: Member,
+    member: Member,
+    db_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """A client's intents are fixed when it is made: the runner makes a second bot without the intent."""
+    made: list[ClaimLedgerBot] = []
+    real = runner.make_bot
+
+    def recording(*args: Any, **kwargs: Any) -> ClaimLedgerBot:
+        made.append(real(*args, **kwargs, guild_ready_timeout=0.05))
+        return made[-1]
+
+    monkeypatch.setattr(runner, "make_bot", recording)
     emu.privileged_intents = 0  # Message Content not enabled in the Developer Portal: IDENTIFY closes with 4014
     caplog.set_level(logging.INFO, logger="bot.discord.client")
-    async for world in start_world(emu, guild, mod, member, db_path, message_content=True):
-        bot = world.run.bot
+    settings = Settings(
+        db_path=db_path, token="emulated-token", seed_dir=REPO_ROOT / "data", message_content=True, semantic=False
+    )
+    task = asyncio.create_task(runner._main(settings, db_path, sync_only=False, sync_guild=None))
+    try:
+        bot = await emu.wait_until(lambda: len(made) == 2 and made[1].is_ready() and made[1], 10, "a second bot")
+        assert made[0].intents.message_content and made[0].is_closed() and not made[0].message_content_refused
         assert bot.message_content_refused and not bot.watching
         assert not emu.identify_payloads[-1]["intents"] & rules.INTENT_MESSAGE_CONTENT
         lines = [r.getMessage() for r in caplog.records if "Message Content intent" in r.getMessage()]
         assert len(lines) == 1 and "Watched channels are off" in lines[0]
-        _, outcome, _ = await world.say(ISIS)
+        await bot.ledger.ensure_seeded(guild.id, settings.seed_dir)
+        await bot.sync_commands(guild.id)
+        chat, checks = emu.add_channel(guild.id, "claims-chat"), Checks(bot)
+        adding = await emu.slash(guild.id, guild.channel_id, mod.id, "ledger watch add", {"channel": chat})
+        added = await adding.wait_message()
+        assert added["content"].startswith(f"Watching <#{chat.id}>") and "Watching is off" in added["content"]
+        outcome, _ = await checks.wait(await emu.post_message(chat, member, ISIS))
         assert outcome == "watching off"
+        assert not [m for m in emu.channel_messages(chat) if int(m["author"]["id"]) == emu.bot_user.id]
         # the rest of the bot works
         inter = await emu.slash(guild.id, guild.channel_id, member.id, "ask", {"question": "who claimed the attack"})
         assert (await inter.wait_message())["embeds"]
+    finally:
+        for made_bot in made:
+            await made_bot.close()
+        assert await asyncio.wait_for(task, timeout=10) == 0
 
 
 async def test_record_as_claim_prefills_and_saves(world: World) -> None:

@@ -14,7 +14,7 @@ from discord.ext import commands
 
 from bot.config import Settings, read_dotenv
 from bot.discord.service import LedgerService
-from bot.errors import LedgerError
+from bot.errors import InvalidInputError, LedgerError
 
 log = logging.getLogger(__name__)
 
@@ -154,8 +154,13 @@ class ClaimLedgerBot(commands.Bot):
         ledger: LedgerService,
         extensions: Sequence[str] = DEFAULT_EXTENSIONS,
         message_content: bool | None = None,
+        message_content_refused: bool = False,
         **options: Any,
     ) -> None:
+        """``message_content``: ask for the Message Content intent (default: :func:`message_content_requested`).
+        A client's intents are fixed once it is made: when Discord refuses the intent (4014, not enabled in the
+        Developer Portal), :meth:`start` raises :class:`discord.PrivilegedIntentsRequired` and
+        :func:`bot.discord.runner.run_bot` makes a new bot without it, ``message_content_refused=True``."""
         if message_content is None:
             message_content = message_content_requested(settings)
         options.setdefault("intents", intents(message_content=message_content))
@@ -171,25 +176,12 @@ class ClaimLedgerBot(commands.Bot):
         self.ledger = ledger
         self.initial_extensions = tuple(extensions)
         self.failed_extensions: dict[str, BaseException] = {}
-        self.message_content_refused = False
+        self.message_content_refused = message_content_refused
 
     @property
     def watching(self) -> bool:
         """Watched channels work only with the Message Content intent requested and granted."""
         return self.intents.message_content and not self.message_content_refused
-
-    async def connect(self, *, reconnect: bool = True) -> None:
-        """Connect; when Discord refuses the Message Content intent (not enabled in the Developer Portal), say so
-        once and go on without it: watched channels are off, everything else works."""
-        try:
-            await super().connect(reconnect=reconnect)
-        except discord.PrivilegedIntentsRequired:
-            if not self.intents.message_content:
-                raise
-            warn_message_content_refused()
-            self.message_content_refused = True
-            self._connection._intents.message_content = False  # noqa: SLF001 (discord.py keeps no public setter)
-            await super().connect(reconnect=reconnect)
 
     async def setup_hook(self) -> None:
         for extension in self.initial_extensions:
@@ -236,8 +228,8 @@ class ShardedClaimLedgerBot(ClaimLedgerBot, commands.AutoShardedBot):
     of ``shard_count`` by default); Discord sends each shard the events of its guilds, ``(guild_id >> 22) %
     shard_count``, and direct messages to shard 0.
 
-    Discord refusing the Message Content intent stops it (discord.py closes a sharded client before saying so);
-    :func:`bot.discord.runner.run_bot` then starts a new one without the intent."""
+    Discord refusing the Message Content intent stops it, as it stops the unsharded bot (discord.py closes a sharded
+    client before saying so); :func:`bot.discord.runner.run_bot` then starts a new one without the intent."""
 
     def __init__(
         self,
@@ -256,9 +248,46 @@ class ShardedClaimLedgerBot(ClaimLedgerBot, commands.AutoShardedBot):
             **options,
         )
 
-    async def connect(self, *, reconnect: bool = True) -> None:
-        await commands.AutoShardedBot.connect(self, reconnect=reconnect)
-
     async def on_shard_ready(self, shard_id: int) -> None:
         guilds = sum(1 for guild in self.guilds if guild.shard_id == shard_id)
         log.info("Shard %d of %s ready with %d server(s)", shard_id, self.shard_count, guilds)
+
+
+def command_label(command: app_commands.AppCommand) -> str:
+    """How a user finds a command in Discord: ``/ask``, or a context menu's name and kind."""
+    if command.type is discord.AppCommandType.chat_input:
+        return f"/{command.name}"
+    kind = "message menu" if command.type is discord.AppCommandType.message else "user menu"
+    return f"{command.name} ({kind})"
+
+
+async def clear_commands(token: str, guild_id: int | None = None) -> list[app_commands.AppCommand]:
+    """Remove every command of the application from one server, or globally (``guild_id`` None): Discord's bulk
+    overwrite with an empty list. Returns the commands that were registered there. Logs in over REST only and needs
+    no ledger. Discord's refusals are raised as :class:`LedgerError`, one sentence each."""
+    client = discord.Client(intents=discord.Intents.default())  # never connects to the gateway
+    tree: app_commands.CommandTree[discord.Client] = app_commands.CommandTree(client)  # empty: syncing it clears
+    guild = discord.Object(id=guild_id) if guild_id is not None else None
+    try:
+        async with client:
+            await client.login(token)
+            registered = await tree.fetch_commands(guild=guild)
+            if registered:
+                await tree.sync(guild=guild)
+            log.info("Cleared %d commands (guild %s)", len(registered), guild_id)
+            return registered
+    except discord.LoginFailure:
+        raise InvalidInputError(
+            "Discord rejected the token (401 Unauthorized); copy a fresh one from the Developer Portal"
+            " (Bot → Reset Token) into DISCORD_TOKEN."
+        ) from None
+    except discord.HTTPException as error:
+        details = f"{error.text or 'no details'}, code {error.code}"
+        if guild_id is not None and (error.code == 50001 or isinstance(error, discord.NotFound)):
+            raise InvalidInputError(
+                f"Discord refused server {guild_id} ({details}): the bot is not in that server or the ID is wrong;"
+                " copy the ID with Developer Mode on: right-click the server → Copy Server ID."
+            ) from None
+        raise LedgerError(f"Discord returned an error ({error.status}, {details}).") from None
+    except OSError as error:
+        raise LedgerError(f"Cannot reach Discord: {error}.") from None

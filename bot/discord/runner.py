@@ -60,24 +60,34 @@ async def _main(settings: Settings, db_path: str | Path, *, sync_only: bool, syn
     service = LedgerService(db_path, threshold=settings.match_threshold, dense=dense)
     service.schedule_embedding()  # claims imported or edited while the bot was off
     message_content = message_content_requested(settings)
+    refused = False
     try:
         while True:
             try:
                 return await _run(settings, service, sync_only=sync_only, sync_guild=sync_guild,
-                                  message_content=message_content)  # fmt: skip
+                                  message_content=message_content, refused=refused)  # fmt: skip
             except discord.PrivilegedIntentsRequired:
-                if not (message_content and settings.sharded and not sync_only):
+                if not (message_content and not sync_only):
                     raise
-                warn_message_content_refused()  # a sharded client closed itself: start again without the intent
-                message_content = False
+                # a client's intents are fixed when it is made: start a new one without the intent (watching off)
+                warn_message_content_refused()
+                message_content, refused = False, True
     finally:
         service.close()
 
 
 async def _run(
-    settings: Settings, service: LedgerService, *, sync_only: bool, sync_guild: int | None, message_content: bool
+    settings: Settings,
+    service: LedgerService,
+    *,
+    sync_only: bool,
+    sync_guild: int | None,
+    message_content: bool,
+    refused: bool = False,
 ) -> int:
-    async with make_bot(settings, service, sync_only=sync_only, message_content=message_content) as bot:
+    async with make_bot(
+        settings, service, sync_only=sync_only, message_content=message_content, message_content_refused=refused
+    ) as bot:
         assert settings.token is not None
         if sync_only:
             await bot.login(settings.token)

@@ -116,6 +116,13 @@ Discord does), ``pin_system_messages`` (the type 6 "pinned a message" notice, as
 ``internal_errors`` lists exceptions inside the emulator (answered 400 code 0 so discord.py fails fast instead of
 retrying a 5xx); assert it stays empty.
 
+Modules: ``state`` (the world, messages, commands, interactions, the clock), ``driver`` (this test-side API),
+``rest`` (the HTTP server, faults, shared helpers; session, DM and guild routes), ``routes_commands``,
+``routes_interactions`` (callbacks and webhooks), ``routes_messages`` (channels, messages, pins, reactions),
+``records`` (``RecordedRequest``, ``ResponseRecord``, ``EmulatedInteraction``, ``CallbackType``: the interaction
+callback types 4–9 as an ``IntEnum``), ``errors``, ``gateway``, ``payloads``, ``rules``; ``server`` puts them
+together as ``DiscordEmulator`` and holds the route table.
+
 Pitfalls (discord.py's behaviour, not the emulator's):
 
 - ``guild_ready_timeout`` defaults to 2 s before on_ready: pass ``guild_ready_timeout=0.05``.
@@ -129,7 +136,9 @@ Pitfalls (discord.py's behaviour, not the emulator's):
 from __future__ import annotations
 
 from . import rules
+from .errors import CommandHiddenError, EmulatorError, EmulatorTimeout, UnknownCommandError
 from .payloads import Channel, Guild, Member, Role, StoredMessage, User, as_id
+from .records import CallbackType, EmulatedInteraction, RecordedRequest, ResponseRecord, RunningClient
 from .rules import (
     ADMINISTRATOR,
     ALL_PERMISSIONS,
@@ -139,17 +148,7 @@ from .rules import (
     PIN_MESSAGES,
     FormErrors,
 )
-from .server import (
-    CommandHiddenError,
-    DiscordEmulator,
-    EmulatedInteraction,
-    EmulatorError,
-    EmulatorTimeout,
-    RecordedRequest,
-    ResponseRecord,
-    RunningClient,
-    UnknownCommandError,
-)
+from .server import DiscordEmulator
 
 __all__ = [
     "ADMINISTRATOR",
@@ -158,6 +157,7 @@ __all__ = [
     "MANAGE_GUILD",
     "MANAGE_MESSAGES",
     "PIN_MESSAGES",
+    "CallbackType",
     "Channel",
     "CommandHiddenError",
     "DiscordEmulator",

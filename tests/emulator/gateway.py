@@ -30,7 +30,7 @@ from aiohttp import WSMsgType, web
 from . import rules
 
 if TYPE_CHECKING:
-    from .server import DiscordEmulator
+    from .state import EmulatorState
 
 log = logging.getLogger("tests.emulator.gateway")
 
@@ -108,7 +108,7 @@ def valid_shard(shard: Any) -> tuple[int, int] | None:
 
 
 class Gateway:
-    def __init__(self, emulator: DiscordEmulator) -> None:
+    def __init__(self, emulator: EmulatorState) -> None:
         self.emu = emulator
         self.heartbeat_interval = 41250
         self.sessions: list[Session] = []
