@@ -22,6 +22,7 @@ import uuid
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -32,26 +33,29 @@ from psycopg_pool import ConnectionPool
 import bot.store.clock as clock
 import bot.store.pg_schema as pg_schema
 from bot.errors import InvalidInputError, LedgerBusyError, LedgerError, NotFoundError
-from bot.models import Claim, Evidence, EvidenceStatus, Incident, Revision, Source, Speaker, SpeakerKind
+from bot.models import Claim, Incident, Speaker, SpeakerKind
 from bot.store.base import Change, ChangeCallback, process_origin
+from bot.store.core import (
+    UNSET,
+    Dialect,
+    LedgerCore,
+    incident_record,
+    speaker_record,
+    stamp,
+)
+from bot.store.core import to_json as _jsonb
 from bot.store.pg_compat import CompatConnection
-from bot.store.pg_compat import stamp as _stamp
 from bot.store.pg_search import PostgresSearch
 from bot.store.pg_vectors import PostgresVectors
-from bot.store.sqlite import DEFAULT_SCOPE, claim_record, incident_record, speaker_record
+from bot.store.sqlite import DEFAULT_SCOPE
 from bot.validation import (
     MAX_ALIASES,
-    MAX_LINKS,
-    MAX_SOURCES,
     clean_list,
     clean_slug,
-    clean_tags,
     clean_text,
-    clean_url,
     closest_names,
     parse_kind,
     parse_partial_date,
-    parse_status,
     slugify,
 )
 
@@ -61,33 +65,16 @@ __all__ = ["DEFAULT_SCOPE", "PostgresLedger", "is_postgres_url"]
 
 BUSY_TIMEOUT = 60.0  # seconds a write waits for another writer, as on SQLite
 UNAVAILABLE = "The ledger's database did not answer (restarting?); nothing was lost, try again in a moment."
-_UNSET: Any = object()
+_UNSET = UNSET
 _SCHEMA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 _ORIGIN = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 LISTEN_POLL = 0.5  # seconds the listener waits for notices before looking whether it should stop
 LISTEN_RETRY = 2.0  # seconds between attempts to reconnect a lost listener
 LISTEN_START_TIMEOUT = 30.0
 
-_CLAIM_COLUMNS = (
-    "c.id, c.scope, c.ref, c.incident_id, c.speaker_id, c.text, c.quote, c.said_at, c.said_where, c.tags, "
-    "c.evidence_status, c.evidence_details, c.evidence_links, c.removed_reason, c.created_at, c.updated_at"
-)
-
 
 def is_postgres_url(target: object) -> bool:
     return isinstance(target, str) and target.startswith(("postgresql://", "postgres://"))
-
-
-def _json_list(value: Any) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    if isinstance(value, str):
-        return tuple(json.loads(value)) if value else ()
-    return tuple(value)
-
-
-def _jsonb(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False)
 
 
 def split_url(url: str) -> tuple[str, str | None]:
@@ -99,8 +86,34 @@ def split_url(url: str) -> tuple[str, str | None]:
     return urlunsplit((parts.scheme, parts.netloc, parts.path, rest, parts.fragment)), schema
 
 
-class PostgresLedger:
+@lru_cache(maxsize=1024)
+def _placeholders(statement: str) -> str:
+    return statement.replace("?", "%s")
+
+
+class PostgresDialect(Dialect):
+    """``%s`` placeholders, ``= ANY(array)`` for lists, ``jsonb`` lists and ``json`` revision bodies (decoded by
+    psycopg); ``claim_sources`` carries the claim's scope."""
+
+    claim_sources_scoped = True
+
+    def sql(self, statement: str) -> str:
+        return _placeholders(statement)
+
+    def in_list(self, column: str, values: Sequence[Any]) -> tuple[str, list[Any]]:
+        return f"{column} = ANY(?)", [list(values)]
+
+    def json_list_has(self, column: str) -> str:
+        return f"{column} @> jsonb_build_array(?::text)"
+
+    def load_json(self, value: Any) -> Any:
+        return value
+
+
+class PostgresLedger(LedgerCore):
     """The store API on PostgreSQL. Construct with :meth:`open` (a ``postgresql://`` URL)."""
+
+    _dialect = PostgresDialect()
 
     def __init__(self, pool: ConnectionPool, schema: str, origin: str | None = None) -> None:
         self.pool = pool
@@ -266,37 +279,7 @@ class PostgresLedger:
         rows = self._rows(query + " RETURNING id", params)
         return int(rows[0]["id"])
 
-    def _revise(
-        self, scope: str, entity: str, entity_id: int, action: str, actor: str, old: dict | None, new: dict | None
-    ) -> None:
-        self._execute(
-            "INSERT INTO revisions (scope, entity, entity_id, action, actor, at, old, new)"
-            " VALUES (%s,%s,%s,%s,%s,%s,%s,%s)",
-            [
-                scope,
-                entity,
-                entity_id,
-                action,
-                clean_text(actor, "actor", required=True, multiline=False),
-                clock.now(),
-                json.dumps(old, ensure_ascii=False) if old is not None else None,
-                json.dumps(new, ensure_ascii=False) if new is not None else None,
-            ],
-        )
-
     # ---------------------------------------------------------------- incidents
-
-    def _incident(self, row: dict[str, Any]) -> Incident:
-        return Incident(
-            id=row["id"],
-            scope=row["scope"],
-            slug=row["slug"],
-            title=row["title"],
-            date=row["date"],
-            place=row["place"],
-            summary=row["summary"],
-            aliases=_json_list(row["aliases"]),
-        )
 
     def list_incidents(self, scope: str) -> list[Incident]:
         rows = self._rows("SELECT * FROM incidents WHERE scope = %s ORDER BY date DESC NULLS LAST, title, id", [scope])
@@ -392,16 +375,6 @@ class PostgresLedger:
         return self.get_incident(scope, incident.id)
 
     # ----------------------------------------------------------------- speakers
-
-    def _speaker(self, row: dict[str, Any]) -> Speaker:
-        return Speaker(
-            id=row["id"],
-            scope=row["scope"],
-            name=row["name"],
-            role=row["role"],
-            kind=SpeakerKind(row["kind"]),
-            aliases=_json_list(row["aliases"]),
-        )
 
     def list_speakers(self, scope: str) -> list[Speaker]:
         rows = self._rows("SELECT * FROM speakers WHERE scope = %s ORDER BY lower(name), id", [scope])
@@ -527,428 +500,6 @@ class PostgresLedger:
             self._revise(scope, "speaker", src.id, "merge", actor, speaker_record(src), {"merged_into": dst.name})
         return merged
 
-    # ------------------------------------------------------------------ sources
-
-    def _source_id(self, scope: str, source: dict[str, Any]) -> int:
-        title = clean_text(source.get("title"), "title", multiline=False)
-        url = clean_url(source.get("url"), "source link")
-        publisher = clean_text(source.get("publisher"), "publisher", multiline=False)
-        if title is None:
-            if url is None:
-                raise InvalidInputError("A source needs a title or a link.", "source")
-            title = url
-        rows = self._rows(
-            "SELECT id, publisher FROM sources WHERE scope = %s AND title = %s AND coalesce(url, '') = %s",
-            [scope, title, url or ""],
-        )
-        if rows:
-            if publisher and rows[0]["publisher"] != publisher:
-                self._execute("UPDATE sources SET publisher = %s WHERE id = %s", [publisher, rows[0]["id"]])
-            return rows[0]["id"]
-        return self._insert(
-            "INSERT INTO sources (scope, url, title, publisher) VALUES (%s,%s,%s,%s)", [scope, url, title, publisher]
-        )
-
-    # ------------------------------------------------------------------- claims
-
-    def _claims_from_rows(self, scope: str, rows: list[dict[str, Any]]) -> list[Claim]:
-        if not rows:
-            return []
-        speaker_ids = sorted({r["speaker_id"] for r in rows if r["speaker_id"] is not None})
-        incident_ids = sorted({r["incident_id"] for r in rows if r["incident_id"] is not None})
-        claim_ids = [r["id"] for r in rows]
-        speakers = {
-            r["id"]: self._speaker(r) for r in self._rows("SELECT * FROM speakers WHERE id = ANY(%s)", [speaker_ids])
-        }
-        incidents = {
-            r["id"]: self._incident(r) for r in self._rows("SELECT * FROM incidents WHERE id = ANY(%s)", [incident_ids])
-        }
-        sources: dict[int, list[Source]] = {}
-        for r in self._rows(
-            "SELECT cs.claim_id, s.id, s.url, s.title, s.publisher FROM claim_sources cs JOIN sources s"
-            " ON s.id = cs.source_id WHERE cs.claim_id = ANY(%s) ORDER BY cs.claim_id, cs.position, s.id",
-            [claim_ids],
-        ):
-            sources.setdefault(r["claim_id"], []).append(
-                Source(id=r["id"], title=r["title"], url=r["url"], publisher=r["publisher"])
-            )
-        return [
-            Claim(
-                id=r["id"],
-                scope=r["scope"],
-                ref=r["ref"],
-                text=r["text"],
-                quote=r["quote"],
-                said_at=r["said_at"],
-                said_where=r["said_where"],
-                tags=_json_list(r["tags"]),
-                incident=incidents.get(r["incident_id"]),
-                speaker=speakers.get(r["speaker_id"]),
-                evidence=Evidence(
-                    status=EvidenceStatus(r["evidence_status"]),
-                    details=r["evidence_details"],
-                    links=_json_list(r["evidence_links"]),
-                ),
-                sources=tuple(sources.get(r["id"], ())),
-                removed_reason=r["removed_reason"],
-                created_at=_stamp(r["created_at"]),
-                updated_at=_stamp(r["updated_at"]),
-            )
-            for r in rows
-        ]
-
-    def get_claims(self, scope: str, ids: Sequence[int], *, include_removed: bool = False) -> list[Claim]:
-        """The claims with these ids in this scope, in the order given (missing ids are skipped)."""
-        if not ids:
-            return []
-        wanted = [int(i) for i in ids if -(2**63) <= int(i) < 2**63]
-        rows = self._rows(
-            f"SELECT {_CLAIM_COLUMNS} FROM claims c WHERE c.scope = %s AND c.id = ANY(%s)"
-            + ("" if include_removed else " AND c.removed_reason IS NULL"),
-            [scope, wanted],
-        )
-        by_id = {c.id: c for c in self._claims_from_rows(scope, rows)}
-        return [by_id[i] for i in ids if i in by_id]
-
-    def get_claim(self, scope: str, claim_id: int | str) -> Claim:
-        """One claim (removed ones included) by id (an int) or by ref (a str).
-
-        A str that is no claim's ref but reads as an id ("12", "#12", as typed in Discord or on the command
-        line) finds that id: a ref always wins, so a claim whose ref is all digits is found by its ref."""
-        if isinstance(claim_id, int):
-            found = self.get_claims(scope, [claim_id], include_removed=True)
-            if not found:
-                raise NotFoundError("claim", f"#{claim_id}")
-            return found[0]
-        text = claim_id.strip()
-        rows = (
-            []
-            if "\x00" in text
-            else self._rows(f"SELECT {_CLAIM_COLUMNS} FROM claims c WHERE c.scope = %s AND c.ref = %s", [scope, text])
-        )
-        if rows:
-            return self._claims_from_rows(scope, rows)[0]
-        digits = text.removeprefix("#")
-        if digits.isascii() and digits.isdigit() and len(digits) < 19:
-            return self.get_claim(scope, int(digits))
-        raise NotFoundError("claim", f"'{text}'")
-
-    def list_claims(
-        self,
-        scope: str,
-        *,
-        incident: str | int | None = None,
-        speaker: str | int | None = None,
-        tag: str | None = None,
-        include_removed: bool = False,
-        limit: int | None = None,
-        offset: int = 0,
-    ) -> list[Claim]:
-        where = ["c.scope = %s"]
-        params: list[Any] = [scope]
-        if incident is not None:
-            where.append("c.incident_id = %s")
-            params.append(self.get_incident(scope, incident).id)
-        if speaker is not None:
-            where.append("c.speaker_id = %s")
-            params.append(self.get_speaker(scope, speaker).id)
-        if tag is not None:
-            where.append("c.tags @> jsonb_build_array(%s::text)")
-            params.append(tag)
-        if not include_removed:
-            where.append("c.removed_reason IS NULL")
-        query = f"SELECT {_CLAIM_COLUMNS} FROM claims c WHERE {' AND '.join(where)} ORDER BY c.id"
-        if limit is not None:
-            query += " LIMIT %s OFFSET %s"
-            params += [limit, offset]
-        return self._claims_from_rows(scope, self._rows(query, params))
-
-    def count_claims(self, scope: str, *, include_removed: bool = False) -> int:
-        query = "SELECT count(*) AS n FROM claims WHERE scope = %s"
-        if not include_removed:
-            query += " AND removed_reason IS NULL"
-        return int(self._rows(query, [scope])[0]["n"])
-
-    def _claim_record(
-        self,
-        scope: str,
-        *,
-        text: str,
-        quote: str | None,
-        speaker: str | None,
-        incident: str | None,
-        said_at: str | None,
-        said_where: str | None,
-        tags: Iterable[str] | str | None,
-        evidence_status: str | EvidenceStatus | None,
-        evidence_details: str | None,
-        evidence_links: Iterable[str] | str | None,
-        sources: Iterable[dict[str, Any]] | None,
-        ref: str | None,
-    ) -> dict[str, Any]:
-        """Validate every field; returns the export-shaped record (names, not ids)."""
-        links = clean_list(evidence_links, "link", limit=MAX_LINKS)
-        source_list = [dict(s) for s in (sources or [])]
-        if len(source_list) > MAX_SOURCES:
-            raise InvalidInputError(f"At most {MAX_SOURCES} sources per claim; got {len(source_list)}.", "sources")
-        speaker_name = clean_text(speaker, "name", multiline=False)
-        incident_key = clean_text(incident, "incident", multiline=False)
-        return {
-            "ref": clean_text(ref, "ref", multiline=False),
-            "incident": self.get_incident(scope, incident_key).slug if incident_key else None,
-            "speaker": self.get_speaker(scope, speaker_name).name if speaker_name else None,
-            "claim": clean_text(text, "claim", required=True),
-            "quote": clean_text(quote, "quote"),
-            "said_at": parse_partial_date(said_at),
-            "said_where": clean_text(said_where, "said_where", multiline=False),
-            "tags": list(clean_tags(tags)),
-            "evidence": {
-                "status": parse_status(evidence_status).value,
-                "details": clean_text(evidence_details, "details"),
-                "links": [clean_url(link, "evidence link") for link in links],
-            },
-            "sources": [
-                {
-                    "url": clean_url(s.get("url"), "source link"),
-                    "title": clean_text(s.get("title") or s.get("url"), "title", required=True, multiline=False),
-                    "publisher": clean_text(s.get("publisher"), "publisher", multiline=False),
-                }
-                for s in source_list
-            ],
-            "removed": None,
-        }
-
-    def _write_claim(self, scope: str, claim_id: int | None, record: dict[str, Any]) -> int:
-        speaker_id = self.get_speaker(scope, record["speaker"]).id if record["speaker"] else None
-        incident_id = self.get_incident(scope, record["incident"]).id if record["incident"] else None
-        evidence = record["evidence"]
-        removed = record.get("removed")
-        values = [
-            record["ref"],
-            incident_id,
-            speaker_id,
-            record["claim"],
-            record["quote"],
-            record["said_at"],
-            record["said_where"],
-            _jsonb(record["tags"]),
-            evidence["status"],
-            evidence["details"],
-            _jsonb(evidence["links"]),
-            removed["reason"] if removed else None,
-            clock.now(),
-        ]
-        if claim_id is None:
-            claim_id = self._insert(
-                "INSERT INTO claims (ref, incident_id, speaker_id, text, quote, said_at, said_where, tags,"
-                " evidence_status, evidence_details, evidence_links, removed_reason, updated_at, created_at, scope)"
-                " VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)",
-                [*values, values[-1], scope],
-            )
-        else:
-            self._execute(
-                "UPDATE claims SET ref=%s, incident_id=%s, speaker_id=%s, text=%s, quote=%s, said_at=%s,"
-                " said_where=%s, tags=%s, evidence_status=%s, evidence_details=%s, evidence_links=%s,"
-                " removed_reason=%s, updated_at=%s WHERE id = %s AND scope = %s",
-                [*values, claim_id, scope],
-            )
-        wanted = [self._source_id(scope, s) for s in record["sources"]]
-        current = [
-            r["source_id"]
-            for r in self._rows(
-                "SELECT source_id FROM claim_sources WHERE claim_id = %s ORDER BY position, source_id", [claim_id]
-            )
-        ]
-        if current != wanted:
-            self._execute("DELETE FROM claim_sources WHERE claim_id = %s", [claim_id])
-            for position, source_id in enumerate(dict.fromkeys(wanted)):
-                self._execute(
-                    "INSERT INTO claim_sources (claim_id, source_id, scope, position) VALUES (%s,%s,%s,%s)",
-                    [claim_id, source_id, scope, position],
-                )
-        return claim_id
-
-    def add_claim(
-        self,
-        scope: str,
-        *,
-        text: str,
-        actor: str,
-        quote: str | None = None,
-        speaker: str | None = None,
-        incident: str | None = None,
-        said_at: str | None = None,
-        said_where: str | None = None,
-        tags: Iterable[str] | str | None = None,
-        evidence_status: str | EvidenceStatus | None = None,
-        evidence_details: str | None = None,
-        evidence_links: Iterable[str] | str | None = None,
-        sources: Iterable[dict[str, Any]] | None = None,
-        ref: str | None = None,
-    ) -> Claim:
-        with self.transaction():
-            record = self._claim_record(
-                scope,
-                text=text,
-                quote=quote,
-                speaker=speaker,
-                incident=incident,
-                said_at=said_at,
-                said_where=said_where,
-                tags=tags,
-                evidence_status=evidence_status,
-                evidence_details=evidence_details,
-                evidence_links=evidence_links,
-                sources=sources,
-                ref=ref,
-            )
-            if record["ref"] and self._rows(
-                "SELECT 1 FROM claims WHERE scope = %s AND ref = %s", [scope, record["ref"]]
-            ):
-                raise InvalidInputError(f"A claim with the ref '{record['ref']}' already exists.", "ref")
-            claim_id = self._write_claim(scope, None, record)
-            self._revise(scope, "claim", claim_id, "create", actor, None, record)
-        return self.get_claim(scope, claim_id)
-
-    def update_claim(self, scope: str, claim_id: int | str, *, actor: str, **changes: Any) -> Claim:
-        """Change some fields of a claim. Keys: text, quote, speaker, incident, said_at, said_where, tags,
-        evidence_status, evidence_details, evidence_links, sources, ref."""
-        allowed = {
-            "text", "quote", "speaker", "incident", "said_at", "said_where", "tags",
-            "evidence_status", "evidence_details", "evidence_links", "sources", "ref",
-        }  # fmt: skip
-        unknown = set(changes) - allowed
-        if unknown:
-            raise InvalidInputError(f"Unknown claim field(s): {', '.join(sorted(unknown))}.")
-        with self.transaction():
-            claim = self.get_claim(scope, claim_id)
-            old = claim_record(claim)
-            merged = {
-                "text": claim.text,
-                "quote": claim.quote,
-                "speaker": claim.speaker.name if claim.speaker else None,
-                "incident": claim.incident.slug if claim.incident else None,
-                "said_at": claim.said_at,
-                "said_where": claim.said_where,
-                "tags": list(claim.tags),
-                "evidence_status": claim.evidence.status,
-                "evidence_details": claim.evidence.details,
-                "evidence_links": list(claim.evidence.links),
-                "sources": old["sources"],
-                "ref": claim.ref,
-            }
-            merged.update(changes)
-            new = self._claim_record(scope, **merged)
-            new["removed"] = old["removed"]
-            if (
-                new["ref"]
-                and new["ref"] != claim.ref
-                and self._rows("SELECT 1 FROM claims WHERE scope = %s AND ref = %s", [scope, new["ref"]])
-            ):
-                raise InvalidInputError(f"A claim with the ref '{new['ref']}' already exists.", "ref")
-            if new != old:
-                self._write_claim(scope, claim.id, new)
-                self._revise(scope, "claim", claim.id, "update", actor, old, new)
-        return self.get_claim(scope, claim.id)
-
-    def set_evidence(
-        self,
-        scope: str,
-        claim_id: int | str,
-        *,
-        status: str | EvidenceStatus,
-        details: str | None,
-        links: Iterable[str] | str | None = None,
-        actor: str,
-    ) -> Claim:
-        changes: dict[str, Any] = {"evidence_status": status, "evidence_details": details}
-        if links is not None:
-            changes["evidence_links"] = links
-        return self.update_claim(scope, claim_id, actor=actor, **changes)
-
-    def remove_claim(self, scope: str, claim_id: int | str, *, reason: str, actor: str) -> Claim:
-        """Soft delete: hidden from answers, kept with its history."""
-        why = clean_text(reason, "reason", required=True, multiline=False)
-        with self.transaction():
-            claim = self.get_claim(scope, claim_id)
-            if claim.removed:
-                raise InvalidInputError(f"Claim #{claim.id} is already removed ({claim.removed_reason}).")
-            old = claim_record(claim)
-            self._execute(
-                "UPDATE claims SET removed_reason = %s, updated_at = %s WHERE id = %s AND scope = %s",
-                [why, clock.now(), claim.id, scope],
-            )
-            self._revise(scope, "claim", claim.id, "remove", actor, old, {**old, "removed": {"reason": why}})
-        return self.get_claim(scope, claim.id)
-
-    def restore_claim(self, scope: str, claim_id: int | str, *, actor: str) -> Claim:
-        with self.transaction():
-            claim = self.get_claim(scope, claim_id)
-            if not claim.removed:
-                raise InvalidInputError(f"Claim #{claim.id} is not removed.")
-            old = claim_record(claim)
-            self._execute(
-                "UPDATE claims SET removed_reason = NULL, updated_at = %s WHERE id = %s AND scope = %s",
-                [clock.now(), claim.id, scope],
-            )
-            self._revise(scope, "claim", claim.id, "restore", actor, old, {**old, "removed": None})
-        return self.get_claim(scope, claim.id)
-
-    def undo_claim(self, scope: str, claim_id: int | str, *, actor: str) -> Claim:
-        """Revert the last change to a claim (itself recorded as a new revision, so undo can be undone)."""
-        with self.transaction():
-            claim = self.get_claim(scope, claim_id)
-            revisions = self.history(scope, "claim", claim.id)
-            if not revisions:
-                raise InvalidInputError(f"Claim #{claim.id} has no history to undo.")
-            last = revisions[-1]
-            if last.old is None:
-                raise InvalidInputError(
-                    f"The last change to claim #{claim.id} created it; remove it instead of undoing."
-                )
-            target = dict(last.old)
-            current = claim_record(claim)
-            for name in ("speaker", "incident"):
-                if target.get(name):
-                    try:
-                        getattr(self, f"get_{name}")(scope, target[name])
-                    except NotFoundError:
-                        raise InvalidInputError(
-                            f"Cannot undo: the {name} '{target[name]}' no longer exists in this ledger."
-                        ) from None
-            ref = target.get("ref")
-            if ref and ref != claim.ref:
-                holder = self._rows("SELECT id FROM claims WHERE scope = %s AND ref = %s", [scope, ref])
-                if holder:
-                    raise InvalidInputError(
-                        f"Cannot undo: it would give claim #{claim.id} back the ref '{ref}', which claim "
-                        f"#{holder[0]['id']} uses now. Change that claim's ref first."
-                    )
-            self._write_claim(scope, claim.id, target)
-            self._revise(scope, "claim", claim.id, "undo", actor, current, target)
-        return self.get_claim(scope, claim.id)
-
-    def history(self, scope: str, entity: str, entity_id: int) -> list[Revision]:
-        rows = self._rows(
-            "SELECT * FROM revisions WHERE scope = %s AND entity = %s AND entity_id = %s ORDER BY id",
-            [scope, entity, entity_id],
-        )
-        return [_revision(r) for r in rows]
-
-    def revisions_after(self, scope: str, after_id: int, *, limit: int = 50) -> list[Revision]:
-        """Revisions of this scope newer than ``after_id``, oldest first."""
-        rows = self._rows(
-            "SELECT * FROM revisions WHERE scope = %s AND id > %s ORDER BY id LIMIT %s", [scope, after_id, limit]
-        )
-        return [_revision(r) for r in rows]
-
-    def last_revision_id(self, scope: str) -> int:
-        return int(self._rows("SELECT coalesce(max(id), 0) AS n FROM revisions WHERE scope = %s", [scope])[0]["n"])
-
-    def recent_revisions(self, scope: str, *, limit: int = 10) -> list[Revision]:
-        rows = self._rows("SELECT * FROM revisions WHERE scope = %s ORDER BY id DESC LIMIT %s", [scope, limit])
-        return [_revision(r) for r in rows]
-
     # ----------------------------------------------------------------- settings
 
     def get_setting(self, scope: str, key: str, default: str | None = None) -> str | None:
@@ -987,7 +538,7 @@ class PostgresLedger:
             " AND (old -> 'evidence')::jsonb IS DISTINCT FROM (new -> 'evidence')::jsonb GROUP BY entity_id",
             [scope],
         )
-        return {r["entity_id"]: str(_stamp(r["at"]))[:10] for r in rows}
+        return {r["entity_id"]: str(stamp(r["at"]))[:10] for r in rows}
 
     def find_claim(
         self, scope: str, *, ref: str | None = None, text: str | None = None, speaker: str = ""
@@ -1137,20 +688,6 @@ class PostgresChangeFeed:
             self.callback(change)
         except Exception:
             log.exception("A ledger change listener failed on %s", change)
-
-
-def _revision(row: dict[str, Any]) -> Revision:
-    return Revision(
-        id=row["id"],
-        scope=row["scope"],
-        entity=row["entity"],
-        entity_id=row["entity_id"],
-        action=row["action"],
-        actor=row["actor"],
-        at=_stamp(row["at"]),
-        old=row["old"],
-        new=row["new"],
-    )
 
 
 def _incident_values(record: dict[str, Any]) -> list[Any]:

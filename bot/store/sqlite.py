@@ -22,24 +22,27 @@ from sqlite_utils import Database
 
 import bot.store.clock as clock
 from bot.errors import InvalidInputError, LedgerBusyError, NotFoundError
-from bot.models import Claim, Evidence, EvidenceStatus, Incident, Revision, Source, Speaker, SpeakerKind
+from bot.models import Claim, Incident, Speaker, SpeakerKind
 from bot.store.base import ChangeCallback, ChangeFeed, NoChanges
+from bot.store.core import (
+    UNSET,
+    Dialect,
+    LedgerCore,
+    claim_record,
+    incident_record,
+    speaker_record,
+)
 from bot.store.schema import apply as apply_schema
 from bot.store.search import SqliteSearch
 from bot.store.vectors import SqliteVectors
 from bot.validation import (
     MAX_ALIASES,
-    MAX_LINKS,
-    MAX_SOURCES,
     clean_list,
     clean_slug,
-    clean_tags,
     clean_text,
-    clean_url,
     closest_names,
     parse_kind,
     parse_partial_date,
-    parse_status,
     slugify,
 )
 
@@ -47,20 +50,33 @@ log = logging.getLogger(__name__)
 
 DEFAULT_SCOPE = "local"
 BUSY_TIMEOUT = 60.0  # seconds a write waits for another process's write to finish
-_UNSET: Any = object()
+_UNSET = UNSET
 
-_CLAIM_COLUMNS = (
-    "c.id, c.scope, c.ref, c.incident_id, c.speaker_id, c.text, c.quote, c.said_at, c.said_where, c.tags, "
-    "c.evidence_status, c.evidence_details, c.evidence_links, c.removed_reason, c.created_at, c.updated_at"
-)
+__all__ = ["DEFAULT_SCOPE", "Ledger", "SqliteDialect", "claim_record", "incident_record", "speaker_record"]
 
 
-def _json_list(value: str | None) -> tuple[str, ...]:
-    return tuple(json.loads(value)) if value else ()
+class SqliteDialect(Dialect):
+    """The core's SQL is SQLite's: ``?`` placeholders, JSON lists as text."""
+
+    claim_sources_scoped = False
+
+    def sql(self, statement: str) -> str:
+        return statement
+
+    def in_list(self, column: str, values: Sequence[Any]) -> tuple[str, list[Any]]:
+        return f"{column} IN ({','.join('?' * len(values))})", list(values)
+
+    def json_list_has(self, column: str) -> str:
+        return f"EXISTS (SELECT 1 FROM json_each({column}) WHERE value = ?)"
+
+    def load_json(self, value: Any) -> Any:
+        return json.loads(value) if value else None
 
 
-class Ledger:
+class Ledger(LedgerCore):
     """The store API. Construct with :meth:`open` (a file) or :meth:`memory` (tests)."""
+
+    _dialect = SqliteDialect()
 
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -144,36 +160,16 @@ class Ledger:
             keys = [d[0] for d in cursor.description]
             return [dict(zip(keys, row, strict=True)) for row in cursor.fetchall()]
 
-    def _revise(
-        self, scope: str, entity: str, entity_id: int, action: str, actor: str, old: dict | None, new: dict | None
-    ) -> None:
-        self.db.execute(
-            "INSERT INTO revisions (scope, entity, entity_id, action, actor, at, old, new) VALUES (?,?,?,?,?,?,?,?)",
-            [
-                scope,
-                entity,
-                entity_id,
-                action,
-                clean_text(actor, "actor", required=True, multiline=False),
-                clock.now(),
-                json.dumps(old, ensure_ascii=False) if old is not None else None,
-                json.dumps(new, ensure_ascii=False) if new is not None else None,
-            ],
-        )
+    def _execute(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
+        with self._lock:
+            return self.db.execute(sql, params)
+
+    def _insert(self, sql: str, params: Sequence[Any]) -> int:
+        cursor = self._execute(sql, params)
+        assert cursor.lastrowid is not None
+        return cursor.lastrowid
 
     # ---------------------------------------------------------------- incidents
-
-    def _incident(self, row: dict[str, Any]) -> Incident:
-        return Incident(
-            id=row["id"],
-            scope=row["scope"],
-            slug=row["slug"],
-            title=row["title"],
-            date=row["date"],
-            place=row["place"],
-            summary=row["summary"],
-            aliases=_json_list(row["aliases"]),
-        )
 
     def list_incidents(self, scope: str) -> list[Incident]:
         rows = self._rows("SELECT * FROM incidents WHERE scope = ? ORDER BY date DESC, title, id", [scope])
@@ -271,16 +267,6 @@ class Ledger:
         return self.get_incident(scope, incident.id)
 
     # ----------------------------------------------------------------- speakers
-
-    def _speaker(self, row: dict[str, Any]) -> Speaker:
-        return Speaker(
-            id=row["id"],
-            scope=row["scope"],
-            name=row["name"],
-            role=row["role"],
-            kind=SpeakerKind(row["kind"]),
-            aliases=_json_list(row["aliases"]),
-        )
 
     def list_speakers(self, scope: str) -> list[Speaker]:
         rows = self._rows("SELECT * FROM speakers WHERE scope = ? ORDER BY name COLLATE NOCASE, id", [scope])
@@ -404,432 +390,6 @@ class Ledger:
             self._revise(scope, "speaker", src.id, "merge", actor, speaker_record(src), {"merged_into": dst.name})
         return merged
 
-    # ------------------------------------------------------------------ sources
-
-    def _source_id(self, scope: str, source: dict[str, Any]) -> int:
-        title = clean_text(source.get("title"), "title", multiline=False)
-        url = clean_url(source.get("url"), "source link")
-        publisher = clean_text(source.get("publisher"), "publisher", multiline=False)
-        if title is None:
-            if url is None:
-                raise InvalidInputError("A source needs a title or a link.", "source")
-            title = url
-        rows = self._rows(
-            "SELECT id, publisher FROM sources WHERE scope = ? AND title = ? AND coalesce(url, '') = ?",
-            [scope, title, url or ""],
-        )
-        if rows:
-            if publisher and rows[0]["publisher"] != publisher:
-                self.db.execute("UPDATE sources SET publisher = ? WHERE id = ?", [publisher, rows[0]["id"]])
-            return rows[0]["id"]
-        cursor = self.db.execute(
-            "INSERT INTO sources (scope, url, title, publisher) VALUES (?,?,?,?)", [scope, url, title, publisher]
-        )
-        assert cursor.lastrowid is not None
-        return cursor.lastrowid
-
-    # ------------------------------------------------------------------- claims
-
-    def _claims_from_rows(self, scope: str, rows: list[dict[str, Any]]) -> list[Claim]:
-        if not rows:
-            return []
-        speaker_ids = {r["speaker_id"] for r in rows if r["speaker_id"] is not None}
-        incident_ids = {r["incident_id"] for r in rows if r["incident_id"] is not None}
-        claim_ids = [r["id"] for r in rows]
-        speakers = {
-            r["id"]: self._speaker(r)
-            for r in self._rows(
-                f"SELECT * FROM speakers WHERE id IN ({','.join('?' * len(speaker_ids))})", list(speaker_ids)
-            )
-        }
-        incidents = {
-            r["id"]: self._incident(r)
-            for r in self._rows(
-                f"SELECT * FROM incidents WHERE id IN ({','.join('?' * len(incident_ids))})", list(incident_ids)
-            )
-        }
-        sources: dict[int, list[Source]] = {}
-        for r in self._rows(
-            "SELECT cs.claim_id, s.id, s.url, s.title, s.publisher FROM claim_sources cs JOIN sources s"
-            f" ON s.id = cs.source_id WHERE cs.claim_id IN ({','.join('?' * len(claim_ids))})"
-            " ORDER BY cs.claim_id, cs.position, s.id",
-            claim_ids,
-        ):
-            sources.setdefault(r["claim_id"], []).append(
-                Source(id=r["id"], title=r["title"], url=r["url"], publisher=r["publisher"])
-            )
-        return [
-            Claim(
-                id=r["id"],
-                scope=r["scope"],
-                ref=r["ref"],
-                text=r["text"],
-                quote=r["quote"],
-                said_at=r["said_at"],
-                said_where=r["said_where"],
-                tags=_json_list(r["tags"]),
-                incident=incidents.get(r["incident_id"]),
-                speaker=speakers.get(r["speaker_id"]),
-                evidence=Evidence(
-                    status=EvidenceStatus(r["evidence_status"]),
-                    details=r["evidence_details"],
-                    links=_json_list(r["evidence_links"]),
-                ),
-                sources=tuple(sources.get(r["id"], ())),
-                removed_reason=r["removed_reason"],
-                created_at=r["created_at"],
-                updated_at=r["updated_at"],
-            )
-            for r in rows
-        ]
-
-    def get_claims(self, scope: str, ids: Sequence[int], *, include_removed: bool = False) -> list[Claim]:
-        """The claims with these ids in this scope, in the order given (missing ids are skipped)."""
-        if not ids:
-            return []
-        rows = self._rows(
-            f"SELECT {_CLAIM_COLUMNS} FROM claims c WHERE c.scope = ? AND c.id IN ({','.join('?' * len(ids))})"
-            + ("" if include_removed else " AND c.removed_reason IS NULL"),
-            [scope, *ids],
-        )
-        by_id = {c.id: c for c in self._claims_from_rows(scope, rows)}
-        return [by_id[i] for i in ids if i in by_id]
-
-    def get_claim(self, scope: str, claim_id: int | str) -> Claim:
-        """One claim (removed ones included) by id (an int) or by ref (a str).
-
-        A str that is no claim's ref but reads as an id ("12", "#12", as typed in Discord or on the command
-        line) finds that id: a ref always wins, so a claim whose ref is all digits is found by its ref."""
-        if isinstance(claim_id, int):
-            found = self.get_claims(scope, [claim_id], include_removed=True)
-            if not found:
-                raise NotFoundError("claim", f"#{claim_id}")
-            return found[0]
-        text = claim_id.strip()
-        rows = self._rows(f"SELECT {_CLAIM_COLUMNS} FROM claims c WHERE c.scope = ? AND c.ref = ?", [scope, text])
-        if rows:
-            return self._claims_from_rows(scope, rows)[0]
-        digits = text.removeprefix("#")
-        if digits.isascii() and digits.isdigit() and len(digits) < 19:
-            return self.get_claim(scope, int(digits))
-        raise NotFoundError("claim", f"'{text}'")
-
-    def list_claims(
-        self,
-        scope: str,
-        *,
-        incident: str | int | None = None,
-        speaker: str | int | None = None,
-        tag: str | None = None,
-        include_removed: bool = False,
-        limit: int | None = None,
-        offset: int = 0,
-    ) -> list[Claim]:
-        where = ["c.scope = ?"]
-        params: list[Any] = [scope]
-        if incident is not None:
-            where.append("c.incident_id = ?")
-            params.append(self.get_incident(scope, incident).id)
-        if speaker is not None:
-            where.append("c.speaker_id = ?")
-            params.append(self.get_speaker(scope, speaker).id)
-        if tag is not None:
-            where.append("EXISTS (SELECT 1 FROM json_each(c.tags) WHERE value = ?)")
-            params.append(tag)
-        if not include_removed:
-            where.append("c.removed_reason IS NULL")
-        sql = f"SELECT {_CLAIM_COLUMNS} FROM claims c WHERE {' AND '.join(where)} ORDER BY c.id"
-        if limit is not None:
-            sql += " LIMIT ? OFFSET ?"
-            params += [limit, offset]
-        return self._claims_from_rows(scope, self._rows(sql, params))
-
-    def count_claims(self, scope: str, *, include_removed: bool = False) -> int:
-        sql = "SELECT count(*) AS n FROM claims WHERE scope = ?"
-        if not include_removed:
-            sql += " AND removed_reason IS NULL"
-        return self._rows(sql, [scope])[0]["n"]
-
-    def _claim_record(
-        self,
-        scope: str,
-        *,
-        text: str,
-        quote: str | None,
-        speaker: str | None,
-        incident: str | None,
-        said_at: str | None,
-        said_where: str | None,
-        tags: Iterable[str] | str | None,
-        evidence_status: str | EvidenceStatus | None,
-        evidence_details: str | None,
-        evidence_links: Iterable[str] | str | None,
-        sources: Iterable[dict[str, Any]] | None,
-        ref: str | None,
-    ) -> dict[str, Any]:
-        """Validate every field; returns the export-shaped record (names, not ids)."""
-        links = clean_list(evidence_links, "link", limit=MAX_LINKS)
-        source_list = [dict(s) for s in (sources or [])]
-        if len(source_list) > MAX_SOURCES:
-            raise InvalidInputError(f"At most {MAX_SOURCES} sources per claim; got {len(source_list)}.", "sources")
-        speaker_name = clean_text(speaker, "name", multiline=False)
-        incident_key = clean_text(incident, "incident", multiline=False)
-        return {
-            "ref": clean_text(ref, "ref", multiline=False),
-            "incident": self.get_incident(scope, incident_key).slug if incident_key else None,
-            "speaker": self.get_speaker(scope, speaker_name).name if speaker_name else None,
-            "claim": clean_text(text, "claim", required=True),
-            "quote": clean_text(quote, "quote"),
-            "said_at": parse_partial_date(said_at),
-            "said_where": clean_text(said_where, "said_where", multiline=False),
-            "tags": list(clean_tags(tags)),
-            "evidence": {
-                "status": parse_status(evidence_status).value,
-                "details": clean_text(evidence_details, "details"),
-                "links": [clean_url(link, "evidence link") for link in links],
-            },
-            "sources": [
-                {
-                    "url": clean_url(s.get("url"), "source link"),
-                    "title": clean_text(s.get("title") or s.get("url"), "title", required=True, multiline=False),
-                    "publisher": clean_text(s.get("publisher"), "publisher", multiline=False),
-                }
-                for s in source_list
-            ],
-            "removed": None,
-        }
-
-    def _write_claim(self, scope: str, claim_id: int | None, record: dict[str, Any]) -> int:
-        speaker_id = self.get_speaker(scope, record["speaker"]).id if record["speaker"] else None
-        incident_id = self.get_incident(scope, record["incident"]).id if record["incident"] else None
-        evidence = record["evidence"]
-        removed = record.get("removed")
-        values = [
-            record["ref"],
-            incident_id,
-            speaker_id,
-            record["claim"],
-            record["quote"],
-            record["said_at"],
-            record["said_where"],
-            json.dumps(record["tags"], ensure_ascii=False),
-            evidence["status"],
-            evidence["details"],
-            json.dumps(evidence["links"], ensure_ascii=False),
-            removed["reason"] if removed else None,
-            clock.now(),
-        ]
-        if claim_id is None:
-            cursor = self.db.execute(
-                "INSERT INTO claims (ref, incident_id, speaker_id, text, quote, said_at, said_where, tags,"
-                " evidence_status, evidence_details, evidence_links, removed_reason, updated_at, created_at, scope)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                [*values, values[-1], scope],
-            )
-            assert cursor.lastrowid is not None
-            claim_id = cursor.lastrowid
-        else:
-            self.db.execute(
-                "UPDATE claims SET ref=?, incident_id=?, speaker_id=?, text=?, quote=?, said_at=?, said_where=?,"
-                " tags=?, evidence_status=?, evidence_details=?, evidence_links=?, removed_reason=?, updated_at=?"
-                " WHERE id = ? AND scope = ?",
-                [*values, claim_id, scope],
-            )
-        wanted = [self._source_id(scope, s) for s in record["sources"]]
-        current = [
-            r["source_id"]
-            for r in self._rows(
-                "SELECT source_id FROM claim_sources WHERE claim_id = ? ORDER BY position, source_id", [claim_id]
-            )
-        ]
-        if current != wanted:
-            self.db.execute("DELETE FROM claim_sources WHERE claim_id = ?", [claim_id])
-            for position, source_id in enumerate(dict.fromkeys(wanted)):
-                self.db.execute(
-                    "INSERT INTO claim_sources (claim_id, source_id, position) VALUES (?,?,?)",
-                    [claim_id, source_id, position],
-                )
-        return claim_id
-
-    def add_claim(
-        self,
-        scope: str,
-        *,
-        text: str,
-        actor: str,
-        quote: str | None = None,
-        speaker: str | None = None,
-        incident: str | None = None,
-        said_at: str | None = None,
-        said_where: str | None = None,
-        tags: Iterable[str] | str | None = None,
-        evidence_status: str | EvidenceStatus | None = None,
-        evidence_details: str | None = None,
-        evidence_links: Iterable[str] | str | None = None,
-        sources: Iterable[dict[str, Any]] | None = None,
-        ref: str | None = None,
-    ) -> Claim:
-        with self.transaction():
-            record = self._claim_record(
-                scope,
-                text=text,
-                quote=quote,
-                speaker=speaker,
-                incident=incident,
-                said_at=said_at,
-                said_where=said_where,
-                tags=tags,
-                evidence_status=evidence_status,
-                evidence_details=evidence_details,
-                evidence_links=evidence_links,
-                sources=sources,
-                ref=ref,
-            )
-            if record["ref"] and self._rows("SELECT 1 FROM claims WHERE scope = ? AND ref = ?", [scope, record["ref"]]):
-                raise InvalidInputError(f"A claim with the ref '{record['ref']}' already exists.", "ref")
-            claim_id = self._write_claim(scope, None, record)
-            self._revise(scope, "claim", claim_id, "create", actor, None, record)
-        return self.get_claim(scope, claim_id)
-
-    def update_claim(self, scope: str, claim_id: int | str, *, actor: str, **changes: Any) -> Claim:
-        """Change some fields of a claim. Keys: text, quote, speaker, incident, said_at, said_where, tags,
-        evidence_status, evidence_details, evidence_links, sources, ref."""
-        allowed = {
-            "text", "quote", "speaker", "incident", "said_at", "said_where", "tags",
-            "evidence_status", "evidence_details", "evidence_links", "sources", "ref",
-        }  # fmt: skip
-        unknown = set(changes) - allowed
-        if unknown:
-            raise InvalidInputError(f"Unknown claim field(s): {', '.join(sorted(unknown))}.")
-        with self.transaction():
-            claim = self.get_claim(scope, claim_id)
-            old = claim_record(claim)
-            merged = {
-                "text": claim.text,
-                "quote": claim.quote,
-                "speaker": claim.speaker.name if claim.speaker else None,
-                "incident": claim.incident.slug if claim.incident else None,
-                "said_at": claim.said_at,
-                "said_where": claim.said_where,
-                "tags": list(claim.tags),
-                "evidence_status": claim.evidence.status,
-                "evidence_details": claim.evidence.details,
-                "evidence_links": list(claim.evidence.links),
-                "sources": old["sources"],
-                "ref": claim.ref,
-            }
-            merged.update(changes)
-            new = self._claim_record(scope, **merged)
-            new["removed"] = old["removed"]
-            if (
-                new["ref"]
-                and new["ref"] != claim.ref
-                and self._rows("SELECT 1 FROM claims WHERE scope = ? AND ref = ?", [scope, new["ref"]])
-            ):
-                raise InvalidInputError(f"A claim with the ref '{new['ref']}' already exists.", "ref")
-            if new != old:
-                self._write_claim(scope, claim.id, new)
-                self._revise(scope, "claim", claim.id, "update", actor, old, new)
-        return self.get_claim(scope, claim.id)
-
-    def set_evidence(
-        self,
-        scope: str,
-        claim_id: int | str,
-        *,
-        status: str | EvidenceStatus,
-        details: str | None,
-        links: Iterable[str] | str | None = None,
-        actor: str,
-    ) -> Claim:
-        changes: dict[str, Any] = {"evidence_status": status, "evidence_details": details}
-        if links is not None:
-            changes["evidence_links"] = links
-        return self.update_claim(scope, claim_id, actor=actor, **changes)
-
-    def remove_claim(self, scope: str, claim_id: int | str, *, reason: str, actor: str) -> Claim:
-        """Soft delete: hidden from answers, kept with its history."""
-        why = clean_text(reason, "reason", required=True, multiline=False)
-        with self.transaction():
-            claim = self.get_claim(scope, claim_id)
-            if claim.removed:
-                raise InvalidInputError(f"Claim #{claim.id} is already removed ({claim.removed_reason}).")
-            old = claim_record(claim)
-            self.db.execute(
-                "UPDATE claims SET removed_reason = ?, updated_at = ? WHERE id = ? AND scope = ?",
-                [why, clock.now(), claim.id, scope],
-            )
-            self._revise(scope, "claim", claim.id, "remove", actor, old, {**old, "removed": {"reason": why}})
-        return self.get_claim(scope, claim.id)
-
-    def restore_claim(self, scope: str, claim_id: int | str, *, actor: str) -> Claim:
-        with self.transaction():
-            claim = self.get_claim(scope, claim_id)
-            if not claim.removed:
-                raise InvalidInputError(f"Claim #{claim.id} is not removed.")
-            old = claim_record(claim)
-            self.db.execute(
-                "UPDATE claims SET removed_reason = NULL, updated_at = ? WHERE id = ? AND scope = ?",
-                [clock.now(), claim.id, scope],
-            )
-            self._revise(scope, "claim", claim.id, "restore", actor, old, {**old, "removed": None})
-        return self.get_claim(scope, claim.id)
-
-    def undo_claim(self, scope: str, claim_id: int | str, *, actor: str) -> Claim:
-        """Revert the last change to a claim (itself recorded as a new revision, so undo can be undone)."""
-        with self.transaction():
-            claim = self.get_claim(scope, claim_id)
-            revisions = self.history(scope, "claim", claim.id)
-            if not revisions:
-                raise InvalidInputError(f"Claim #{claim.id} has no history to undo.")
-            last = revisions[-1]
-            if last.old is None:
-                raise InvalidInputError(
-                    f"The last change to claim #{claim.id} created it; remove it instead of undoing."
-                )
-            target = dict(last.old)
-            current = claim_record(claim)
-            for name in ("speaker", "incident"):
-                if target.get(name):
-                    try:
-                        getattr(self, f"get_{name}")(scope, target[name])
-                    except NotFoundError:
-                        raise InvalidInputError(
-                            f"Cannot undo: the {name} '{target[name]}' no longer exists in this ledger."
-                        ) from None
-            ref = target.get("ref")
-            if ref and ref != claim.ref:
-                holder = self._rows("SELECT id FROM claims WHERE scope = ? AND ref = ?", [scope, ref])
-                if holder:
-                    raise InvalidInputError(
-                        f"Cannot undo: it would give claim #{claim.id} back the ref '{ref}', which claim "
-                        f"#{holder[0]['id']} uses now. Change that claim's ref first."
-                    )
-            self._write_claim(scope, claim.id, target)
-            self._revise(scope, "claim", claim.id, "undo", actor, current, target)
-        return self.get_claim(scope, claim.id)
-
-    def history(self, scope: str, entity: str, entity_id: int) -> list[Revision]:
-        rows = self._rows(
-            "SELECT * FROM revisions WHERE scope = ? AND entity = ? AND entity_id = ? ORDER BY id",
-            [scope, entity, entity_id],
-        )
-        return [_revision(r) for r in rows]
-
-    def revisions_after(self, scope: str, after_id: int, *, limit: int = 50) -> list[Revision]:
-        """Revisions of this scope newer than ``after_id``, oldest first."""
-        rows = self._rows(
-            "SELECT * FROM revisions WHERE scope = ? AND id > ? ORDER BY id LIMIT ?", [scope, after_id, limit]
-        )
-        return [_revision(r) for r in rows]
-
-    def last_revision_id(self, scope: str) -> int:
-        return self._rows("SELECT coalesce(max(id), 0) AS n FROM revisions WHERE scope = ?", [scope])[0]["n"]
-
-    def recent_revisions(self, scope: str, *, limit: int = 10) -> list[Revision]:
-        rows = self._rows("SELECT * FROM revisions WHERE scope = ? ORDER BY id DESC LIMIT ?", [scope, limit])
-        return [_revision(r) for r in rows]
-
     # ----------------------------------------------------------------- settings
 
     def get_setting(self, scope: str, key: str, default: str | None = None) -> str | None:
@@ -934,58 +494,6 @@ class Ledger:
             "SELECT 1 FROM claims WHERE scope = ? UNION ALL SELECT 1 FROM incidents WHERE scope = ? LIMIT 1",
             [scope, scope],
         )
-
-
-# --------------------------------------------------------------- records (export shape)
-
-
-def incident_record(incident: Incident) -> dict[str, Any]:
-    return {
-        "slug": incident.slug,
-        "title": incident.title,
-        "date": incident.date,
-        "place": incident.place,
-        "summary": incident.summary,
-        "aliases": list(incident.aliases),
-    }
-
-
-def speaker_record(speaker: Speaker) -> dict[str, Any]:
-    return {"name": speaker.name, "role": speaker.role, "kind": speaker.kind.value, "aliases": list(speaker.aliases)}
-
-
-def claim_record(claim: Claim) -> dict[str, Any]:
-    return {
-        "ref": claim.ref,
-        "incident": claim.incident.slug if claim.incident else None,
-        "speaker": claim.speaker.name if claim.speaker else None,
-        "claim": claim.text,
-        "quote": claim.quote,
-        "said_at": claim.said_at,
-        "said_where": claim.said_where,
-        "tags": list(claim.tags),
-        "evidence": {
-            "status": claim.evidence.status.value,
-            "details": claim.evidence.details,
-            "links": list(claim.evidence.links),
-        },
-        "sources": [{"url": s.url, "title": s.title, "publisher": s.publisher} for s in claim.sources],
-        "removed": {"reason": claim.removed_reason} if claim.removed else None,
-    }
-
-
-def _revision(row: dict[str, Any]) -> Revision:
-    return Revision(
-        id=row["id"],
-        scope=row["scope"],
-        entity=row["entity"],
-        entity_id=row["entity_id"],
-        action=row["action"],
-        actor=row["actor"],
-        at=row["at"],
-        old=json.loads(row["old"]) if row["old"] else None,
-        new=json.loads(row["new"]) if row["new"] else None,
-    )
 
 
 def _incident_values(record: dict[str, Any]) -> list[Any]:
