@@ -21,14 +21,19 @@ import bot.store.clock as clock
 from bot.errors import InvalidInputError, NotFoundError
 from bot.models import Claim, Evidence, EvidenceStatus, Incident, Revision, Source, Speaker, SpeakerKind
 from bot.validation import (
+    MAX_ALIASES,
     MAX_LINKS,
     MAX_SOURCES,
     clean_list,
+    clean_slug,
     clean_tags,
     clean_text,
     clean_url,
+    closest_names,
+    parse_kind,
     parse_partial_date,
     parse_status,
+    slugify,
 )
 
 UNSET: Any = object()  # "not given" for the keyword arguments of the update methods
@@ -88,6 +93,18 @@ class Dialect(ABC):
     @abstractmethod
     def load_json(self, value: Any) -> Any:
         """A revision body (``old``, ``new``) as read from the database, decoded."""
+
+    @abstractmethod
+    def nocase(self, expr: str) -> str:
+        """``expr`` to order by, ignoring case."""
+
+    @abstractmethod
+    def equals_nocase(self, expr: str) -> str:
+        """A condition: ``expr`` equals ``?``, ignoring case."""
+
+    @abstractmethod
+    def desc_nulls_last(self, expr: str) -> str:
+        """``expr`` to order by, newest first and NULL last."""
 
 
 # --------------------------------------------------------------- records (export shape)
@@ -150,12 +167,6 @@ class LedgerCore(ABC):
     @abstractmethod
     def _insert(self, query: str, params: Sequence[Any]) -> int:
         """Run one INSERT in the backend's own SQL; the new row's id."""
-
-    @abstractmethod
-    def get_incident(self, scope: str, key: str | int) -> Incident: ...
-
-    @abstractmethod
-    def get_speaker(self, scope: str, key: str | int) -> Speaker: ...
 
     # ------------------------------------------------ statements in the core's SQL
 
@@ -220,6 +231,231 @@ class LedgerCore(ABC):
             kind=SpeakerKind(row["kind"]),
             aliases=json_list(row["aliases"]),
         )
+
+    # ---------------------------------------------------------------- incidents
+
+    def list_incidents(self, scope: str) -> list[Incident]:
+        rows = self._fetch(
+            f"SELECT * FROM incidents WHERE scope = ? ORDER BY {self._dialect.desc_nulls_last('date')}, title, id",
+            [scope],
+        )
+        return [self._incident(r) for r in rows]
+
+    def get_incident(self, scope: str, key: str | int) -> Incident:
+        """By id (an int), or by slug, title or alias (a str, case-insensitive: a title made of digits is a
+        title, never an id); a miss suggests the closest incidents."""
+        incidents = self.list_incidents(scope)
+        if isinstance(key, int):
+            for inc in incidents:
+                if inc.id == key:
+                    return inc
+            raise NotFoundError("incident", f"#{key}")
+        text = key.strip()
+        for inc in incidents:
+            if text.lower() == inc.slug:
+                return inc
+        folded = text.casefold()
+        for inc in incidents:
+            if folded == inc.title.casefold() or folded in (a.casefold() for a in inc.aliases):
+                return inc
+        names = {inc.slug: [inc.slug, inc.title, *inc.aliases] for inc in incidents}
+        raise NotFoundError("incident", f"'{text}'", closest_names(text, names))
+
+    def create_incident(
+        self,
+        scope: str,
+        *,
+        title: str,
+        slug: str | None = None,
+        date: str | None = None,
+        place: str | None = None,
+        summary: str | None = None,
+        aliases: Iterable[str] = (),
+        actor: str,
+    ) -> Incident:
+        title_clean = clean_text(title, "title", required=True, multiline=False)
+        assert title_clean is not None
+        record = {
+            "slug": clean_slug(slug or slugify(title_clean)),
+            "title": title_clean,
+            "date": parse_partial_date(date),
+            "place": clean_text(place, "place", multiline=False),
+            "summary": clean_text(summary, "summary"),
+            "aliases": list(clean_list(aliases, "alias", limit=MAX_ALIASES)),
+        }
+        with self.transaction():
+            if self._fetch("SELECT 1 FROM incidents WHERE scope = ? AND slug = ?", [scope, record["slug"]]):
+                raise InvalidInputError(f"An incident with the slug '{record['slug']}' already exists.", "slug")
+            now = clock.now()
+            incident_id = self._insert_id(
+                "INSERT INTO incidents (scope, slug, title, date, place, summary, aliases, created_at, updated_at)"
+                " VALUES (?,?,?,?,?,?,?,?,?)",
+                [scope, *_incident_values(record), now, now],
+            )
+            self._revise(scope, "incident", incident_id, "create", actor, None, record)
+        return self.get_incident(scope, incident_id)
+
+    def update_incident(
+        self,
+        scope: str,
+        key: str | int,
+        *,
+        actor: str,
+        title: str = UNSET,
+        date: str | None = UNSET,
+        place: str | None = UNSET,
+        summary: str | None = UNSET,
+        aliases: Iterable[str] = UNSET,
+    ) -> Incident:
+        with self.transaction():
+            incident = self.get_incident(scope, key)
+            old = incident_record(incident)
+            new = dict(old)
+            if title is not UNSET:
+                new["title"] = clean_text(title, "title", required=True, multiline=False)
+            if date is not UNSET:
+                new["date"] = parse_partial_date(date)
+            if place is not UNSET:
+                new["place"] = clean_text(place, "place", multiline=False)
+            if summary is not UNSET:
+                new["summary"] = clean_text(summary, "summary")
+            if aliases is not UNSET:
+                new["aliases"] = list(clean_list(aliases, "alias", limit=MAX_ALIASES))
+            if new != old:
+                self._run(
+                    "UPDATE incidents SET slug=?, title=?, date=?, place=?, summary=?, aliases=?, updated_at=?"
+                    " WHERE id = ? AND scope = ?",
+                    [*_incident_values(new), clock.now(), incident.id, scope],
+                )
+                self._revise(scope, "incident", incident.id, "update", actor, old, new)
+        return self.get_incident(scope, incident.id)
+
+    # ----------------------------------------------------------------- speakers
+
+    def list_speakers(self, scope: str) -> list[Speaker]:
+        rows = self._fetch(
+            f"SELECT * FROM speakers WHERE scope = ? ORDER BY {self._dialect.nocase('name')}, id", [scope]
+        )
+        return [self._speaker(r) for r in rows]
+
+    def find_speaker(self, scope: str, name: str) -> Speaker | None:
+        """Exact (case-insensitive) name or alias, or None."""
+        folded = name.strip().casefold()
+        speakers = self.list_speakers(scope)
+        for sp in speakers:
+            if sp.name.casefold() == folded:
+                return sp
+        for sp in speakers:
+            if folded in (a.casefold() for a in sp.aliases):
+                return sp
+        return None
+
+    def get_speaker(self, scope: str, key: str | int) -> Speaker:
+        """By id (an int), or by name or alias (a str: a name made of digits is a name, never an id)."""
+        if isinstance(key, int):
+            rows = self._fetch("SELECT * FROM speakers WHERE scope = ? AND id = ?", [scope, key])
+            if not rows:
+                raise NotFoundError("speaker", f"#{key}")
+            return self._speaker(rows[0])
+        text = key.strip()
+        found = self.find_speaker(scope, text)
+        if found:
+            return found
+        names = {sp.name: [sp.name, *sp.aliases] for sp in self.list_speakers(scope)}
+        raise NotFoundError("speaker", f"'{text}'", closest_names(text, names))
+
+    def create_speaker(
+        self,
+        scope: str,
+        *,
+        name: str,
+        role: str | None = None,
+        kind: str | SpeakerKind | None = None,
+        aliases: Iterable[str] = (),
+        actor: str,
+    ) -> Speaker:
+        record = {
+            "name": clean_text(name, "name", required=True, multiline=False),
+            "role": clean_text(role, "role", multiline=False),
+            "kind": parse_kind(kind).value,
+            "aliases": list(clean_list(aliases, "alias", limit=MAX_ALIASES)),
+        }
+        with self.transaction():
+            if self._fetch(
+                f"SELECT 1 FROM speakers WHERE scope = ? AND {self._dialect.equals_nocase('name')}",
+                [scope, record["name"]],
+            ):
+                raise InvalidInputError(f"A speaker named '{record['name']}' already exists.", "name")
+            now = clock.now()
+            speaker_id = self._insert_id(
+                "INSERT INTO speakers (scope, name, role, kind, aliases, created_at, updated_at)"
+                " VALUES (?,?,?,?,?,?,?)",
+                [scope, *_speaker_values(record), now, now],
+            )
+            self._revise(scope, "speaker", speaker_id, "create", actor, None, record)
+        return self.get_speaker(scope, speaker_id)
+
+    def update_speaker(
+        self,
+        scope: str,
+        key: str | int,
+        *,
+        actor: str,
+        name: str = UNSET,
+        role: str | None = UNSET,
+        kind: str | None = UNSET,
+        aliases: Iterable[str] = UNSET,
+    ) -> Speaker:
+        with self.transaction():
+            speaker = self.get_speaker(scope, key)
+            old = speaker_record(speaker)
+            new = dict(old)
+            if name is not UNSET:
+                new["name"] = clean_text(name, "name", required=True, multiline=False)
+                clash = self.find_speaker(scope, new["name"])
+                if clash and clash.id != speaker.id and clash.name.casefold() == new["name"].casefold():
+                    raise InvalidInputError(f"A speaker named '{new['name']}' already exists.", "name")
+            if role is not UNSET:
+                new["role"] = clean_text(role, "role", multiline=False)
+            if kind is not UNSET:
+                new["kind"] = parse_kind(kind).value
+            if aliases is not UNSET:
+                new["aliases"] = list(clean_list(aliases, "alias", limit=MAX_ALIASES))
+            if new != old:
+                self._run(
+                    "UPDATE speakers SET name=?, role=?, kind=?, aliases=?, updated_at=? WHERE id = ? AND scope = ?",
+                    [*_speaker_values(new), clock.now(), speaker.id, scope],
+                )
+                self._revise(scope, "speaker", speaker.id, "update", actor, old, new)
+        return self.get_speaker(scope, speaker.id)
+
+    def add_speaker_alias(self, scope: str, key: str | int, alias: str, *, actor: str) -> Speaker:
+        speaker = self.get_speaker(scope, key)
+        return self.update_speaker(scope, speaker.id, actor=actor, aliases=[*speaker.aliases, alias])
+
+    def remove_speaker_alias(self, scope: str, key: str | int, alias: str, *, actor: str) -> Speaker:
+        speaker = self.get_speaker(scope, key)
+        kept = [a for a in speaker.aliases if a.casefold() != alias.strip().casefold()]
+        if len(kept) == len(speaker.aliases):
+            raise NotFoundError("alias", f"'{alias}' of {speaker.name}", list(speaker.aliases)[:5])
+        return self.update_speaker(scope, speaker.id, actor=actor, aliases=kept)
+
+    def merge_speakers(self, scope: str, source: str | int, target: str | int, *, actor: str) -> Speaker:
+        """Move every claim of ``source`` to ``target``, keep its name as an alias, delete ``source``."""
+        with self.transaction():
+            src = self.get_speaker(scope, source)
+            dst = self.get_speaker(scope, target)
+            if src.id == dst.id:
+                raise InvalidInputError("A speaker cannot be merged into itself.", "speaker")
+            claim_ids = [
+                r["id"] for r in self._fetch("SELECT id FROM claims WHERE speaker_id = ? ORDER BY id", [src.id])
+            ]
+            for claim_id in claim_ids:
+                self.update_claim(scope, claim_id, actor=actor, speaker=dst.name)
+            merged = self.update_speaker(scope, dst.id, actor=actor, aliases=[*dst.aliases, src.name, *src.aliases])
+            self._run("DELETE FROM speakers WHERE id = ? AND scope = ?", [src.id, scope])
+            self._revise(scope, "speaker", src.id, "merge", actor, speaker_record(src), {"merged_into": dst.name})
+        return merged
 
     # ------------------------------------------------------------------ sources
 
@@ -651,3 +887,18 @@ class LedgerCore(ABC):
         return [self._revision(r) for r in rows]
 
     # ----------------------------------------------------------------- settings
+
+
+def _incident_values(record: dict[str, Any]) -> list[Any]:
+    return [
+        record["slug"],
+        record["title"],
+        record["date"],
+        record["place"],
+        record["summary"],
+        to_json(record["aliases"]),
+    ]
+
+
+def _speaker_values(record: dict[str, Any]) -> list[Any]:
+    return [record["name"], record["role"], record["kind"], to_json(record["aliases"])]

@@ -13,7 +13,7 @@ import json
 import logging
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -21,11 +21,10 @@ from typing import Any
 from sqlite_utils import Database
 
 import bot.store.clock as clock
-from bot.errors import InvalidInputError, LedgerBusyError, NotFoundError
-from bot.models import Claim, Incident, Speaker, SpeakerKind
+from bot.errors import InvalidInputError, LedgerBusyError
+from bot.models import Claim
 from bot.store.base import ChangeCallback, ChangeFeed, NoChanges
 from bot.store.core import (
-    UNSET,
     Dialect,
     LedgerCore,
     claim_record,
@@ -36,21 +35,13 @@ from bot.store.schema import apply as apply_schema
 from bot.store.search import SqliteSearch
 from bot.store.vectors import SqliteVectors
 from bot.validation import (
-    MAX_ALIASES,
-    clean_list,
-    clean_slug,
     clean_text,
-    closest_names,
-    parse_kind,
-    parse_partial_date,
-    slugify,
 )
 
 log = logging.getLogger(__name__)
 
 DEFAULT_SCOPE = "local"
 BUSY_TIMEOUT = 60.0  # seconds a write waits for another process's write to finish
-_UNSET = UNSET
 
 __all__ = ["DEFAULT_SCOPE", "Ledger", "SqliteDialect", "claim_record", "incident_record", "speaker_record"]
 
@@ -71,6 +62,15 @@ class SqliteDialect(Dialect):
 
     def load_json(self, value: Any) -> Any:
         return json.loads(value) if value else None
+
+    def nocase(self, expr: str) -> str:
+        return f"{expr} COLLATE NOCASE"
+
+    def equals_nocase(self, expr: str) -> str:
+        return f"{expr} = ? COLLATE NOCASE"
+
+    def desc_nulls_last(self, expr: str) -> str:
+        return f"{expr} DESC"  # NULL sorts first, so last when descending
 
 
 class Ledger(LedgerCore):
@@ -168,227 +168,6 @@ class Ledger(LedgerCore):
         cursor = self._execute(sql, params)
         assert cursor.lastrowid is not None
         return cursor.lastrowid
-
-    # ---------------------------------------------------------------- incidents
-
-    def list_incidents(self, scope: str) -> list[Incident]:
-        rows = self._rows("SELECT * FROM incidents WHERE scope = ? ORDER BY date DESC, title, id", [scope])
-        return [self._incident(r) for r in rows]
-
-    def get_incident(self, scope: str, key: str | int) -> Incident:
-        """By id (an int), or by slug, title or alias (a str, case-insensitive: a title made of digits is a
-        title, never an id); a miss suggests the closest incidents."""
-        incidents = self.list_incidents(scope)
-        if isinstance(key, int):
-            for inc in incidents:
-                if inc.id == key:
-                    return inc
-            raise NotFoundError("incident", f"#{key}")
-        text = key.strip()
-        for inc in incidents:
-            if text.lower() == inc.slug:
-                return inc
-        folded = text.casefold()
-        for inc in incidents:
-            if folded == inc.title.casefold() or folded in (a.casefold() for a in inc.aliases):
-                return inc
-        names = {inc.slug: [inc.slug, inc.title, *inc.aliases] for inc in incidents}
-        raise NotFoundError("incident", f"'{text}'", closest_names(text, names))
-
-    def create_incident(
-        self,
-        scope: str,
-        *,
-        title: str,
-        slug: str | None = None,
-        date: str | None = None,
-        place: str | None = None,
-        summary: str | None = None,
-        aliases: Iterable[str] = (),
-        actor: str,
-    ) -> Incident:
-        title_clean = clean_text(title, "title", required=True, multiline=False)
-        assert title_clean is not None
-        record = {
-            "slug": clean_slug(slug or slugify(title_clean)),
-            "title": title_clean,
-            "date": parse_partial_date(date),
-            "place": clean_text(place, "place", multiline=False),
-            "summary": clean_text(summary, "summary"),
-            "aliases": list(clean_list(aliases, "alias", limit=MAX_ALIASES)),
-        }
-        with self.transaction():
-            if self._rows("SELECT 1 FROM incidents WHERE scope = ? AND slug = ?", [scope, record["slug"]]):
-                raise InvalidInputError(f"An incident with the slug '{record['slug']}' already exists.", "slug")
-            now = clock.now()
-            cursor = self.db.execute(
-                "INSERT INTO incidents (scope, slug, title, date, place, summary, aliases, created_at, updated_at)"
-                " VALUES (?,?,?,?,?,?,?,?,?)",
-                [scope, *_incident_values(record), now, now],
-            )
-            incident_id = cursor.lastrowid
-            assert incident_id is not None
-            self._revise(scope, "incident", incident_id, "create", actor, None, record)
-        return self.get_incident(scope, incident_id)
-
-    def update_incident(
-        self,
-        scope: str,
-        key: str | int,
-        *,
-        actor: str,
-        title: str = _UNSET,
-        date: str | None = _UNSET,
-        place: str | None = _UNSET,
-        summary: str | None = _UNSET,
-        aliases: Iterable[str] = _UNSET,
-    ) -> Incident:
-        with self.transaction():
-            incident = self.get_incident(scope, key)
-            old = incident_record(incident)
-            new = dict(old)
-            if title is not _UNSET:
-                new["title"] = clean_text(title, "title", required=True, multiline=False)
-            if date is not _UNSET:
-                new["date"] = parse_partial_date(date)
-            if place is not _UNSET:
-                new["place"] = clean_text(place, "place", multiline=False)
-            if summary is not _UNSET:
-                new["summary"] = clean_text(summary, "summary")
-            if aliases is not _UNSET:
-                new["aliases"] = list(clean_list(aliases, "alias", limit=MAX_ALIASES))
-            if new != old:
-                self.db.execute(
-                    "UPDATE incidents SET slug=?, title=?, date=?, place=?, summary=?, aliases=?, updated_at=?"
-                    " WHERE id = ? AND scope = ?",
-                    [*_incident_values(new), clock.now(), incident.id, scope],
-                )
-                self._revise(scope, "incident", incident.id, "update", actor, old, new)
-        return self.get_incident(scope, incident.id)
-
-    # ----------------------------------------------------------------- speakers
-
-    def list_speakers(self, scope: str) -> list[Speaker]:
-        rows = self._rows("SELECT * FROM speakers WHERE scope = ? ORDER BY name COLLATE NOCASE, id", [scope])
-        return [self._speaker(r) for r in rows]
-
-    def find_speaker(self, scope: str, name: str) -> Speaker | None:
-        """Exact (case-insensitive) name or alias, or None."""
-        folded = name.strip().casefold()
-        speakers = self.list_speakers(scope)
-        for sp in speakers:
-            if sp.name.casefold() == folded:
-                return sp
-        for sp in speakers:
-            if folded in (a.casefold() for a in sp.aliases):
-                return sp
-        return None
-
-    def get_speaker(self, scope: str, key: str | int) -> Speaker:
-        """By id (an int), or by name or alias (a str: a name made of digits is a name, never an id)."""
-        if isinstance(key, int):
-            rows = self._rows("SELECT * FROM speakers WHERE scope = ? AND id = ?", [scope, key])
-            if not rows:
-                raise NotFoundError("speaker", f"#{key}")
-            return self._speaker(rows[0])
-        text = key.strip()
-        found = self.find_speaker(scope, text)
-        if found:
-            return found
-        names = {sp.name: [sp.name, *sp.aliases] for sp in self.list_speakers(scope)}
-        raise NotFoundError("speaker", f"'{text}'", closest_names(text, names))
-
-    def create_speaker(
-        self,
-        scope: str,
-        *,
-        name: str,
-        role: str | None = None,
-        kind: str | SpeakerKind | None = None,
-        aliases: Iterable[str] = (),
-        actor: str,
-    ) -> Speaker:
-        record = {
-            "name": clean_text(name, "name", required=True, multiline=False),
-            "role": clean_text(role, "role", multiline=False),
-            "kind": parse_kind(kind).value,
-            "aliases": list(clean_list(aliases, "alias", limit=MAX_ALIASES)),
-        }
-        with self.transaction():
-            if self._rows(
-                "SELECT 1 FROM speakers WHERE scope = ? AND name = ? COLLATE NOCASE", [scope, record["name"]]
-            ):
-                raise InvalidInputError(f"A speaker named '{record['name']}' already exists.", "name")
-            now = clock.now()
-            cursor = self.db.execute(
-                "INSERT INTO speakers (scope, name, role, kind, aliases, created_at, updated_at)"
-                " VALUES (?,?,?,?,?,?,?)",
-                [scope, *_speaker_values(record), now, now],
-            )
-            speaker_id = cursor.lastrowid
-            assert speaker_id is not None
-            self._revise(scope, "speaker", speaker_id, "create", actor, None, record)
-        return self.get_speaker(scope, speaker_id)
-
-    def update_speaker(
-        self,
-        scope: str,
-        key: str | int,
-        *,
-        actor: str,
-        name: str = _UNSET,
-        role: str | None = _UNSET,
-        kind: str | None = _UNSET,
-        aliases: Iterable[str] = _UNSET,
-    ) -> Speaker:
-        with self.transaction():
-            speaker = self.get_speaker(scope, key)
-            old = speaker_record(speaker)
-            new = dict(old)
-            if name is not _UNSET:
-                new["name"] = clean_text(name, "name", required=True, multiline=False)
-                clash = self.find_speaker(scope, new["name"])
-                if clash and clash.id != speaker.id and clash.name.casefold() == new["name"].casefold():
-                    raise InvalidInputError(f"A speaker named '{new['name']}' already exists.", "name")
-            if role is not _UNSET:
-                new["role"] = clean_text(role, "role", multiline=False)
-            if kind is not _UNSET:
-                new["kind"] = parse_kind(kind).value
-            if aliases is not _UNSET:
-                new["aliases"] = list(clean_list(aliases, "alias", limit=MAX_ALIASES))
-            if new != old:
-                self.db.execute(
-                    "UPDATE speakers SET name=?, role=?, kind=?, aliases=?, updated_at=? WHERE id = ? AND scope = ?",
-                    [*_speaker_values(new), clock.now(), speaker.id, scope],
-                )
-                self._revise(scope, "speaker", speaker.id, "update", actor, old, new)
-        return self.get_speaker(scope, speaker.id)
-
-    def add_speaker_alias(self, scope: str, key: str | int, alias: str, *, actor: str) -> Speaker:
-        speaker = self.get_speaker(scope, key)
-        return self.update_speaker(scope, speaker.id, actor=actor, aliases=[*speaker.aliases, alias])
-
-    def remove_speaker_alias(self, scope: str, key: str | int, alias: str, *, actor: str) -> Speaker:
-        speaker = self.get_speaker(scope, key)
-        kept = [a for a in speaker.aliases if a.casefold() != alias.strip().casefold()]
-        if len(kept) == len(speaker.aliases):
-            raise NotFoundError("alias", f"'{alias}' of {speaker.name}", list(speaker.aliases)[:5])
-        return self.update_speaker(scope, speaker.id, actor=actor, aliases=kept)
-
-    def merge_speakers(self, scope: str, source: str | int, target: str | int, *, actor: str) -> Speaker:
-        """Move every claim of ``source`` to ``target``, keep its name as an alias, delete ``source``."""
-        with self.transaction():
-            src = self.get_speaker(scope, source)
-            dst = self.get_speaker(scope, target)
-            if src.id == dst.id:
-                raise InvalidInputError("A speaker cannot be merged into itself.", "speaker")
-            claim_ids = [r["id"] for r in self._rows("SELECT id FROM claims WHERE speaker_id = ?", [src.id])]
-            for claim_id in claim_ids:
-                self.update_claim(scope, claim_id, actor=actor, speaker=dst.name)
-            merged = self.update_speaker(scope, dst.id, actor=actor, aliases=[*dst.aliases, src.name, *src.aliases])
-            self.db.execute("DELETE FROM speakers WHERE id = ? AND scope = ?", [src.id, scope])
-            self._revise(scope, "speaker", src.id, "merge", actor, speaker_record(src), {"merged_into": dst.name})
-        return merged
 
     # ----------------------------------------------------------------- settings
 
@@ -494,18 +273,3 @@ class Ledger(LedgerCore):
             "SELECT 1 FROM claims WHERE scope = ? UNION ALL SELECT 1 FROM incidents WHERE scope = ? LIMIT 1",
             [scope, scope],
         )
-
-
-def _incident_values(record: dict[str, Any]) -> list[Any]:
-    return [
-        record["slug"],
-        record["title"],
-        record["date"],
-        record["place"],
-        record["summary"],
-        json.dumps(record["aliases"], ensure_ascii=False),
-    ]
-
-
-def _speaker_values(record: dict[str, Any]) -> list[Any]:
-    return [record["name"], record["role"], record["kind"], json.dumps(record["aliases"], ensure_ascii=False)]
