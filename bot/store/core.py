@@ -106,6 +106,14 @@ class Dialect(ABC):
     def desc_nulls_last(self, expr: str) -> str:
         """``expr`` to order by, newest first and NULL last."""
 
+    @abstractmethod
+    def json_differs(self, left: str, right: str, key: str) -> str:
+        """A condition: the member ``key`` of the JSON objects in ``left`` and ``right`` differ (or one lacks it)."""
+
+    @abstractmethod
+    def insert_ignore(self, table: str, columns: Sequence[str]) -> str:
+        """An INSERT of one row (``?`` for each column) that does nothing when it would break a unique key."""
+
 
 # --------------------------------------------------------------- records (export shape)
 
@@ -887,6 +895,111 @@ class LedgerCore(ABC):
         return [self._revision(r) for r in rows]
 
     # ----------------------------------------------------------------- settings
+
+    def get_setting(self, scope: str, key: str, default: str | None = None) -> str | None:
+        rows = self._fetch("SELECT value FROM settings WHERE scope = ? AND key = ?", [scope, key])
+        return rows[0]["value"] if rows else default
+
+    def set_setting(self, scope: str, key: str, value: str | None, *, actor: str) -> None:
+        key = clean_text(key, "setting_key", required=True, multiline=False)
+        value = clean_text(value, "setting", multiline=False)
+        with self.transaction():
+            old = self.get_setting(scope, key)
+            if value is None:
+                self._run("DELETE FROM settings WHERE scope = ? AND key = ?", [scope, key])
+            else:
+                self._run(
+                    "INSERT INTO settings (scope, key, value) VALUES (?,?,?)"
+                    " ON CONFLICT (scope, key) DO UPDATE SET value = excluded.value",
+                    [scope, key, value],
+                )
+            self._revise(scope, "setting", 0, "set", actor, {key: old}, {key: value})
+
+    def set_marker(self, scope: str, key: str, value: str) -> None:
+        """Bookkeeping the bot keeps per server (such as the last revision posted to the audit channel): stored
+        like a setting, but not a change to the ledger, so it leaves no revision."""
+        with self.transaction():
+            self._run(
+                "INSERT INTO settings (scope, key, value) VALUES (?,?,?)"
+                " ON CONFLICT (scope, key) DO UPDATE SET value = excluded.value",
+                [scope, clean_text(key, "setting_key", required=True, multiline=False), value],
+            )
+
+    def evidence_change_dates(self, scope: str) -> dict[int, str]:
+        """Claim id → date (YYYY-MM-DD) of the last revision that changed its evidence (creation included)."""
+        rows = self._fetch(
+            "SELECT entity_id, max(at) AS at FROM revisions WHERE scope = ? AND entity = 'claim'"
+            f" AND {self._dialect.json_differs('old', 'new', 'evidence')} GROUP BY entity_id",
+            [scope],
+        )
+        return {r["entity_id"]: str(stamp(r["at"]))[:10] for r in rows}
+
+    def find_claim(
+        self, scope: str, *, ref: str | None = None, text: str | None = None, speaker: str = ""
+    ) -> Claim | None:
+        """The claim with this ref; or, without a ref, the first unreferenced claim with this exact text and
+        speaker name (case-insensitive; "" for none). None when there is no such claim."""
+        if ref:
+            rows = self._fetch("SELECT id FROM claims WHERE scope = ? AND ref = ?", [scope, ref])
+        elif text:
+            same_speaker = self._dialect.equals_nocase("coalesce(s.name, '')")
+            rows = self._fetch(
+                "SELECT c.id FROM claims c LEFT JOIN speakers s ON s.id = c.speaker_id"
+                f" WHERE c.scope = ? AND c.text = ? AND c.ref IS NULL AND {same_speaker} ORDER BY c.id LIMIT 1",
+                [scope, text, speaker],
+            )
+        else:
+            return None
+        return self.get_claim(scope, rows[0]["id"]) if rows else None
+
+    # -------------------------------------------------------- pinned summaries
+
+    def add_pinned_summary(self, scope: str, incident: str | int, channel_id: int, message_id: int) -> None:
+        incident_id = self.get_incident(scope, incident).id
+        now = clock.now()
+        with self.transaction():
+            self._run(
+                self._dialect.insert_ignore(
+                    "pinned_summaries", ("scope", "incident_id", "channel_id", "message_id", "created_at", "updated_at")
+                ),
+                [scope, incident_id, str(channel_id), str(message_id), now, now],
+            )
+
+    def pinned_summaries(self, scope: str, incident: str | int | None = None) -> list[tuple[int, int, int]]:
+        """(incident id, channel id, message id) of the summaries pinned in this scope."""
+        sql = "SELECT incident_id, channel_id, message_id FROM pinned_summaries WHERE scope = ?"
+        params: list[Any] = [scope]
+        if incident is not None:
+            sql += " AND incident_id = ?"
+            params.append(self.get_incident(scope, incident).id)
+        return [
+            (r["incident_id"], int(r["channel_id"]), int(r["message_id"]))
+            for r in self._fetch(sql + " ORDER BY id", params)
+        ]
+
+    def all_pinned_summaries(self) -> list[tuple[str, int]]:
+        """(scope, incident id) of every tracked summary, across scopes (for the bot's start-up refresh)."""
+        return [
+            (r["scope"], r["incident_id"])
+            for r in self._fetch("SELECT DISTINCT scope, incident_id FROM pinned_summaries ORDER BY 1, 2")
+        ]
+
+    def forget_pinned_summary(self, scope: str, message_id: int) -> int:
+        with self.transaction():
+            return self._run(
+                "DELETE FROM pinned_summaries WHERE scope = ? AND message_id = ?", [scope, str(message_id)]
+            )
+
+    def scopes(self) -> list[str]:
+        return [
+            r["scope"] for r in self._fetch("SELECT scope FROM claims UNION SELECT scope FROM incidents ORDER BY 1")
+        ]
+
+    def is_empty(self, scope: str) -> bool:
+        return not self._fetch(
+            "SELECT 1 FROM claims WHERE scope = ? UNION ALL SELECT 1 FROM incidents WHERE scope = ? LIMIT 1",
+            [scope, scope],
+        )
 
 
 def _incident_values(record: dict[str, Any]) -> list[Any]:

@@ -30,23 +30,17 @@ import psycopg
 from psycopg import sql
 from psycopg_pool import ConnectionPool
 
-import bot.store.clock as clock
 import bot.store.pg_schema as pg_schema
 from bot.errors import InvalidInputError, LedgerBusyError, LedgerError
-from bot.models import Claim
 from bot.store.base import Change, ChangeCallback, process_origin
 from bot.store.core import (
     Dialect,
     LedgerCore,
-    stamp,
 )
 from bot.store.pg_compat import CompatConnection
 from bot.store.pg_search import PostgresSearch
 from bot.store.pg_vectors import PostgresVectors
 from bot.store.sqlite import DEFAULT_SCOPE
-from bot.validation import (
-    clean_text,
-)
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +99,14 @@ class PostgresDialect(Dialect):
 
     def desc_nulls_last(self, expr: str) -> str:
         return f"{expr} DESC NULLS LAST"
+
+    def json_differs(self, left: str, right: str, key: str) -> str:
+        return f"({left} -> '{key}')::jsonb IS DISTINCT FROM ({right} -> '{key}')::jsonb"
+
+    def insert_ignore(self, table: str, columns: Sequence[str]) -> str:
+        return (
+            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({','.join('?' * len(columns))}) ON CONFLICT DO NOTHING"
+        )
 
 
 class PostgresLedger(LedgerCore):
@@ -275,111 +277,6 @@ class PostgresLedger(LedgerCore):
     def _insert(self, query: str, params: Sequence[Any]) -> int:
         rows = self._rows(query + " RETURNING id", params)
         return int(rows[0]["id"])
-
-    # ----------------------------------------------------------------- settings
-
-    def get_setting(self, scope: str, key: str, default: str | None = None) -> str | None:
-        rows = self._rows("SELECT value FROM settings WHERE scope = %s AND key = %s", [scope, key])
-        return rows[0]["value"] if rows else default
-
-    def set_setting(self, scope: str, key: str, value: str | None, *, actor: str) -> None:
-        key = clean_text(key, "setting_key", required=True, multiline=False)
-        value = clean_text(value, "setting", multiline=False)
-        with self.transaction():
-            old = self.get_setting(scope, key)
-            if value is None:
-                self._execute("DELETE FROM settings WHERE scope = %s AND key = %s", [scope, key])
-            else:
-                self._execute(
-                    "INSERT INTO settings (scope, key, value) VALUES (%s,%s,%s)"
-                    " ON CONFLICT (scope, key) DO UPDATE SET value = excluded.value",
-                    [scope, key, value],
-                )
-            self._revise(scope, "setting", 0, "set", actor, {key: old}, {key: value})
-
-    def set_marker(self, scope: str, key: str, value: str) -> None:
-        """Bookkeeping the bot keeps per server (such as the last revision posted to the audit channel): stored
-        like a setting, but not a change to the ledger, so it leaves no revision."""
-        with self.transaction():
-            self._execute(
-                "INSERT INTO settings (scope, key, value) VALUES (%s,%s,%s)"
-                " ON CONFLICT (scope, key) DO UPDATE SET value = excluded.value",
-                [scope, clean_text(key, "setting_key", required=True, multiline=False), value],
-            )
-
-    def evidence_change_dates(self, scope: str) -> dict[int, str]:
-        """Claim id → date (YYYY-MM-DD) of the last revision that changed its evidence (creation included)."""
-        rows = self._rows(
-            "SELECT entity_id, max(at) AS at FROM revisions WHERE scope = %s AND entity = 'claim'"
-            " AND (old -> 'evidence')::jsonb IS DISTINCT FROM (new -> 'evidence')::jsonb GROUP BY entity_id",
-            [scope],
-        )
-        return {r["entity_id"]: str(stamp(r["at"]))[:10] for r in rows}
-
-    def find_claim(
-        self, scope: str, *, ref: str | None = None, text: str | None = None, speaker: str = ""
-    ) -> Claim | None:
-        """The claim with this ref; or, without a ref, the first unreferenced claim with this exact text and
-        speaker name (case-insensitive; "" for none). None when there is no such claim."""
-        if ref:
-            rows = self._rows("SELECT id FROM claims WHERE scope = %s AND ref = %s", [scope, ref])
-        elif text:
-            rows = self._rows(
-                "SELECT c.id FROM claims c LEFT JOIN speakers s ON s.id = c.speaker_id"
-                " WHERE c.scope = %s AND c.text = %s AND c.ref IS NULL"
-                " AND lower(coalesce(s.name, '')) = lower(%s COLLATE \"C\") ORDER BY c.id LIMIT 1",
-                [scope, text, speaker],
-            )
-        else:
-            return None
-        return self.get_claim(scope, rows[0]["id"]) if rows else None
-
-    # -------------------------------------------------------- pinned summaries
-
-    def add_pinned_summary(self, scope: str, incident: str | int, channel_id: int, message_id: int) -> None:
-        incident_id = self.get_incident(scope, incident).id
-        now = clock.now()
-        with self.transaction():
-            self._execute(
-                "INSERT INTO pinned_summaries (scope, incident_id, channel_id, message_id, created_at, updated_at)"
-                " VALUES (%s,%s,%s,%s,%s,%s) ON CONFLICT DO NOTHING",
-                [scope, incident_id, str(channel_id), str(message_id), now, now],
-            )
-
-    def pinned_summaries(self, scope: str, incident: str | int | None = None) -> list[tuple[int, int, int]]:
-        """(incident id, channel id, message id) of the summaries pinned in this scope."""
-        query = "SELECT incident_id, channel_id, message_id FROM pinned_summaries WHERE scope = %s"
-        params: list[Any] = [scope]
-        if incident is not None:
-            query += " AND incident_id = %s"
-            params.append(self.get_incident(scope, incident).id)
-        return [
-            (r["incident_id"], int(r["channel_id"]), int(r["message_id"]))
-            for r in self._rows(query + " ORDER BY id", params)
-        ]
-
-    def all_pinned_summaries(self) -> list[tuple[str, int]]:
-        """(scope, incident id) of every tracked summary, across scopes (for the bot's start-up refresh)."""
-        return [
-            (r["scope"], r["incident_id"])
-            for r in self._rows("SELECT DISTINCT scope, incident_id FROM pinned_summaries ORDER BY 1, 2")
-        ]
-
-    def forget_pinned_summary(self, scope: str, message_id: int) -> int:
-        with self.transaction():
-            cursor = self._execute(
-                "DELETE FROM pinned_summaries WHERE scope = %s AND message_id = %s", [scope, str(message_id)]
-            )
-        return cursor.rowcount
-
-    def scopes(self) -> list[str]:
-        return [r["scope"] for r in self._rows("SELECT scope FROM claims UNION SELECT scope FROM incidents ORDER BY 1")]
-
-    def is_empty(self, scope: str) -> bool:
-        return not self._rows(
-            "SELECT 1 FROM claims WHERE scope = %s UNION ALL SELECT 1 FROM incidents WHERE scope = %s LIMIT 1",
-            [scope, scope],
-        )
 
 
 class PostgresChangeFeed:

@@ -20,9 +20,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
-import bot.store.clock as clock
 from bot.errors import InvalidInputError, LedgerBusyError
-from bot.models import Claim
 from bot.store.base import ChangeCallback, ChangeFeed, NoChanges
 from bot.store.core import (
     Dialect,
@@ -34,9 +32,6 @@ from bot.store.core import (
 from bot.store.schema import apply as apply_schema
 from bot.store.search import SqliteSearch
 from bot.store.vectors import SqliteVectors
-from bot.validation import (
-    clean_text,
-)
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +66,12 @@ class SqliteDialect(Dialect):
 
     def desc_nulls_last(self, expr: str) -> str:
         return f"{expr} DESC"  # NULL sorts first, so last when descending
+
+    def json_differs(self, left: str, right: str, key: str) -> str:
+        return f"json_extract({left}, '$.{key}') IS NOT json_extract({right}, '$.{key}')"
+
+    def insert_ignore(self, table: str, columns: Sequence[str]) -> str:
+        return f"INSERT OR IGNORE INTO {table} ({', '.join(columns)}) VALUES ({','.join('?' * len(columns))})"
 
 
 class Ledger(LedgerCore):
@@ -168,108 +169,3 @@ class Ledger(LedgerCore):
         cursor = self._execute(sql, params)
         assert cursor.lastrowid is not None
         return cursor.lastrowid
-
-    # ----------------------------------------------------------------- settings
-
-    def get_setting(self, scope: str, key: str, default: str | None = None) -> str | None:
-        rows = self._rows("SELECT value FROM settings WHERE scope = ? AND key = ?", [scope, key])
-        return rows[0]["value"] if rows else default
-
-    def set_setting(self, scope: str, key: str, value: str | None, *, actor: str) -> None:
-        key = clean_text(key, "setting_key", required=True, multiline=False)
-        value = clean_text(value, "setting", multiline=False)
-        with self.transaction():
-            old = self.get_setting(scope, key)
-            if value is None:
-                self.db.execute("DELETE FROM settings WHERE scope = ? AND key = ?", [scope, key])
-            else:
-                self.db.execute(
-                    "INSERT INTO settings (scope, key, value) VALUES (?,?,?)"
-                    " ON CONFLICT (scope, key) DO UPDATE SET value = excluded.value",
-                    [scope, key, value],
-                )
-            self._revise(scope, "setting", 0, "set", actor, {key: old}, {key: value})
-
-    def set_marker(self, scope: str, key: str, value: str) -> None:
-        """Bookkeeping the bot keeps per server (such as the last revision posted to the audit channel): stored
-        like a setting, but not a change to the ledger, so it leaves no revision."""
-        with self.transaction():
-            self.db.execute(
-                "INSERT INTO settings (scope, key, value) VALUES (?,?,?)"
-                " ON CONFLICT (scope, key) DO UPDATE SET value = excluded.value",
-                [scope, clean_text(key, "setting_key", required=True, multiline=False), value],
-            )
-
-    def evidence_change_dates(self, scope: str) -> dict[int, str]:
-        """Claim id → date (YYYY-MM-DD) of the last revision that changed its evidence (creation included)."""
-        rows = self._rows(
-            "SELECT entity_id, max(at) AS at FROM revisions WHERE scope = ? AND entity = 'claim'"
-            " AND json_extract(old, '$.evidence') IS NOT json_extract(new, '$.evidence') GROUP BY entity_id",
-            [scope],
-        )
-        return {r["entity_id"]: str(r["at"])[:10] for r in rows}
-
-    def find_claim(
-        self, scope: str, *, ref: str | None = None, text: str | None = None, speaker: str = ""
-    ) -> Claim | None:
-        """The claim with this ref; or, without a ref, the first unreferenced claim with this exact text and
-        speaker name (case-insensitive; "" for none). None when there is no such claim."""
-        if ref:
-            rows = self._rows("SELECT id FROM claims WHERE scope = ? AND ref = ?", [scope, ref])
-        elif text:
-            rows = self._rows(
-                "SELECT c.id FROM claims c LEFT JOIN speakers s ON s.id = c.speaker_id"
-                " WHERE c.scope = ? AND c.text = ? AND c.ref IS NULL AND coalesce(s.name, '') = ? COLLATE NOCASE"
-                " ORDER BY c.id LIMIT 1",
-                [scope, text, speaker],
-            )
-        else:
-            return None
-        return self.get_claim(scope, rows[0]["id"]) if rows else None
-
-    # -------------------------------------------------------- pinned summaries
-
-    def add_pinned_summary(self, scope: str, incident: str | int, channel_id: int, message_id: int) -> None:
-        incident_id = self.get_incident(scope, incident).id
-        now = clock.now()
-        with self.transaction():
-            self.db.execute(
-                "INSERT OR IGNORE INTO pinned_summaries (scope, incident_id, channel_id, message_id, created_at,"
-                " updated_at) VALUES (?,?,?,?,?,?)",
-                [scope, incident_id, str(channel_id), str(message_id), now, now],
-            )
-
-    def pinned_summaries(self, scope: str, incident: str | int | None = None) -> list[tuple[int, int, int]]:
-        """(incident id, channel id, message id) of the summaries pinned in this scope."""
-        sql = "SELECT incident_id, channel_id, message_id FROM pinned_summaries WHERE scope = ?"
-        params: list[Any] = [scope]
-        if incident is not None:
-            sql += " AND incident_id = ?"
-            params.append(self.get_incident(scope, incident).id)
-        return [
-            (r["incident_id"], int(r["channel_id"]), int(r["message_id"]))
-            for r in self._rows(sql + " ORDER BY id", params)
-        ]
-
-    def all_pinned_summaries(self) -> list[tuple[str, int]]:
-        """(scope, incident id) of every tracked summary, across scopes (for the bot's start-up refresh)."""
-        return [
-            (r["scope"], r["incident_id"])
-            for r in self._rows("SELECT DISTINCT scope, incident_id FROM pinned_summaries")
-        ]
-
-    def forget_pinned_summary(self, scope: str, message_id: int) -> int:
-        with self.transaction():
-            cursor = self.db.execute(
-                "DELETE FROM pinned_summaries WHERE scope = ? AND message_id = ?", [scope, str(message_id)]
-            )
-        return cursor.rowcount
-
-    def scopes(self) -> list[str]:
-        return [r["scope"] for r in self._rows("SELECT DISTINCT scope FROM claims UNION SELECT scope FROM incidents")]
-
-    def is_empty(self, scope: str) -> bool:
-        return not self._rows(
-            "SELECT 1 FROM claims WHERE scope = ? UNION ALL SELECT 1 FROM incidents WHERE scope = ? LIMIT 1",
-            [scope, scope],
-        )
