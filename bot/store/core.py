@@ -65,6 +65,17 @@ def to_json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
+# An incident's and a speaker's table, and the columns that hold their record's fields (named alike; lists as JSON).
+ROW_COLUMNS = {
+    "incident": ("incidents", ("slug", "title", "date", "place", "summary", "aliases")),
+    "speaker": ("speakers", ("name", "role", "kind", "aliases")),
+}
+
+
+def _row_values(record: dict[str, Any], columns: Sequence[str]) -> list[Any]:
+    return [to_json(record[c]) if isinstance(record[c], list | tuple) else record[c] for c in columns]
+
+
 class Cursor(Protocol):
     """What the core reads from a statement's cursor."""
 
@@ -205,6 +216,31 @@ class LedgerCore(ABC):
             ],
         )
 
+    def _create_row(self, scope: str, entity: str, record: dict[str, Any], actor: str) -> int:
+        """Insert an incident's or a speaker's row from its record, with its revision; its id."""
+        table, columns = ROW_COLUMNS[entity]
+        now = clock.now()
+        row_id = self._insert_id(
+            f"INSERT INTO {table} (scope, {', '.join(columns)}, created_at, updated_at)"
+            f" VALUES ({','.join('?' * (len(columns) + 3))})",
+            [scope, *_row_values(record, columns), now, now],
+        )
+        self._revise(scope, entity, row_id, "create", actor, None, record)
+        return row_id
+
+    def _update_row(
+        self, scope: str, entity: str, row_id: int, actor: str, old: dict[str, Any], new: dict[str, Any]
+    ) -> None:
+        """Write an incident's or a speaker's changed record to its row, with its revision (nothing if unchanged)."""
+        if new == old:
+            return
+        table, columns = ROW_COLUMNS[entity]
+        self._run(
+            f"UPDATE {table} SET {', '.join(f'{c}=?' for c in columns)}, updated_at=? WHERE id = ? AND scope = ?",
+            [*_row_values(new, columns), clock.now(), row_id, scope],
+        )
+        self._revise(scope, entity, row_id, "update", actor, old, new)
+
     def _revision(self, row: dict[str, Any]) -> Revision:
         return Revision(
             id=row["id"],
@@ -294,13 +330,7 @@ class LedgerCore(ABC):
         with self.transaction():
             if self._fetch("SELECT 1 FROM incidents WHERE scope = ? AND slug = ?", [scope, record["slug"]]):
                 raise InvalidInputError(f"An incident with the slug '{record['slug']}' already exists.", "slug")
-            now = clock.now()
-            incident_id = self._insert_id(
-                "INSERT INTO incidents (scope, slug, title, date, place, summary, aliases, created_at, updated_at)"
-                " VALUES (?,?,?,?,?,?,?,?,?)",
-                [scope, *_incident_values(record), now, now],
-            )
-            self._revise(scope, "incident", incident_id, "create", actor, None, record)
+            incident_id = self._create_row(scope, "incident", record, actor)
         return self.get_incident(scope, incident_id)
 
     def update_incident(
@@ -329,13 +359,7 @@ class LedgerCore(ABC):
                 new["summary"] = clean_text(summary, "summary")
             if aliases is not UNSET:
                 new["aliases"] = list(clean_list(aliases, "alias", limit=MAX_ALIASES))
-            if new != old:
-                self._run(
-                    "UPDATE incidents SET slug=?, title=?, date=?, place=?, summary=?, aliases=?, updated_at=?"
-                    " WHERE id = ? AND scope = ?",
-                    [*_incident_values(new), clock.now(), incident.id, scope],
-                )
-                self._revise(scope, "incident", incident.id, "update", actor, old, new)
+            self._update_row(scope, "incident", incident.id, actor, old, new)
         return self.get_incident(scope, incident.id)
 
     # ----------------------------------------------------------------- speakers
@@ -394,13 +418,7 @@ class LedgerCore(ABC):
                 [scope, record["name"]],
             ):
                 raise InvalidInputError(f"A speaker named '{record['name']}' already exists.", "name")
-            now = clock.now()
-            speaker_id = self._insert_id(
-                "INSERT INTO speakers (scope, name, role, kind, aliases, created_at, updated_at)"
-                " VALUES (?,?,?,?,?,?,?)",
-                [scope, *_speaker_values(record), now, now],
-            )
-            self._revise(scope, "speaker", speaker_id, "create", actor, None, record)
+            speaker_id = self._create_row(scope, "speaker", record, actor)
         return self.get_speaker(scope, speaker_id)
 
     def update_speaker(
@@ -429,12 +447,7 @@ class LedgerCore(ABC):
                 new["kind"] = parse_kind(kind).value
             if aliases is not UNSET:
                 new["aliases"] = list(clean_list(aliases, "alias", limit=MAX_ALIASES))
-            if new != old:
-                self._run(
-                    "UPDATE speakers SET name=?, role=?, kind=?, aliases=?, updated_at=? WHERE id = ? AND scope = ?",
-                    [*_speaker_values(new), clock.now(), speaker.id, scope],
-                )
-                self._revise(scope, "speaker", speaker.id, "update", actor, old, new)
+            self._update_row(scope, "speaker", speaker.id, actor, old, new)
         return self.get_speaker(scope, speaker.id)
 
     def add_speaker_alias(self, scope: str, key: str | int, alias: str, *, actor: str) -> Speaker:
@@ -1000,18 +1013,3 @@ class LedgerCore(ABC):
             "SELECT 1 FROM claims WHERE scope = ? UNION ALL SELECT 1 FROM incidents WHERE scope = ? LIMIT 1",
             [scope, scope],
         )
-
-
-def _incident_values(record: dict[str, Any]) -> list[Any]:
-    return [
-        record["slug"],
-        record["title"],
-        record["date"],
-        record["place"],
-        record["summary"],
-        to_json(record["aliases"]),
-    ]
-
-
-def _speaker_values(record: dict[str, Any]) -> list[Any]:
-    return [record["name"], record["role"], record["kind"], to_json(record["aliases"])]
