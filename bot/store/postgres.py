@@ -1,8 +1,9 @@
 """The claims store in PostgreSQL: the same public API as :class:`bot.store.sqlite.Ledger`, for bots that run as
 several processes (shards) on several hosts behind one database.
 
-Same scopes, validation (``bot.validation``), typed objects (``bot.models``), errors (``bot.errors``) and revision
-records as the SQLite ledger; the schema and its migrations are in ``bot.store.pg_schema``. Connections come from a
+The ledger's logic (scopes, validation, records, revisions) is the SQLite ledger's: both subclass
+:class:`bot.store.core.LedgerCore`, and this module supplies the connection handling and :class:`PostgresDialect`
+(the SQL that differs); the schema and its migrations are in ``bot.store.pg_schema``. Connections come from a
 psycopg 3 pool; every connection is in autocommit, and :meth:`PostgresLedger.transaction` holds one connection for
 the calling thread (nested transactions are savepoints). The outermost transaction takes the ledger's write lock
 (an advisory lock), so writers take turns as they do on SQLite and an import's plan stays valid while it writes.

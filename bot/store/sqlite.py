@@ -5,6 +5,9 @@ first, and never reads or writes a row of another scope. A ``Ledger`` owns one c
 and serialises calls on it with a lock, so it may be used from a worker thread; the bot
 uses :class:`bot.discord.service.LedgerService`, which keeps one writer and runs every call off
 the event loop.
+
+The ledger's logic is in :class:`bot.store.core.LedgerCore`, shared with the PostgreSQL ledger; this module
+supplies the connection, its transactions and :class:`SqliteDialect`.
 """
 
 from __future__ import annotations
