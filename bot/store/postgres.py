@@ -71,6 +71,9 @@ def split_url(url: str) -> tuple[str, str | None]:
 
 @lru_cache(maxsize=1024)
 def _placeholders(statement: str) -> str:
+    """``?`` → ``%s``. The core's statements hold no other ``?`` (no jsonb ``?`` operator) and no ``%``."""
+    if "%" in statement:
+        raise NotImplementedError(f"A '%' in a core statement needs escaping for psycopg: {statement}")
     return statement.replace("?", "%s")
 
 
