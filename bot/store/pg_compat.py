@@ -13,8 +13,12 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
+
+from bot.store.core import stamp
+
+__all__ = ["ID_TABLES", "Column", "CompatConnection", "Result", "stamp", "translate"]
 
 _IN_JSON_LIST = re.compile(r"(\b[\w.]+) IN \(SELECT value FROM json_each\(\?\)\)")
 _NOCASE = re.compile(r"(\b[\w.]+) COLLATE NOCASE")
@@ -40,13 +44,6 @@ def translate(statement: str) -> str:
         if word in out:
             raise NotImplementedError(f"The PostgreSQL ledger cannot run this SQLite statement: {statement}")
     return out.replace("%", "%%").replace("?", "%s").replace("\0", "%s")
-
-
-def stamp(value: Any) -> Any:
-    """A ``timestamptz`` as the ledger's ISO text (UTC, seconds), the form the SQLite ledger stores."""
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).isoformat(timespec="seconds")
-    return value
 
 
 def _value(value: Any) -> Any:

@@ -1,8 +1,9 @@
 """The claims store in PostgreSQL: the same public API as :class:`bot.store.sqlite.Ledger`, for bots that run as
 several processes (shards) on several hosts behind one database.
 
-Same scopes, validation (``bot.validation``), typed objects (``bot.models``), errors (``bot.errors``) and revision
-records as the SQLite ledger; the schema and its migrations are in ``bot.store.pg_schema``. Connections come from a
+The ledger's logic (scopes, validation, records, revisions) is the SQLite ledger's: both subclass
+:class:`bot.store.core.LedgerCore`, and this module supplies the connection handling and :class:`PostgresDialect`
+(the SQL that differs); the schema and its migrations are in ``bot.store.pg_schema``. Connections come from a
 psycopg 3 pool; every connection is in autocommit, and :meth:`PostgresLedger.transaction` holds one connection for
 the calling thread (nested transactions are savepoints). The outermost transaction takes the ledger's write lock
 (an advisory lock), so writers take turns as they do on SQLite and an import's plan stays valid while it writes.
@@ -20,8 +21,9 @@ import re
 import threading
 import uuid
 import zlib
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -29,31 +31,17 @@ import psycopg
 from psycopg import sql
 from psycopg_pool import ConnectionPool
 
-import bot.store.clock as clock
 import bot.store.pg_schema as pg_schema
-from bot.errors import InvalidInputError, LedgerBusyError, LedgerError, NotFoundError
-from bot.models import Claim, Evidence, EvidenceStatus, Incident, Revision, Source, Speaker, SpeakerKind
+from bot.errors import InvalidInputError, LedgerBusyError, LedgerError
 from bot.store.base import Change, ChangeCallback, process_origin
+from bot.store.core import (
+    Dialect,
+    LedgerCore,
+)
 from bot.store.pg_compat import CompatConnection
-from bot.store.pg_compat import stamp as _stamp
 from bot.store.pg_search import PostgresSearch
 from bot.store.pg_vectors import PostgresVectors
-from bot.store.sqlite import DEFAULT_SCOPE, claim_record, incident_record, speaker_record
-from bot.validation import (
-    MAX_ALIASES,
-    MAX_LINKS,
-    MAX_SOURCES,
-    clean_list,
-    clean_slug,
-    clean_tags,
-    clean_text,
-    clean_url,
-    closest_names,
-    parse_kind,
-    parse_partial_date,
-    parse_status,
-    slugify,
-)
+from bot.store.sqlite import DEFAULT_SCOPE
 
 log = logging.getLogger(__name__)
 
@@ -61,33 +49,15 @@ __all__ = ["DEFAULT_SCOPE", "PostgresLedger", "is_postgres_url"]
 
 BUSY_TIMEOUT = 60.0  # seconds a write waits for another writer, as on SQLite
 UNAVAILABLE = "The ledger's database did not answer (restarting?); nothing was lost, try again in a moment."
-_UNSET: Any = object()
 _SCHEMA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 _ORIGIN = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 LISTEN_POLL = 0.5  # seconds the listener waits for notices before looking whether it should stop
 LISTEN_RETRY = 2.0  # seconds between attempts to reconnect a lost listener
 LISTEN_START_TIMEOUT = 30.0
 
-_CLAIM_COLUMNS = (
-    "c.id, c.scope, c.ref, c.incident_id, c.speaker_id, c.text, c.quote, c.said_at, c.said_where, c.tags, "
-    "c.evidence_status, c.evidence_details, c.evidence_links, c.removed_reason, c.created_at, c.updated_at"
-)
-
 
 def is_postgres_url(target: object) -> bool:
     return isinstance(target, str) and target.startswith(("postgresql://", "postgres://"))
-
-
-def _json_list(value: Any) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    if isinstance(value, str):
-        return tuple(json.loads(value)) if value else ()
-    return tuple(value)
-
-
-def _jsonb(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False)
 
 
 def split_url(url: str) -> tuple[str, str | None]:
@@ -99,8 +69,54 @@ def split_url(url: str) -> tuple[str, str | None]:
     return urlunsplit((parts.scheme, parts.netloc, parts.path, rest, parts.fragment)), schema
 
 
-class PostgresLedger:
+@lru_cache(maxsize=1024)
+def _placeholders(statement: str) -> str:
+    """``?`` → ``%s``. The core's statements hold no other ``?`` (no jsonb ``?`` operator) and no ``%``."""
+    if "%" in statement:
+        raise NotImplementedError(f"A '%' in a core statement needs escaping for psycopg: {statement}")
+    return statement.replace("?", "%s")
+
+
+class PostgresDialect(Dialect):
+    """``%s`` placeholders, ``= ANY(array)`` for lists, ``jsonb`` lists and ``json`` revision bodies (decoded by
+    psycopg); ``claim_sources`` carries the claim's scope."""
+
+    claim_sources_scoped = True
+
+    def sql(self, statement: str) -> str:
+        return _placeholders(statement)
+
+    def in_list(self, column: str, values: Sequence[Any]) -> tuple[str, list[Any]]:
+        return f"{column} = ANY(?)", [list(values)]
+
+    def json_list_has(self, column: str) -> str:
+        return f"{column} @> jsonb_build_array(?::text)"
+
+    def load_json(self, value: Any) -> Any:
+        return value
+
+    def nocase(self, expr: str) -> str:
+        return f"lower({expr})"
+
+    def equals_nocase(self, expr: str) -> str:
+        return f'lower({expr}) = lower(? COLLATE "C")'
+
+    def desc_nulls_last(self, expr: str) -> str:
+        return f"{expr} DESC NULLS LAST"
+
+    def json_differs(self, left: str, right: str, key: str) -> str:
+        return f"({left} -> '{key}')::jsonb IS DISTINCT FROM ({right} -> '{key}')::jsonb"
+
+    def insert_ignore(self, table: str, columns: Sequence[str]) -> str:
+        return (
+            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({','.join('?' * len(columns))}) ON CONFLICT DO NOTHING"
+        )
+
+
+class PostgresLedger(LedgerCore):
     """The store API on PostgreSQL. Construct with :meth:`open` (a ``postgresql://`` URL)."""
+
+    _dialect = PostgresDialect()
 
     def __init__(self, pool: ConnectionPool, schema: str, origin: str | None = None) -> None:
         self.pool = pool
@@ -266,794 +282,6 @@ class PostgresLedger:
         rows = self._rows(query + " RETURNING id", params)
         return int(rows[0]["id"])
 
-    def _revise(
-        self, scope: str, entity: str, entity_id: int, action: str, actor: str, old: dict | None, new: dict | None
-    ) -> None:
-        self._execute(
-            "INSERT INTO revisions (scope, entity, entity_id, action, actor, at, old, new)"
-            " VALUES (%s,%s,%s,%s,%s,%s,%s,%s)",
-            [
-                scope,
-                entity,
-                entity_id,
-                action,
-                clean_text(actor, "actor", required=True, multiline=False),
-                clock.now(),
-                json.dumps(old, ensure_ascii=False) if old is not None else None,
-                json.dumps(new, ensure_ascii=False) if new is not None else None,
-            ],
-        )
-
-    # ---------------------------------------------------------------- incidents
-
-    def _incident(self, row: dict[str, Any]) -> Incident:
-        return Incident(
-            id=row["id"],
-            scope=row["scope"],
-            slug=row["slug"],
-            title=row["title"],
-            date=row["date"],
-            place=row["place"],
-            summary=row["summary"],
-            aliases=_json_list(row["aliases"]),
-        )
-
-    def list_incidents(self, scope: str) -> list[Incident]:
-        rows = self._rows("SELECT * FROM incidents WHERE scope = %s ORDER BY date DESC NULLS LAST, title, id", [scope])
-        return [self._incident(r) for r in rows]
-
-    def get_incident(self, scope: str, key: str | int) -> Incident:
-        """By id (an int), or by slug, title or alias (a str, case-insensitive: a title made of digits is a
-        title, never an id); a miss suggests the closest incidents."""
-        incidents = self.list_incidents(scope)
-        if isinstance(key, int):
-            for inc in incidents:
-                if inc.id == key:
-                    return inc
-            raise NotFoundError("incident", f"#{key}")
-        text = key.strip()
-        for inc in incidents:
-            if text.lower() == inc.slug:
-                return inc
-        folded = text.casefold()
-        for inc in incidents:
-            if folded == inc.title.casefold() or folded in (a.casefold() for a in inc.aliases):
-                return inc
-        names = {inc.slug: [inc.slug, inc.title, *inc.aliases] for inc in incidents}
-        raise NotFoundError("incident", f"'{text}'", closest_names(text, names))
-
-    def create_incident(
-        self,
-        scope: str,
-        *,
-        title: str,
-        slug: str | None = None,
-        date: str | None = None,
-        place: str | None = None,
-        summary: str | None = None,
-        aliases: Iterable[str] = (),
-        actor: str,
-    ) -> Incident:
-        title_clean = clean_text(title, "title", required=True, multiline=False)
-        assert title_clean is not None
-        record = {
-            "slug": clean_slug(slug or slugify(title_clean)),
-            "title": title_clean,
-            "date": parse_partial_date(date),
-            "place": clean_text(place, "place", multiline=False),
-            "summary": clean_text(summary, "summary"),
-            "aliases": list(clean_list(aliases, "alias", limit=MAX_ALIASES)),
-        }
-        with self.transaction():
-            if self._rows("SELECT 1 FROM incidents WHERE scope = %s AND slug = %s", [scope, record["slug"]]):
-                raise InvalidInputError(f"An incident with the slug '{record['slug']}' already exists.", "slug")
-            now = clock.now()
-            incident_id = self._insert(
-                "INSERT INTO incidents (scope, slug, title, date, place, summary, aliases, created_at, updated_at)"
-                " VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s)",
-                [scope, *_incident_values(record), now, now],
-            )
-            self._revise(scope, "incident", incident_id, "create", actor, None, record)
-        return self.get_incident(scope, incident_id)
-
-    def update_incident(
-        self,
-        scope: str,
-        key: str | int,
-        *,
-        actor: str,
-        title: str = _UNSET,
-        date: str | None = _UNSET,
-        place: str | None = _UNSET,
-        summary: str | None = _UNSET,
-        aliases: Iterable[str] = _UNSET,
-    ) -> Incident:
-        with self.transaction():
-            incident = self.get_incident(scope, key)
-            old = incident_record(incident)
-            new = dict(old)
-            if title is not _UNSET:
-                new["title"] = clean_text(title, "title", required=True, multiline=False)
-            if date is not _UNSET:
-                new["date"] = parse_partial_date(date)
-            if place is not _UNSET:
-                new["place"] = clean_text(place, "place", multiline=False)
-            if summary is not _UNSET:
-                new["summary"] = clean_text(summary, "summary")
-            if aliases is not _UNSET:
-                new["aliases"] = list(clean_list(aliases, "alias", limit=MAX_ALIASES))
-            if new != old:
-                self._execute(
-                    "UPDATE incidents SET slug=%s, title=%s, date=%s, place=%s, summary=%s, aliases=%s, updated_at=%s"
-                    " WHERE id = %s AND scope = %s",
-                    [*_incident_values(new), clock.now(), incident.id, scope],
-                )
-                self._revise(scope, "incident", incident.id, "update", actor, old, new)
-        return self.get_incident(scope, incident.id)
-
-    # ----------------------------------------------------------------- speakers
-
-    def _speaker(self, row: dict[str, Any]) -> Speaker:
-        return Speaker(
-            id=row["id"],
-            scope=row["scope"],
-            name=row["name"],
-            role=row["role"],
-            kind=SpeakerKind(row["kind"]),
-            aliases=_json_list(row["aliases"]),
-        )
-
-    def list_speakers(self, scope: str) -> list[Speaker]:
-        rows = self._rows("SELECT * FROM speakers WHERE scope = %s ORDER BY lower(name), id", [scope])
-        return [self._speaker(r) for r in rows]
-
-    def find_speaker(self, scope: str, name: str) -> Speaker | None:
-        """Exact (case-insensitive) name or alias, or None."""
-        folded = name.strip().casefold()
-        speakers = self.list_speakers(scope)
-        for sp in speakers:
-            if sp.name.casefold() == folded:
-                return sp
-        for sp in speakers:
-            if folded in (a.casefold() for a in sp.aliases):
-                return sp
-        return None
-
-    def get_speaker(self, scope: str, key: str | int) -> Speaker:
-        """By id (an int), or by name or alias (a str: a name made of digits is a name, never an id)."""
-        if isinstance(key, int):
-            rows = self._rows("SELECT * FROM speakers WHERE scope = %s AND id = %s", [scope, key])
-            if not rows:
-                raise NotFoundError("speaker", f"#{key}")
-            return self._speaker(rows[0])
-        text = key.strip()
-        found = self.find_speaker(scope, text)
-        if found:
-            return found
-        names = {sp.name: [sp.name, *sp.aliases] for sp in self.list_speakers(scope)}
-        raise NotFoundError("speaker", f"'{text}'", closest_names(text, names))
-
-    def create_speaker(
-        self,
-        scope: str,
-        *,
-        name: str,
-        role: str | None = None,
-        kind: str | SpeakerKind | None = None,
-        aliases: Iterable[str] = (),
-        actor: str,
-    ) -> Speaker:
-        record = {
-            "name": clean_text(name, "name", required=True, multiline=False),
-            "role": clean_text(role, "role", multiline=False),
-            "kind": parse_kind(kind).value,
-            "aliases": list(clean_list(aliases, "alias", limit=MAX_ALIASES)),
-        }
-        with self.transaction():
-            if self._rows(
-                'SELECT 1 FROM speakers WHERE scope = %s AND lower(name) = lower(%s COLLATE "C")',
-                [scope, record["name"]],
-            ):
-                raise InvalidInputError(f"A speaker named '{record['name']}' already exists.", "name")
-            now = clock.now()
-            speaker_id = self._insert(
-                "INSERT INTO speakers (scope, name, role, kind, aliases, created_at, updated_at)"
-                " VALUES (%s,%s,%s,%s,%s,%s,%s)",
-                [scope, *_speaker_values(record), now, now],
-            )
-            self._revise(scope, "speaker", speaker_id, "create", actor, None, record)
-        return self.get_speaker(scope, speaker_id)
-
-    def update_speaker(
-        self,
-        scope: str,
-        key: str | int,
-        *,
-        actor: str,
-        name: str = _UNSET,
-        role: str | None = _UNSET,
-        kind: str | None = _UNSET,
-        aliases: Iterable[str] = _UNSET,
-    ) -> Speaker:
-        with self.transaction():
-            speaker = self.get_speaker(scope, key)
-            old = speaker_record(speaker)
-            new = dict(old)
-            if name is not _UNSET:
-                new["name"] = clean_text(name, "name", required=True, multiline=False)
-                clash = self.find_speaker(scope, new["name"])
-                if clash and clash.id != speaker.id and clash.name.casefold() == new["name"].casefold():
-                    raise InvalidInputError(f"A speaker named '{new['name']}' already exists.", "name")
-            if role is not _UNSET:
-                new["role"] = clean_text(role, "role", multiline=False)
-            if kind is not _UNSET:
-                new["kind"] = parse_kind(kind).value
-            if aliases is not _UNSET:
-                new["aliases"] = list(clean_list(aliases, "alias", limit=MAX_ALIASES))
-            if new != old:
-                self._execute(
-                    "UPDATE speakers SET name=%s, role=%s, kind=%s, aliases=%s, updated_at=%s"
-                    " WHERE id = %s AND scope = %s",
-                    [*_speaker_values(new), clock.now(), speaker.id, scope],
-                )
-                self._revise(scope, "speaker", speaker.id, "update", actor, old, new)
-        return self.get_speaker(scope, speaker.id)
-
-    def add_speaker_alias(self, scope: str, key: str | int, alias: str, *, actor: str) -> Speaker:
-        speaker = self.get_speaker(scope, key)
-        return self.update_speaker(scope, speaker.id, actor=actor, aliases=[*speaker.aliases, alias])
-
-    def remove_speaker_alias(self, scope: str, key: str | int, alias: str, *, actor: str) -> Speaker:
-        speaker = self.get_speaker(scope, key)
-        kept = [a for a in speaker.aliases if a.casefold() != alias.strip().casefold()]
-        if len(kept) == len(speaker.aliases):
-            raise NotFoundError("alias", f"'{alias}' of {speaker.name}", list(speaker.aliases)[:5])
-        return self.update_speaker(scope, speaker.id, actor=actor, aliases=kept)
-
-    def merge_speakers(self, scope: str, source: str | int, target: str | int, *, actor: str) -> Speaker:
-        """Move every claim of ``source`` to ``target``, keep its name as an alias, delete ``source``."""
-        with self.transaction():
-            src = self.get_speaker(scope, source)
-            dst = self.get_speaker(scope, target)
-            if src.id == dst.id:
-                raise InvalidInputError("A speaker cannot be merged into itself.", "speaker")
-            claim_ids = [
-                r["id"] for r in self._rows("SELECT id FROM claims WHERE speaker_id = %s ORDER BY id", [src.id])
-            ]
-            for claim_id in claim_ids:
-                self.update_claim(scope, claim_id, actor=actor, speaker=dst.name)
-            merged = self.update_speaker(scope, dst.id, actor=actor, aliases=[*dst.aliases, src.name, *src.aliases])
-            self._execute("DELETE FROM speakers WHERE id = %s AND scope = %s", [src.id, scope])
-            self._revise(scope, "speaker", src.id, "merge", actor, speaker_record(src), {"merged_into": dst.name})
-        return merged
-
-    # ------------------------------------------------------------------ sources
-
-    def _source_id(self, scope: str, source: dict[str, Any]) -> int:
-        title = clean_text(source.get("title"), "title", multiline=False)
-        url = clean_url(source.get("url"), "source link")
-        publisher = clean_text(source.get("publisher"), "publisher", multiline=False)
-        if title is None:
-            if url is None:
-                raise InvalidInputError("A source needs a title or a link.", "source")
-            title = url
-        rows = self._rows(
-            "SELECT id, publisher FROM sources WHERE scope = %s AND title = %s AND coalesce(url, '') = %s",
-            [scope, title, url or ""],
-        )
-        if rows:
-            if publisher and rows[0]["publisher"] != publisher:
-                self._execute("UPDATE sources SET publisher = %s WHERE id = %s", [publisher, rows[0]["id"]])
-            return rows[0]["id"]
-        return self._insert(
-            "INSERT INTO sources (scope, url, title, publisher) VALUES (%s,%s,%s,%s)", [scope, url, title, publisher]
-        )
-
-    # ------------------------------------------------------------------- claims
-
-    def _claims_from_rows(self, scope: str, rows: list[dict[str, Any]]) -> list[Claim]:
-        if not rows:
-            return []
-        speaker_ids = sorted({r["speaker_id"] for r in rows if r["speaker_id"] is not None})
-        incident_ids = sorted({r["incident_id"] for r in rows if r["incident_id"] is not None})
-        claim_ids = [r["id"] for r in rows]
-        speakers = {
-            r["id"]: self._speaker(r) for r in self._rows("SELECT * FROM speakers WHERE id = ANY(%s)", [speaker_ids])
-        }
-        incidents = {
-            r["id"]: self._incident(r) for r in self._rows("SELECT * FROM incidents WHERE id = ANY(%s)", [incident_ids])
-        }
-        sources: dict[int, list[Source]] = {}
-        for r in self._rows(
-            "SELECT cs.claim_id, s.id, s.url, s.title, s.publisher FROM claim_sources cs JOIN sources s"
-            " ON s.id = cs.source_id WHERE cs.claim_id = ANY(%s) ORDER BY cs.claim_id, cs.position, s.id",
-            [claim_ids],
-        ):
-            sources.setdefault(r["claim_id"], []).append(
-                Source(id=r["id"], title=r["title"], url=r["url"], publisher=r["publisher"])
-            )
-        return [
-            Claim(
-                id=r["id"],
-                scope=r["scope"],
-                ref=r["ref"],
-                text=r["text"],
-                quote=r["quote"],
-                said_at=r["said_at"],
-                said_where=r["said_where"],
-                tags=_json_list(r["tags"]),
-                incident=incidents.get(r["incident_id"]),
-                speaker=speakers.get(r["speaker_id"]),
-                evidence=Evidence(
-                    status=EvidenceStatus(r["evidence_status"]),
-                    details=r["evidence_details"],
-                    links=_json_list(r["evidence_links"]),
-                ),
-                sources=tuple(sources.get(r["id"], ())),
-                removed_reason=r["removed_reason"],
-                created_at=_stamp(r["created_at"]),
-                updated_at=_stamp(r["updated_at"]),
-            )
-            for r in rows
-        ]
-
-    def get_claims(self, scope: str, ids: Sequence[int], *, include_removed: bool = False) -> list[Claim]:
-        """The claims with these ids in this scope, in the order given (missing ids are skipped)."""
-        if not ids:
-            return []
-        wanted = [int(i) for i in ids if -(2**63) <= int(i) < 2**63]
-        rows = self._rows(
-            f"SELECT {_CLAIM_COLUMNS} FROM claims c WHERE c.scope = %s AND c.id = ANY(%s)"
-            + ("" if include_removed else " AND c.removed_reason IS NULL"),
-            [scope, wanted],
-        )
-        by_id = {c.id: c for c in self._claims_from_rows(scope, rows)}
-        return [by_id[i] for i in ids if i in by_id]
-
-    def get_claim(self, scope: str, claim_id: int | str) -> Claim:
-        """One claim (removed ones included) by id (an int) or by ref (a str).
-
-        A str that is no claim's ref but reads as an id ("12", "#12", as typed in Discord or on the command
-        line) finds that id: a ref always wins, so a claim whose ref is all digits is found by its ref."""
-        if isinstance(claim_id, int):
-            found = self.get_claims(scope, [claim_id], include_removed=True)
-            if not found:
-                raise NotFoundError("claim", f"#{claim_id}")
-            return found[0]
-        text = claim_id.strip()
-        rows = (
-            []
-            if "\x00" in text
-            else self._rows(f"SELECT {_CLAIM_COLUMNS} FROM claims c WHERE c.scope = %s AND c.ref = %s", [scope, text])
-        )
-        if rows:
-            return self._claims_from_rows(scope, rows)[0]
-        digits = text.removeprefix("#")
-        if digits.isascii() and digits.isdigit() and len(digits) < 19:
-            return self.get_claim(scope, int(digits))
-        raise NotFoundError("claim", f"'{text}'")
-
-    def list_claims(
-        self,
-        scope: str,
-        *,
-        incident: str | int | None = None,
-        speaker: str | int | None = None,
-        tag: str | None = None,
-        include_removed: bool = False,
-        limit: int | None = None,
-        offset: int = 0,
-    ) -> list[Claim]:
-        where = ["c.scope = %s"]
-        params: list[Any] = [scope]
-        if incident is not None:
-            where.append("c.incident_id = %s")
-            params.append(self.get_incident(scope, incident).id)
-        if speaker is not None:
-            where.append("c.speaker_id = %s")
-            params.append(self.get_speaker(scope, speaker).id)
-        if tag is not None:
-            where.append("c.tags @> jsonb_build_array(%s::text)")
-            params.append(tag)
-        if not include_removed:
-            where.append("c.removed_reason IS NULL")
-        query = f"SELECT {_CLAIM_COLUMNS} FROM claims c WHERE {' AND '.join(where)} ORDER BY c.id"
-        if limit is not None:
-            query += " LIMIT %s OFFSET %s"
-            params += [limit, offset]
-        return self._claims_from_rows(scope, self._rows(query, params))
-
-    def count_claims(self, scope: str, *, include_removed: bool = False) -> int:
-        query = "SELECT count(*) AS n FROM claims WHERE scope = %s"
-        if not include_removed:
-            query += " AND removed_reason IS NULL"
-        return int(self._rows(query, [scope])[0]["n"])
-
-    def _claim_record(
-        self,
-        scope: str,
-        *,
-        text: str,
-        quote: str | None,
-        speaker: str | None,
-        incident: str | None,
-        said_at: str | None,
-        said_where: str | None,
-        tags: Iterable[str] | str | None,
-        evidence_status: str | EvidenceStatus | None,
-        evidence_details: str | None,
-        evidence_links: Iterable[str] | str | None,
-        sources: Iterable[dict[str, Any]] | None,
-        ref: str | None,
-    ) -> dict[str, Any]:
-        """Validate every field; returns the export-shaped record (names, not ids)."""
-        links = clean_list(evidence_links, "link", limit=MAX_LINKS)
-        source_list = [dict(s) for s in (sources or [])]
-        if len(source_list) > MAX_SOURCES:
-            raise InvalidInputError(f"At most {MAX_SOURCES} sources per claim; got {len(source_list)}.", "sources")
-        speaker_name = clean_text(speaker, "name", multiline=False)
-        incident_key = clean_text(incident, "incident", multiline=False)
-        return {
-            "ref": clean_text(ref, "ref", multiline=False),
-            "incident": self.get_incident(scope, incident_key).slug if incident_key else None,
-            "speaker": self.get_speaker(scope, speaker_name).name if speaker_name else None,
-            "claim": clean_text(text, "claim", required=True),
-            "quote": clean_text(quote, "quote"),
-            "said_at": parse_partial_date(said_at),
-            "said_where": clean_text(said_where, "said_where", multiline=False),
-            "tags": list(clean_tags(tags)),
-            "evidence": {
-                "status": parse_status(evidence_status).value,
-                "details": clean_text(evidence_details, "details"),
-                "links": [clean_url(link, "evidence link") for link in links],
-            },
-            "sources": [
-                {
-                    "url": clean_url(s.get("url"), "source link"),
-                    "title": clean_text(s.get("title") or s.get("url"), "title", required=True, multiline=False),
-                    "publisher": clean_text(s.get("publisher"), "publisher", multiline=False),
-                }
-                for s in source_list
-            ],
-            "removed": None,
-        }
-
-    def _write_claim(self, scope: str, claim_id: int | None, record: dict[str, Any]) -> int:
-        speaker_id = self.get_speaker(scope, record["speaker"]).id if record["speaker"] else None
-        incident_id = self.get_incident(scope, record["incident"]).id if record["incident"] else None
-        evidence = record["evidence"]
-        removed = record.get("removed")
-        values = [
-            record["ref"],
-            incident_id,
-            speaker_id,
-            record["claim"],
-            record["quote"],
-            record["said_at"],
-            record["said_where"],
-            _jsonb(record["tags"]),
-            evidence["status"],
-            evidence["details"],
-            _jsonb(evidence["links"]),
-            removed["reason"] if removed else None,
-            clock.now(),
-        ]
-        if claim_id is None:
-            claim_id = self._insert(
-                "INSERT INTO claims (ref, incident_id, speaker_id, text, quote, said_at, said_where, tags,"
-                " evidence_status, evidence_details, evidence_links, removed_reason, updated_at, created_at, scope)"
-                " VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)",
-                [*values, values[-1], scope],
-            )
-        else:
-            self._execute(
-                "UPDATE claims SET ref=%s, incident_id=%s, speaker_id=%s, text=%s, quote=%s, said_at=%s,"
-                " said_where=%s, tags=%s, evidence_status=%s, evidence_details=%s, evidence_links=%s,"
-                " removed_reason=%s, updated_at=%s WHERE id = %s AND scope = %s",
-                [*values, claim_id, scope],
-            )
-        wanted = [self._source_id(scope, s) for s in record["sources"]]
-        current = [
-            r["source_id"]
-            for r in self._rows(
-                "SELECT source_id FROM claim_sources WHERE claim_id = %s ORDER BY position, source_id", [claim_id]
-            )
-        ]
-        if current != wanted:
-            self._execute("DELETE FROM claim_sources WHERE claim_id = %s", [claim_id])
-            for position, source_id in enumerate(dict.fromkeys(wanted)):
-                self._execute(
-                    "INSERT INTO claim_sources (claim_id, source_id, scope, position) VALUES (%s,%s,%s,%s)",
-                    [claim_id, source_id, scope, position],
-                )
-        return claim_id
-
-    def add_claim(
-        self,
-        scope: str,
-        *,
-        text: str,
-        actor: str,
-        quote: str | None = None,
-        speaker: str | None = None,
-        incident: str | None = None,
-        said_at: str | None = None,
-        said_where: str | None = None,
-        tags: Iterable[str] | str | None = None,
-        evidence_status: str | EvidenceStatus | None = None,
-        evidence_details: str | None = None,
-        evidence_links: Iterable[str] | str | None = None,
-        sources: Iterable[dict[str, Any]] | None = None,
-        ref: str | None = None,
-    ) -> Claim:
-        with self.transaction():
-            record = self._claim_record(
-                scope,
-                text=text,
-                quote=quote,
-                speaker=speaker,
-                incident=incident,
-                said_at=said_at,
-                said_where=said_where,
-                tags=tags,
-                evidence_status=evidence_status,
-                evidence_details=evidence_details,
-                evidence_links=evidence_links,
-                sources=sources,
-                ref=ref,
-            )
-            if record["ref"] and self._rows(
-                "SELECT 1 FROM claims WHERE scope = %s AND ref = %s", [scope, record["ref"]]
-            ):
-                raise InvalidInputError(f"A claim with the ref '{record['ref']}' already exists.", "ref")
-            claim_id = self._write_claim(scope, None, record)
-            self._revise(scope, "claim", claim_id, "create", actor, None, record)
-        return self.get_claim(scope, claim_id)
-
-    def update_claim(self, scope: str, claim_id: int | str, *, actor: str, **changes: Any) -> Claim:
-        """Change some fields of a claim. Keys: text, quote, speaker, incident, said_at, said_where, tags,
-        evidence_status, evidence_details, evidence_links, sources, ref."""
-        allowed = {
-            "text", "quote", "speaker", "incident", "said_at", "said_where", "tags",
-            "evidence_status", "evidence_details", "evidence_links", "sources", "ref",
-        }  # fmt: skip
-        unknown = set(changes) - allowed
-        if unknown:
-            raise InvalidInputError(f"Unknown claim field(s): {', '.join(sorted(unknown))}.")
-        with self.transaction():
-            claim = self.get_claim(scope, claim_id)
-            old = claim_record(claim)
-            merged = {
-                "text": claim.text,
-                "quote": claim.quote,
-                "speaker": claim.speaker.name if claim.speaker else None,
-                "incident": claim.incident.slug if claim.incident else None,
-                "said_at": claim.said_at,
-                "said_where": claim.said_where,
-                "tags": list(claim.tags),
-                "evidence_status": claim.evidence.status,
-                "evidence_details": claim.evidence.details,
-                "evidence_links": list(claim.evidence.links),
-                "sources": old["sources"],
-                "ref": claim.ref,
-            }
-            merged.update(changes)
-            new = self._claim_record(scope, **merged)
-            new["removed"] = old["removed"]
-            if (
-                new["ref"]
-                and new["ref"] != claim.ref
-                and self._rows("SELECT 1 FROM claims WHERE scope = %s AND ref = %s", [scope, new["ref"]])
-            ):
-                raise InvalidInputError(f"A claim with the ref '{new['ref']}' already exists.", "ref")
-            if new != old:
-                self._write_claim(scope, claim.id, new)
-                self._revise(scope, "claim", claim.id, "update", actor, old, new)
-        return self.get_claim(scope, claim.id)
-
-    def set_evidence(
-        self,
-        scope: str,
-        claim_id: int | str,
-        *,
-        status: str | EvidenceStatus,
-        details: str | None,
-        links: Iterable[str] | str | None = None,
-        actor: str,
-    ) -> Claim:
-        changes: dict[str, Any] = {"evidence_status": status, "evidence_details": details}
-        if links is not None:
-            changes["evidence_links"] = links
-        return self.update_claim(scope, claim_id, actor=actor, **changes)
-
-    def remove_claim(self, scope: str, claim_id: int | str, *, reason: str, actor: str) -> Claim:
-        """Soft delete: hidden from answers, kept with its history."""
-        why = clean_text(reason, "reason", required=True, multiline=False)
-        with self.transaction():
-            claim = self.get_claim(scope, claim_id)
-            if claim.removed:
-                raise InvalidInputError(f"Claim #{claim.id} is already removed ({claim.removed_reason}).")
-            old = claim_record(claim)
-            self._execute(
-                "UPDATE claims SET removed_reason = %s, updated_at = %s WHERE id = %s AND scope = %s",
-                [why, clock.now(), claim.id, scope],
-            )
-            self._revise(scope, "claim", claim.id, "remove", actor, old, {**old, "removed": {"reason": why}})
-        return self.get_claim(scope, claim.id)
-
-    def restore_claim(self, scope: str, claim_id: int | str, *, actor: str) -> Claim:
-        with self.transaction():
-            claim = self.get_claim(scope, claim_id)
-            if not claim.removed:
-                raise InvalidInputError(f"Claim #{claim.id} is not removed.")
-            old = claim_record(claim)
-            self._execute(
-                "UPDATE claims SET removed_reason = NULL, updated_at = %s WHERE id = %s AND scope = %s",
-                [clock.now(), claim.id, scope],
-            )
-            self._revise(scope, "claim", claim.id, "restore", actor, old, {**old, "removed": None})
-        return self.get_claim(scope, claim.id)
-
-    def undo_claim(self, scope: str, claim_id: int | str, *, actor: str) -> Claim:
-        """Revert the last change to a claim (itself recorded as a new revision, so undo can be undone)."""
-        with self.transaction():
-            claim = self.get_claim(scope, claim_id)
-            revisions = self.history(scope, "claim", claim.id)
-            if not revisions:
-                raise InvalidInputError(f"Claim #{claim.id} has no history to undo.")
-            last = revisions[-1]
-            if last.old is None:
-                raise InvalidInputError(
-                    f"The last change to claim #{claim.id} created it; remove it instead of undoing."
-                )
-            target = dict(last.old)
-            current = claim_record(claim)
-            for name in ("speaker", "incident"):
-                if target.get(name):
-                    try:
-                        getattr(self, f"get_{name}")(scope, target[name])
-                    except NotFoundError:
-                        raise InvalidInputError(
-                            f"Cannot undo: the {name} '{target[name]}' no longer exists in this ledger."
-                        ) from None
-            ref = target.get("ref")
-            if ref and ref != claim.ref:
-                holder = self._rows("SELECT id FROM claims WHERE scope = %s AND ref = %s", [scope, ref])
-                if holder:
-                    raise InvalidInputError(
-                        f"Cannot undo: it would give claim #{claim.id} back the ref '{ref}', which claim "
-                        f"#{holder[0]['id']} uses now. Change that claim's ref first."
-                    )
-            self._write_claim(scope, claim.id, target)
-            self._revise(scope, "claim", claim.id, "undo", actor, current, target)
-        return self.get_claim(scope, claim.id)
-
-    def history(self, scope: str, entity: str, entity_id: int) -> list[Revision]:
-        rows = self._rows(
-            "SELECT * FROM revisions WHERE scope = %s AND entity = %s AND entity_id = %s ORDER BY id",
-            [scope, entity, entity_id],
-        )
-        return [_revision(r) for r in rows]
-
-    def revisions_after(self, scope: str, after_id: int, *, limit: int = 50) -> list[Revision]:
-        """Revisions of this scope newer than ``after_id``, oldest first."""
-        rows = self._rows(
-            "SELECT * FROM revisions WHERE scope = %s AND id > %s ORDER BY id LIMIT %s", [scope, after_id, limit]
-        )
-        return [_revision(r) for r in rows]
-
-    def last_revision_id(self, scope: str) -> int:
-        return int(self._rows("SELECT coalesce(max(id), 0) AS n FROM revisions WHERE scope = %s", [scope])[0]["n"])
-
-    def recent_revisions(self, scope: str, *, limit: int = 10) -> list[Revision]:
-        rows = self._rows("SELECT * FROM revisions WHERE scope = %s ORDER BY id DESC LIMIT %s", [scope, limit])
-        return [_revision(r) for r in rows]
-
-    # ----------------------------------------------------------------- settings
-
-    def get_setting(self, scope: str, key: str, default: str | None = None) -> str | None:
-        rows = self._rows("SELECT value FROM settings WHERE scope = %s AND key = %s", [scope, key])
-        return rows[0]["value"] if rows else default
-
-    def set_setting(self, scope: str, key: str, value: str | None, *, actor: str) -> None:
-        key = clean_text(key, "setting_key", required=True, multiline=False)
-        value = clean_text(value, "setting", multiline=False)
-        with self.transaction():
-            old = self.get_setting(scope, key)
-            if value is None:
-                self._execute("DELETE FROM settings WHERE scope = %s AND key = %s", [scope, key])
-            else:
-                self._execute(
-                    "INSERT INTO settings (scope, key, value) VALUES (%s,%s,%s)"
-                    " ON CONFLICT (scope, key) DO UPDATE SET value = excluded.value",
-                    [scope, key, value],
-                )
-            self._revise(scope, "setting", 0, "set", actor, {key: old}, {key: value})
-
-    def set_marker(self, scope: str, key: str, value: str) -> None:
-        """Bookkeeping the bot keeps per server (such as the last revision posted to the audit channel): stored
-        like a setting, but not a change to the ledger, so it leaves no revision."""
-        with self.transaction():
-            self._execute(
-                "INSERT INTO settings (scope, key, value) VALUES (%s,%s,%s)"
-                " ON CONFLICT (scope, key) DO UPDATE SET value = excluded.value",
-                [scope, clean_text(key, "setting_key", required=True, multiline=False), value],
-            )
-
-    def evidence_change_dates(self, scope: str) -> dict[int, str]:
-        """Claim id → date (YYYY-MM-DD) of the last revision that changed its evidence (creation included)."""
-        rows = self._rows(
-            "SELECT entity_id, max(at) AS at FROM revisions WHERE scope = %s AND entity = 'claim'"
-            " AND (old -> 'evidence')::jsonb IS DISTINCT FROM (new -> 'evidence')::jsonb GROUP BY entity_id",
-            [scope],
-        )
-        return {r["entity_id"]: str(_stamp(r["at"]))[:10] for r in rows}
-
-    def find_claim(
-        self, scope: str, *, ref: str | None = None, text: str | None = None, speaker: str = ""
-    ) -> Claim | None:
-        """The claim with this ref; or, without a ref, the first unreferenced claim with this exact text and
-        speaker name (case-insensitive; "" for none). None when there is no such claim."""
-        if ref:
-            rows = self._rows("SELECT id FROM claims WHERE scope = %s AND ref = %s", [scope, ref])
-        elif text:
-            rows = self._rows(
-                "SELECT c.id FROM claims c LEFT JOIN speakers s ON s.id = c.speaker_id"
-                " WHERE c.scope = %s AND c.text = %s AND c.ref IS NULL"
-                " AND lower(coalesce(s.name, '')) = lower(%s COLLATE \"C\") ORDER BY c.id LIMIT 1",
-                [scope, text, speaker],
-            )
-        else:
-            return None
-        return self.get_claim(scope, rows[0]["id"]) if rows else None
-
-    # -------------------------------------------------------- pinned summaries
-
-    def add_pinned_summary(self, scope: str, incident: str | int, channel_id: int, message_id: int) -> None:
-        incident_id = self.get_incident(scope, incident).id
-        now = clock.now()
-        with self.transaction():
-            self._execute(
-                "INSERT INTO pinned_summaries (scope, incident_id, channel_id, message_id, created_at, updated_at)"
-                " VALUES (%s,%s,%s,%s,%s,%s) ON CONFLICT DO NOTHING",
-                [scope, incident_id, str(channel_id), str(message_id), now, now],
-            )
-
-    def pinned_summaries(self, scope: str, incident: str | int | None = None) -> list[tuple[int, int, int]]:
-        """(incident id, channel id, message id) of the summaries pinned in this scope."""
-        query = "SELECT incident_id, channel_id, message_id FROM pinned_summaries WHERE scope = %s"
-        params: list[Any] = [scope]
-        if incident is not None:
-            query += " AND incident_id = %s"
-            params.append(self.get_incident(scope, incident).id)
-        return [
-            (r["incident_id"], int(r["channel_id"]), int(r["message_id"]))
-            for r in self._rows(query + " ORDER BY id", params)
-        ]
-
-    def all_pinned_summaries(self) -> list[tuple[str, int]]:
-        """(scope, incident id) of every tracked summary, across scopes (for the bot's start-up refresh)."""
-        return [
-            (r["scope"], r["incident_id"])
-            for r in self._rows("SELECT DISTINCT scope, incident_id FROM pinned_summaries ORDER BY 1, 2")
-        ]
-
-    def forget_pinned_summary(self, scope: str, message_id: int) -> int:
-        with self.transaction():
-            cursor = self._execute(
-                "DELETE FROM pinned_summaries WHERE scope = %s AND message_id = %s", [scope, str(message_id)]
-            )
-        return cursor.rowcount
-
-    def scopes(self) -> list[str]:
-        return [r["scope"] for r in self._rows("SELECT scope FROM claims UNION SELECT scope FROM incidents ORDER BY 1")]
-
-    def is_empty(self, scope: str) -> bool:
-        return not self._rows(
-            "SELECT 1 FROM claims WHERE scope = %s UNION ALL SELECT 1 FROM incidents WHERE scope = %s LIMIT 1",
-            [scope, scope],
-        )
-
 
 class PostgresChangeFeed:
     """LISTEN on a connection of its own (not the pool's), in a daemon thread; see :meth:`PostgresLedger.listen`."""
@@ -1137,32 +365,3 @@ class PostgresChangeFeed:
             self.callback(change)
         except Exception:
             log.exception("A ledger change listener failed on %s", change)
-
-
-def _revision(row: dict[str, Any]) -> Revision:
-    return Revision(
-        id=row["id"],
-        scope=row["scope"],
-        entity=row["entity"],
-        entity_id=row["entity_id"],
-        action=row["action"],
-        actor=row["actor"],
-        at=_stamp(row["at"]),
-        old=row["old"],
-        new=row["new"],
-    )
-
-
-def _incident_values(record: dict[str, Any]) -> list[Any]:
-    return [
-        record["slug"],
-        record["title"],
-        record["date"],
-        record["place"],
-        record["summary"],
-        _jsonb(record["aliases"]),
-    ]
-
-
-def _speaker_values(record: dict[str, Any]) -> list[Any]:
-    return [record["name"], record["role"], record["kind"], _jsonb(record["aliases"])]
