@@ -1,4 +1,5 @@
-"""Watched channels and "Record as claim", end to end: the real discord.py client against the emulator.
+"""Watched channels, end to end: the real discord.py client against the emulator ("Record as claim" is in
+tests/test_record_e2e.py).
 
 Every guild message ends in one ``watch_checked`` event (see cogs/watch.py); the tests wait on it, never sleep."""
 
@@ -316,38 +317,6 @@ async def test_intent_refused_by_discord_runs_with_watching_off(
         for made_bot in made:
             await made_bot.close()
         assert await asyncio.wait_for(task, timeout=10) == 0
-
-
-async def test_record_as_claim_prefills_and_saves(world: World) -> None:
-    text = "Simonyan said on TV the Zorbington bridge was blown up by saboteurs https://example.org/tv-clip."
-    posted = await world.emu.post_message(world.chat, world.member, text)
-    # Members are refused.
-    inter = await world.emu.context_menu(world.guild.id, world.chat.id, world.member.id, "Record as claim", posted)
-    assert "Only moderators" in (await inter.wait_message())["content"]
-    inter = await world.emu.context_menu(world.guild.id, world.chat.id, world.mod.id, "Record as claim", posted)
-    modal = await inter.wait_modal()
-    assert all(row["type"] == 18 for row in modal["components"])  # Labels, not deprecated labelled inputs
-    boxes = inter.modal_inputs()
-    by_label = {box["label"].split(" ")[0].rstrip(":"): box for box in boxes}
-    link = f"https://discord.com/channels/{world.guild.id}/{world.chat.id}/{posted.id}"
-    assert by_label["Verbatim"]["value"] == text
-    assert by_label["Source"]["value"].splitlines() == [link, "https://example.org/tv-clip"]
-    assert by_label["When,"]["value"] == posted["timestamp"][:10]
-    assert not by_label["Speaker"].get("value")
-    values = {box["custom_id"]: box.get("value") or "" for box in boxes}
-    values[by_label["Speaker"]["custom_id"]] = "Margarita Simonyan"
-    values[by_label["Claim"]["custom_id"]] = "Simonyan said the Zorbington bridge was blown up by saboteurs."
-    submitted = await world.emu.submit_modal(inter, world.mod.id, values)
-    picker = await submitted.wait_message()
-    assert "Margarita Simonyan" in picker["content"] and "evidence status" in picker["content"]
-    chosen = await world.emu.click(picker, "record:evidence", world.mod.id, values=["not_presented"])
-    saved = await chosen.wait_message()
-    assert saved["content"].startswith("Saved claim #")
-    claim_id = int(saved["content"].split("#")[1].rstrip("."))
-    claim = await world.run.service.read(lambda ledger: ledger.get_claim(world.guild.id, claim_id))
-    assert claim.speaker.name == "Margarita Simonyan" and claim.quote == text
-    assert [s.url for s in claim.sources] == [link, "https://example.org/tv-clip"]
-    assert claim.said_at == posted["timestamp"][:10] and claim.evidence.status.value == "not_presented"
 
 
 async def test_nothing_crosses_servers(world: World, emu: DiscordEmulator) -> None:

@@ -406,6 +406,18 @@ def _validate_text_input(
         errors.too_long((*path, "value"), high)  # a prefill the member could not have typed
 
 
+def _validate_modal_select(errors: FormErrors, path: tuple[object, ...], select: Mapping[str, Any]) -> None:
+    """A select in a modal's Label: the message select's rules, plus no ``disabled`` (modals cannot have disabled
+    components), and ``min_values`` omitted or at least 1 while ``required`` is omitted or true."""
+    _validate_select(errors, path, select)
+    if select.get("disabled"):
+        errors.add((*path, "disabled"), "COMPONENT_DISABLED_IN_MODAL", "Modals can not have disabled components.")
+    if select.get("required", True) and select.get("min_values", 1) < 1:
+        errors.add(
+            (*path, "min_values"), "NUMBER_TYPE_MIN", "min_values must be at least 1 when the select is required."
+        )
+
+
 def validate_modal(data: Mapping[str, Any]) -> FormErrors:
     """A modal (interaction response type 9): title ≤ 45, 1–5 components, text input labels ≤ 45."""
     errors = FormErrors()
@@ -427,8 +439,10 @@ def validate_modal(data: Mapping[str, Any]) -> FormErrors:
                 child_path = (*path, "components", child_index)
                 if child.get("type") == 4:
                     _validate_text_input(errors, child_path, child, labelled=False)
-                elif child.get("type") in SELECT_TYPES:
-                    _validate_select(errors, child_path, child)
+                elif child.get("type") in SELECT_TYPES:  # in a modal, a select must be in a Label
+                    errors.add(
+                        (*child_path, "type"), "UNION_TYPE_CHOICES", "A select in a modal must be inside a Label."
+                    )
         elif ctype == 18:
             _check_len(errors, (*path, "label"), component.get("label"), MAX_TEXT_INPUT_LABEL, required=True)
             _check_len(errors, (*path, "description"), component.get("description"), 100)
@@ -436,7 +450,7 @@ def validate_modal(data: Mapping[str, Any]) -> FormErrors:
             if child.get("type") == 4:
                 _validate_text_input(errors, (*path, "component"), child, labelled=True)
             elif child.get("type") in SELECT_TYPES:
-                _validate_select(errors, (*path, "component"), child)
+                _validate_modal_select(errors, (*path, "component"), child)
         elif ctype == 10:
             _check_len(errors, (*path, "content"), component.get("content"), 4000, required=True)
         else:
