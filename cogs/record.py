@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -70,11 +69,11 @@ def names_in(text: str, names: Sequence[str]) -> bool:
     return any(re.search(rf"(?<!\w){re.escape(name.casefold())}(?!\w)", folded) for name in names if name.strip())
 
 
-def rank_speakers(speakers: Sequence[Speaker], claims: Counter[int], text: str) -> list[SpeakerOption]:
+def rank_speakers(speakers: Sequence[Speaker], claims: Mapping[int, int], text: str) -> list[SpeakerOption]:
     """Up to ``MAX_LISTED`` speakers: those whose name or alias appears in ``text`` first, then by claims, then
     by name."""
     options = [
-        SpeakerOption(sp.id, (sp.name, *sp.aliases), claims[sp.id], names_in(text, (sp.name, *sp.aliases)))
+        SpeakerOption(sp.id, (sp.name, *sp.aliases), claims.get(sp.id, 0), names_in(text, (sp.name, *sp.aliases)))
         for sp in speakers
     ]
     options.sort(key=lambda o: (not o.named, -o.claims, o.name.casefold(), o.id))
@@ -83,8 +82,7 @@ def rank_speakers(speakers: Sequence[Speaker], claims: Counter[int], text: str) 
 
 def speaker_options(ledger: Ledger, scope: str, text: str) -> list[SpeakerOption]:
     """The form's speaker list, read from the ledger (run it on a reader thread)."""
-    claims = Counter(c.speaker.id for c in ledger.list_claims(scope) if c.speaker is not None)
-    return rank_speakers(ledger.list_speakers(scope), claims, text)
+    return rank_speakers(ledger.list_speakers(scope), ledger.claims_by_speaker(scope), text)
 
 
 def prefill(message: discord.Message) -> dict[str, str]:

@@ -725,3 +725,15 @@ def test_the_command_line_asks_a_postgresql_ledger(bk: Any, capsys: pytest.Captu
         assert "pg_dump" in capsys.readouterr().err
     finally:
         bk.drop_schema(schema)
+
+
+def test_claims_are_counted_by_speaker_within_the_scope_and_removed_ones_left_out(store: Any) -> None:
+    make_basic(store)
+    make_basic(store, B)
+    second = store.add_claim(A, text="Medvedev said more.", speaker="medvedev", actor="mod")
+    store.add_claim(A, text="Nobody said this.", actor="mod")
+    medvedev = store.find_speaker(A, "Medvedev").id
+    assert store.claims_by_speaker(A) == {medvedev: 2}
+    store.remove_claim(A, second.id, reason="duplicate", actor="mod")
+    assert store.claims_by_speaker(A) == {medvedev: 1}
+    assert store.claims_by_speaker("no-such-server") == {}

@@ -621,6 +621,15 @@ class LedgerCore(ABC):
             sql += " AND removed_reason IS NULL"
         return int(self._fetch(sql, [scope])[0]["n"])
 
+    def claims_by_speaker(self, scope: str) -> dict[int, int]:
+        """How many live claims each speaker of the scope has (speakers without claims are left out)."""
+        rows = self._fetch(
+            "SELECT speaker_id, count(*) AS n FROM claims WHERE scope = ? AND removed_reason IS NULL"
+            " AND speaker_id IS NOT NULL GROUP BY speaker_id",
+            [scope],
+        )
+        return {int(row["speaker_id"]): int(row["n"]) for row in rows}
+
     def _claim_record(
         self,
         scope: str,
