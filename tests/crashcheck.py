@@ -1,7 +1,7 @@
 """Kill a writer with SIGKILL at a random moment, then check the ledger as the restarted bot would find it.
 
-Used by tests/test_crash.py (a few kills) and benchmarks/kill.py (many). ``consistency_problems`` is also
-the check of a restored backup in tests/test_backup.py.
+Used by tests/store/test_crash.py (a few kills) and benchmarks/kill.py (many). ``consistency_problems`` is also
+the check of a restored backup in tests/store/test_backup.py.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""A bot process running one shard against the Discord emulator, for tests/test_shards_pg_e2e.py.
+"""A bot process running one shard against the Discord emulator, for tests/discord/test_shards_pg_e2e.py.
 
 python -m tests.shardworker REST_BASE GATEWAY_URL DB SHARD_COUNT SHARD_ID
 

@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import IO, Any
 
 from bot.rendering.audit import AUDIT_CHANNEL_SETTING, AUDIT_LAST_SETTING
+from tests.discord.test_shards_e2e import guilds_on_every_shard
 from tests.emulator import DiscordEmulator
 from tests.paths import REPO_ROOT
-from tests.test_shards_e2e import guilds_on_every_shard
 
 pytest_plugins = ["tests.backends"]
 

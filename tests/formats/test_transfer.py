@@ -11,6 +11,7 @@ from bot.errors import ImportFileError
 from bot.formats import export_text, import_bytes
 from bot.formats.transfer import FLAT_COLUMNS, dump_document, export_document, import_document, read_native
 from bot.store import DEFAULT_SCOPE, Ledger
+from tests.paths import REPO_ROOT
 
 S = DEFAULT_SCOPE
 
@@ -156,11 +157,11 @@ def test_progress_reported(seeded: Ledger) -> None:
 
 
 def test_flat_columns_documented_in_readme() -> None:
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
     for column in FLAT_COLUMNS:
         assert f"`{column}`" in readme
 
 
 def test_read_native_accepts_seed_file() -> None:
-    path = Path(__file__).resolve().parent.parent / "data" / "crocus-city-hall-attack-2024.json"
+    path = REPO_ROOT / "data" / "crocus-city-hall-attack-2024.json"
     assert read_native(path.read_bytes())["version"] == 1

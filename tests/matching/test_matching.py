@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -13,9 +12,10 @@ from bot.errors import InvalidInputError
 from bot.matching import DEFAULT_THRESHOLD, Matcher
 from bot.matching.textnorm import DateAsked, content_words, dates_asked, latin, names_word, strip_noise
 from bot.store import DEFAULT_SCOPE, Ledger
+from tests.paths import REPO_ROOT
 
 S = DEFAULT_SCOPE
-QUESTIONS = [json.loads(line) for line in (Path(__file__).parent / "seed_questions.jsonl").read_text().splitlines()]
+QUESTIONS = [json.loads(line) for line in (REPO_ROOT / "tests" / "seed_questions.jsonl").read_text().splitlines()]
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 """Ledger integrity: bundled data is required.
 
 That an edit keeps what it did not touch and a name means one thing is tested on both backends, SQLite and
-PostgreSQL, in tests/test_store_backends.py.
+PostgreSQL, in tests/store/test_store_backends.py.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The SQLite ledger file: WAL, foreign keys, every migration applied once.
 
 The store's behaviour (scopes, the full-text index following writes, revisions, typed errors, merges) is tested
-on both backends, SQLite and PostgreSQL, in tests/test_store_backends.py.
+on both backends, SQLite and PostgreSQL, in tests/store/test_store_backends.py.
 """
 
 from __future__ import annotations
