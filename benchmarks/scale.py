@@ -4,7 +4,14 @@ Each size runs in its own process (clean peak memory). Prints median and p95 ms 
 matcher and for naive rapidfuzz over every claim (token_set_ratio, the same run), ledger file size and
 peak RSS.
 
+The ledger is written through the store's bulk writer (``bot.store.write_batch``, what an import's applier
+calls: speakers, claims and their "create" revisions, the full-text index kept by the schema), in one
+transaction per 100,000 claims. ``--backend postgresql`` (or ``both``) builds the same ledger on PostgreSQL:
+the database named in ``--pg-url`` (its name must start with ``claimledger_bench``) is dropped and created
+again (``dropdb`` / ``createdb``) for every size, and one table prints both backends side by side.
+
     python benchmarks/scale.py [--sizes 1000 10000 100000 1000000] [--questions 200]
+    python benchmarks/scale.py --backend both --sizes 100000 --lexical [--pg-url postgresql://...]
 """
 
 from __future__ import annotations
@@ -20,6 +27,8 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -147,27 +156,65 @@ def make_claim(rng: random.Random, vocab: list[str]) -> str:
     return " ".join(words).capitalize() + "."
 
 
-def build(path: Path, size: int, seed: int = 7) -> list[str]:
-    from bot.store import Ledger
+CHUNK = 100_000  # claims per write transaction (one import's worth)
+DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/claimledger_bench"
+BENCH_DB_PREFIX = "claimledger_bench"
 
+
+def synthetic(size: int, seed: int = 7) -> tuple[list[str], list[str]]:
+    """(speaker names, claim texts) of a synthetic ledger; the same for every backend."""
     rng = random.Random(seed)
     vocab = make_vocab(rng)
     texts = [make_claim(rng, vocab) for _ in range(size)]
-    with Ledger.open(path) as ledger:
-        speakers = [f"Speaker {rng.choice(vocab).capitalize()} {i}" for i in range(min(500, size))]
+    speakers = [f"Speaker {rng.choice(vocab).capitalize()} {i}" for i in range(min(500, size))]
+    return speakers, texts
+
+
+def build(ledger: Any, size: int, seed: int = 7) -> list[str]:
+    """Write the synthetic ledger through the store's bulk writer (either backend); the claim texts."""
+    from bot.store import DEFAULT_SCOPE, Batch, next_ids, now, write_batch
+
+    speakers, texts = synthetic(size, seed)
+    at = now()
+    speaker_ids: list[int] = []
+    for start in range(0, len(texts), CHUNK):
+        batch = Batch(DEFAULT_SCOPE)
         with ledger.transaction():
-            for name in speakers:
-                ledger.db.execute(
-                    "INSERT INTO speakers (scope, name, aliases, created_at, updated_at)"
-                    " VALUES ('local', ?, '[]', '', '')",
-                    [name],
-                )
-            ledger.db.conn.executemany(
-                "INSERT INTO claims (scope, text, speaker_id, said_at, created_at, updated_at)"
-                " VALUES ('local', ?, ?, '2024-03-22', '', '')",
-                ((t, 1 + i % len(speakers)) for i, t in enumerate(texts)),
-            )
+            ids = next_ids(ledger)
+            if not speaker_ids:
+                speaker_ids = list(range(ids["speakers"], ids["speakers"] + len(speakers)))
+                batch.speakers_new = [
+                    (sid, name, None, "person", "[]", at, at) for sid, name in zip(speaker_ids, speakers, strict=True)
+                ]
+                batch.revisions += [
+                    ("speaker", sid, "create", "bench", at, None, json.dumps({"name": name}))
+                    for sid, name in zip(speaker_ids, speakers, strict=True)
+                ]
+            for offset, text in enumerate(texts[start : start + CHUNK]):
+                i = start + offset
+                claim_id = ids["claims"] + offset
+                speaker = speakers[i % len(speakers)]
+                batch.claims_new.append(
+                    (claim_id, None, None, speaker_ids[i % len(speakers)], text, None, "2024-03-22", None, "[]",
+                     "unknown", None, "[]", None, at, at)
+                )  # fmt: skip
+                record = {"ref": None, "incident": None, "speaker": speaker, "claim": text, "said_at": "2024-03-22"}
+                batch.revisions.append(("claim", claim_id, "create", "bench", at, None, json.dumps(record)))
+            write_batch(ledger, batch)
     return texts
+
+
+def recreate_database(url: str) -> None:
+    """Drop and create the benchmark's own database (``dropdb`` / ``createdb``); refuses any other name."""
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/")
+    if not name.startswith(BENCH_DB_PREFIX):
+        raise SystemExit(f"--pg-url must name a database starting with {BENCH_DB_PREFIX!r} (it is dropped): {name!r}")
+    common = [f"--host={parts.hostname or '127.0.0.1'}", f"--port={parts.port or 5432}"]
+    if parts.username:
+        common.append(f"--username={parts.username}")
+    subprocess.run(["dropdb", "--if-exists", *common, name], check=True)
+    subprocess.run(["createdb", *common, name], check=True)
 
 
 def questions(texts: list[str], n: int, seed: int = 11) -> dict[str, list[str]]:
@@ -187,39 +234,54 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(int(len(ordered) * p), len(ordered) - 1)]
 
 
-def measure(size: int, n: int, naive_n: int, hybrid: bool) -> dict:
-    from rapidfuzz import fuzz, process, utils
-
-    from bot.matching import Matcher
-    from bot.store import Ledger
+def measure(
+    size: int, n: int, naive_n: int, hybrid: bool, backend: str = "sqlite", pg_url: str = DEFAULT_PG_URL
+) -> dict:
+    from bot.store import open_store
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "scale.db"
-        started = time.perf_counter()
-        texts = build(path, size)
-        build_s = time.perf_counter() - started
-        result: dict = {"size": size, "build_s": round(build_s, 1)}
-        with Ledger.open(path) as ledger:
-            matcher = Matcher(ledger, threshold=0.0)
-            asked = questions(texts, n)
-            matcher.ask("local", "warm up the caches")
-            for kind, qs in asked.items():
-                result.update(timed(kind, qs, lambda q: matcher.ask("local", q)))
-            processed = [utils.default_process(t) for t in texts]
-            naive = []
-            for q in asked["short"][:naive_n]:
-                t = time.perf_counter()
-                process.extract(
-                    utils.default_process(q), processed, scorer=fuzz.token_set_ratio, limit=5, processor=None
-                )
-                naive.append((time.perf_counter() - t) * 1000)
-            result["naive_median"] = round(statistics.median(naive), 2)
-            result["file_mb"] = round(path.stat().st_size / 1e6, 1)
+        if backend == "postgresql":
+            recreate_database(pg_url)
+        target = pg_url if backend == "postgresql" else str(path)
+        with open_store(target) as ledger:
+            started = time.perf_counter()
+            texts = build(ledger, size)
+            build_s = time.perf_counter() - started
+        result: dict = {"size": size, "backend": backend, "build_s": round(build_s, 1)}
+        with open_store(target) as ledger:  # opened again, as the bot would after an import
+            result.update(measure_questions(ledger, texts, n, naive_n if backend == "sqlite" else 0))
+            if backend == "sqlite":
+                result["file_mb"] = round(path.stat().st_size / 1e6, 1)
             if hybrid:
-                result.update(measure_hybrid(ledger, asked, size))
-                ledger.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-                result["file_with_vectors_mb"] = round(path.stat().st_size / 1e6, 1)
+                result.update(measure_hybrid(ledger, questions(texts, n), size))
+                if backend == "sqlite":
+                    ledger.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                    result["file_with_vectors_mb"] = round(path.stat().st_size / 1e6, 1)
     result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    return result
+
+
+def measure_questions(ledger: Any, texts: list[str], n: int, naive_n: int) -> dict:
+    """Lexical latency of the short and tweet questions, and naive rapidfuzz over every claim (``naive_n``)."""
+    from rapidfuzz import fuzz, process, utils
+
+    from bot.matching import Matcher
+
+    result: dict = {}
+    matcher = Matcher(ledger, threshold=0.0)
+    asked = questions(texts, n)
+    matcher.ask("local", "warm up the caches")
+    for kind, qs in asked.items():
+        result.update(timed(kind, qs, lambda q: matcher.ask("local", q)))
+    if naive_n:
+        processed = [utils.default_process(t) for t in texts]
+        naive = []
+        for q in asked["short"][:naive_n]:
+            t = time.perf_counter()
+            process.extract(utils.default_process(q), processed, scorer=fuzz.token_set_ratio, limit=5, processor=None)
+            naive.append((time.perf_counter() - t) * 1000)
+        result["naive_median"] = round(statistics.median(naive), 2)
     return result
 
 
@@ -234,7 +296,7 @@ def measure_hybrid(ledger: object, asked: dict[str, list[str]], size: int) -> di
 
     embedder = E5Embedder()
     rng = np.random.default_rng(5)
-    ids = [row[0] for row in ledger.conn.execute("SELECT id FROM claims ORDER BY id")]  # type: ignore[attr-defined]
+    ids = sorted(cid for cid, _ in ledger.vectors.missing("local", embedder.model_id, limit=size + 1))  # type: ignore[attr-defined]
     started = time.perf_counter()
     for start in range(0, len(ids), 50_000):
         chunk = ids[start : start + 50_000]
@@ -278,7 +340,8 @@ def measure_embedding(n: int) -> dict:
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "embed.db"
-        build(path, n, seed=3)
+        with Ledger.open(path) as ledger:
+            build(ledger, n, seed=3)
         before = path.stat().st_size
         with Ledger.open(path) as ledger:
             dense = DenseIndex(E5Embedder())
@@ -306,14 +369,29 @@ def main() -> int:
         "--embed", type=int, nargs="*", default=[], metavar="N",
         help="also embed N synthetic claims with the real model (time, peak memory, vectors on disk)",
     )  # fmt: skip
+    parser.add_argument(
+        "--backend", choices=["sqlite", "postgresql", "both"], default="sqlite",
+        help="the ledger's backend; 'both' prints SQLite and PostgreSQL side by side (default sqlite)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--pg-url", default=DEFAULT_PG_URL,
+        help=f"PostgreSQL database for the benchmark, dropped and created again for each size (its name must start"
+        f" with {BENCH_DB_PREFIX!r}; default {DEFAULT_PG_URL})",
+    )  # fmt: skip
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--embed-one", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
-        print(json.dumps(measure(args.one, args.questions, args.naive_questions, not args.lexical)))
+        backend = "sqlite" if args.backend == "both" else args.backend
+        print(
+            json.dumps(measure(args.one, args.questions, args.naive_questions, not args.lexical, backend, args.pg_url))
+        )
         return 0
     if args.embed_one:
         print(json.dumps(measure_embedding(args.embed_one)))
+        return 0
+    if args.backend != "sqlite":
+        compare(args)
         return 0
     rows: list[dict] = []
     if args.sizes:
@@ -363,6 +441,35 @@ def main() -> int:
             flush=True,
         )
     return 0
+
+
+def compare(args: argparse.Namespace) -> None:
+    """One table, the backends side by side: import (build) time and median / p95 ms per question."""
+    backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
+    names = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
+    kinds = ["short", "tweet"] + ([] if args.lexical else ["hybrid_short", "hybrid_tweet"])
+    titles = {"short": "lexical short", "tweet": "lexical tweet", "hybrid_short": "hybrid short",
+              "hybrid_tweet": "hybrid tweet"}  # fmt: skip
+    header = ["claims"] + [f"{names[b]} import s" for b in backends]
+    header += [f"{titles[k]}: {names[b]}" for k in kinds for b in backends]
+    if len(backends) == 2:
+        header += [f"{titles[k]} p95 PG / SQLite" for k in kinds]
+    header += [f"{names[b]} peak RSS MB" for b in backends]
+    print("Median / p95 ms per question; import s: the bulk writer (speakers, claims, revisions, full text)\n")
+    print("| " + " | ".join(header) + " |")
+    print("|" + "---|" * len(header), flush=True)
+    for size in args.sizes:
+        found: dict[str, dict] = {}
+        for backend in backends:
+            found[backend] = run_one("--one", str(size), "--questions", str(args.questions), "--naive-questions",
+                                     str(args.naive_questions), "--backend", backend, "--pg-url", args.pg_url,
+                                     *(["--lexical"] if args.lexical else []))  # fmt: skip
+        cells = [f"{size:,}"] + [str(found[b]["build_s"]) for b in backends]
+        cells += [f"{found[b][k + '_median']} / {found[b][k + '_p95']}" for k in kinds for b in backends]
+        if len(backends) == 2:
+            cells += [f"{found['postgresql'][k + '_p95'] / max(found['sqlite'][k + '_p95'], 1e-9):.2f}x" for k in kinds]
+        cells += [str(found[b]["peak_rss_mb"]) for b in backends]
+        print("| " + " | ".join(cells) + " |", flush=True)
 
 
 def run_one(*args: str) -> dict:

@@ -14,7 +14,8 @@ from __future__ import annotations
 import math
 import re
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, Literal
 
 CONFIG = "claimledger"
@@ -28,6 +29,9 @@ def _idf(total: int, df: int) -> float:
     return value if value > 0 else 1e-6
 
 
+STEMS_CACHED = 100_000  # tokens whose stems are remembered (the text search configuration never changes)
+
+
 class PostgresSearch:
     def __init__(self, ledger: Any) -> None:  # a bot.store.postgres.PostgresLedger
         self.ledger = ledger
@@ -35,31 +39,67 @@ class PostgresSearch:
         self.df_cache: dict[tuple[str, str], int] = {}
         self.df_version: tuple[int, int] | None = None
         self.stats_cache: dict[str, tuple[int, float]] = {}
+        self.stem_cache: dict[str, str] = {}
+        self._held = threading.local()  # the connection (and data version) of this thread's current search
+
+    @contextmanager
+    def _session(self) -> Iterator[None]:
+        """One connection for every query of a search (one checkout from the pool, where each query took its
+        own), and the data version read at most once in it."""
+        if getattr(self._held, "conn", None) is not None:
+            yield
+            return
+        with self.ledger.connection() as conn:
+            self._held.conn, self._held.version = conn, None
+            try:
+                yield
+            finally:
+                self._held.conn = self._held.version = None
 
     def _rows(self, query: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        held = getattr(self._held, "conn", None)
+        if held is not None:
+            return held.execute(query, params or None).fetchall()
         with self.ledger.connection() as conn:
             return conn.execute(query, params or None).fetchall()
 
     def version(self) -> tuple[int, int]:
         """Changes whenever the ledger changes, whichever process or connection wrote (the database's counter)."""
+        if getattr(self._held, "conn", None) is not None and self._held.version is not None:
+            return self._held.version
         rows = self._rows("SELECT version FROM data_version")
-        return int(rows[0][0]) if rows else 0, 0
+        version = (int(rows[0][0]) if rows else 0, 0)
+        if getattr(self._held, "conn", None) is not None:
+            self._held.version = version
+        return version
 
     def stems(self, tokens: Sequence[str]) -> list[str]:
         """The index's own lexeme for each token ("" for a token it drops), by the ledger's text configuration."""
         if not tokens:
             return []
-        rows = self._rows(
-            "SELECT t.ord, (SELECT v.lexeme FROM unnest(to_tsvector(%s::regconfig, t.token)) AS v"
-            " ORDER BY v.positions[1] LIMIT 1) FROM unnest(%s::text[]) WITH ORDINALITY AS t(token, ord)",
-            [CONFIG, [t.replace("\x00", "") for t in tokens]],
-        )
-        stems = [""] * len(tokens)
-        for ordinal, lexeme in rows:
-            stems[ordinal - 1] = lexeme or ""
-        return stems
+        cleaned = [t.replace("\x00", "") for t in tokens]
+        with self.lock:
+            known = {t: self.stem_cache[t] for t in cleaned if t in self.stem_cache}
+        missing = sorted({t for t in cleaned if t not in known})
+        if missing:
+            rows = self._rows(
+                "SELECT t.token, (SELECT v.lexeme FROM unnest(to_tsvector(%s::regconfig, t.token)) AS v"
+                " ORDER BY v.positions[1] LIMIT 1) FROM unnest(%s::text[]) AS t(token)",
+                [CONFIG, missing],
+            )
+            found = {token: lexeme or "" for token, lexeme in rows}
+            known.update(found)
+            with self.lock:
+                if len(self.stem_cache) + len(found) > STEMS_CACHED:
+                    self.stem_cache.clear()
+                self.stem_cache.update(found)
+        return [known.get(t, "") for t in cleaned]
 
     def doc_freqs(self, scope: str, words: Iterable[str]) -> dict[str, int]:
+        with self._session():
+            return self._doc_freqs(scope, words)
+
+    def _doc_freqs(self, scope: str, words: Iterable[str]) -> dict[str, int]:
         """How many of the server's claims hold each word (as the index stems it); words none holds are left out.
 
         Counted within the server only, so one server's claims never change another's statistics; remembered
@@ -119,6 +159,19 @@ class PostgresSearch:
 
         Scored as FTS5's ``bm25`` scores (k1 1.2, b 0.75, the same column weights, statistics of the server).
         Unranked: the first ``limit`` claims holding the words (by id) are scored, not every claim holding them."""
+        with self._session():
+            return self._match(scope, words, mode=mode, prefix=prefix, ranked=ranked, limit=limit)
+
+    def _match(
+        self,
+        scope: str,
+        words: Sequence[str],
+        *,
+        mode: Literal["any", "all"] = "any",
+        prefix: str | None = None,
+        ranked: bool = True,
+        limit: int = 100,
+    ) -> list[tuple[int, float]]:
         terms = [w.replace("\x00", "") for w in dict.fromkeys(words) if w and w.replace("\x00", "")]
         prefix_lexeme = _PREFIX_CHARS.sub("", prefix or "").lower()
         parts: list[str] = []
@@ -148,37 +201,31 @@ class PostgresSearch:
                 [scope, f"'{prefix_lexeme}':*"],
             )[0][0]
             prefix_idf = _idf(total, int(df))
+        # Each hit is scored by an expression over its term frequencies (``claims_fts.tf``, one jsonb lookup per
+        # query lexeme), not by unnesting its whole document; the prefix, when there is one, sums over the hit's
+        # lexemes that start with it. Removed claims are left out through their own small index.
+        bm25 = "%s * {tf} * (%s + 1) / ({tf} + %s * (1 - %s + %s * h.doc_len / greatest(%s, 1)))"
+        scores: list[str] = []
+        score_params: list[Any] = []
+        for lexeme, idf in zip(lexemes, idfs, strict=True):
+            tf = "(h.tf ->> %s)::float8"
+            scores.append(f"coalesce({bm25.format(tf=tf)}, 0)")
+            score_params += [idf, lexeme, K1, lexeme, K1, B, B, avgdl]
+        if prefix_lexeme:
+            scores.append(
+                f"coalesce((SELECT sum({bm25.format(tf='t.value::float8')}) FROM jsonb_each(h.tf) AS t"
+                " WHERE starts_with(t.key, %s)), 0)"
+            )
+            score_params += [prefix_idf, K1, K1, B, B, avgdl, prefix_lexeme]
         order = "rank DESC, h.claim_id" if ranked else "h.claim_id"
         hits_limit = "" if ranked else " ORDER BY f.claim_id LIMIT %s"
         rows = self._rows(
-            "WITH q AS (SELECT * FROM unnest(%s::text[], %s::float8[]) AS q(lexeme, idf)),"
-            " hits AS (SELECT f.claim_id, f.document, f.doc_len FROM claims_fts f JOIN claims c ON c.id = f.claim_id"
-            f"  WHERE f.scope = %s AND c.removed_reason IS NULL AND f.document @@ ({joined}){hits_limit})"
-            " SELECT h.claim_id, coalesce((SELECT sum(t.idf * t.tf * (%s + 1) / (t.tf + %s * (1 - %s + %s * h.doc_len"
-            "  / greatest(%s, 1))))"
-            "  FROM (SELECT q.idf, (SELECT sum(CASE w WHEN 'A' THEN 4.0 WHEN 'B' THEN 2.75 WHEN 'C' THEN 1.5"
-            "   ELSE 1.0 END) FROM unnest(u.weights) AS w)::float8 AS tf"
-            "   FROM unnest(h.document) AS u JOIN q ON q.lexeme = u.lexeme"
-            "   UNION ALL SELECT %s, (SELECT sum(CASE w WHEN 'A' THEN 4.0 WHEN 'B' THEN 2.75 WHEN 'C' THEN 1.5"
-            "   ELSE 1.0 END) FROM unnest(u.weights) AS w)::float8"
-            "   FROM unnest(h.document) AS u WHERE %s <> '' AND starts_with(u.lexeme, %s)) AS t), 0)::float8 AS rank"
-            f" FROM hits h ORDER BY {order} LIMIT %s",
-            [
-                lexemes,
-                idfs,
-                scope,
-                *params,
-                *([] if ranked else [limit]),
-                K1,
-                K1,
-                B,
-                B,
-                avgdl,
-                prefix_idf,
-                prefix_lexeme,
-                prefix_lexeme,
-                limit,
-            ],
+            "WITH hits AS MATERIALIZED (SELECT f.claim_id, f.doc_len, f.tf FROM claims_fts f"
+            f"  WHERE f.scope = %s AND f.document @@ ({joined})"
+            "  AND NOT EXISTS (SELECT 1 FROM claims c WHERE c.id = f.claim_id AND c.removed_reason IS NOT NULL)"
+            f"{hits_limit})"
+            f" SELECT h.claim_id, ({' + '.join(scores) or '0'})::float8 AS rank FROM hits h ORDER BY {order} LIMIT %s",
+            [scope, *params, *([] if ranked else [limit]), *score_params, limit],
         )
         return [(int(row[0]), float(row[1])) for row in rows]
 
