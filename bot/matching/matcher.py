@@ -8,6 +8,9 @@
    nothing a member types can act as FTS syntax, and common words cannot blow up the candidate set.
 4. Candidates are re-scored: how much of the question they cover (IDF-weighted), how much of the claim
    the question covers, fuzzy similarity, and what the question asks about: a speaker, evidence, a date.
+   With semantic search (``dense``), the claims closest in meaning join the candidates, the margin of their
+   cosine over everyday statements joins the score, and a question that names a speaker and asks about
+   something else must be close to a claim also without the names.
 5. The confidence must reach a threshold, else the answer is "nothing matches". Ties break by claim id.
 
 Pure Python over the ledger's SQLite connection; no Discord.
@@ -63,9 +66,8 @@ SEMANTIC_FULL = 0.12
 # and the tuning questions together (weight 2.5 and floor 0 over 3.0 and 0.03: train MAP@5 0.873 over 0.871).
 SEMANTIC_WEIGHT = 2.5
 RANK_FLOOR = 0.0
-# A question that names a claim's speaker and asks about something ("how old is Putin?"): the question without
-# the name must be close to the claim too (semantic margin: below FLOOR nothing, at FULL certain), or share
-# its words.
+# A question that names a speaker and asks about something ("how old is Putin?"): the question without the
+# names must be close to a claim too (semantic margin: below FLOOR nothing, at FULL certain), or share its words.
 CONTENT_FLOOR = -0.02
 CONTENT_FULL = 0.06
 # with an answer, claims down to this share of the threshold are shown (hybrid: the fused rank orders them)
@@ -318,8 +320,8 @@ class Matcher:
         return found
 
     def _named(self, scope: str, query: _Query) -> list[tuple[int, float]]:
-        """The latest claims of the speakers the question names join the candidates, also when no word of the
-        question is in them ("what did the White House say" → its spokeswoman's claims)."""
+        """Claims of the speakers the question names (up to NAMED_CLAIMS each) join the candidates, also when no
+        word of the question is in them ("what did the White House say" → its spokeswoman's claims)."""
         out: list[tuple[int, float]] = []
         for speaker in sorted(query.speakers)[:NAMED_SPEAKERS]:
             claims = self.ledger.list_claims(scope, speaker=speaker, limit=NAMED_CLAIMS)
