@@ -204,12 +204,18 @@ def build(ledger: Any, size: int, seed: int = 7) -> list[str]:
     return texts
 
 
+def bench_database(url: str) -> str:
+    """The database named in ``url``, refused (exit) unless it is the benchmark's own (it gets dropped)."""
+    name = urlsplit(url).path.lstrip("/")
+    if not name.startswith(BENCH_DB_PREFIX):
+        raise SystemExit(f"--pg-url must name a database starting with {BENCH_DB_PREFIX!r} (it is dropped): {name!r}")
+    return name
+
+
 def recreate_database(url: str) -> None:
     """Drop and create the benchmark's own database (``dropdb`` / ``createdb``); refuses any other name."""
     parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    if not name.startswith(BENCH_DB_PREFIX):
-        raise SystemExit(f"--pg-url must name a database starting with {BENCH_DB_PREFIX!r} (it is dropped): {name!r}")
+    name = bench_database(url)
     common = [f"--host={parts.hostname or '127.0.0.1'}", f"--port={parts.port or 5432}"]
     if parts.username:
         common.append(f"--username={parts.username}")
@@ -391,6 +397,7 @@ def main() -> int:
         print(json.dumps(measure_embedding(args.embed_one)))
         return 0
     if args.backend != "sqlite":
+        bench_database(args.pg_url)
         compare(args)
         return 0
     rows: list[dict] = []

@@ -29,6 +29,7 @@ def _idf(total: int, df: int) -> float:
     return value if value > 0 else 1e-6
 
 
+DF_BATCH = 32  # words whose document frequencies are counted in one query
 STEMS_CACHED = 100_000  # tokens whose stems are remembered (the text search configuration never changes)
 
 
@@ -113,14 +114,20 @@ class PostgresSearch:
                 self.df_version = version
             wanted = sorted({w.replace("\x00", "") for w in words if w})
             missing = [w for w in wanted if (scope, w) not in self.df_cache]
-        if missing:
-            rows = self._rows(
-                "SELECT w, (SELECT count(*) FROM claims_fts f WHERE f.scope = %s"
-                " AND f.document @@ plainto_tsquery(%s::regconfig, w)) FROM unnest(%s::text[]) AS w",
-                [scope, CONFIG, missing],
-            )
+        for start in range(0, len(missing), DF_BATCH):
+            # the words counted together, in one pass over the claims holding any of them (one scan of the index,
+            # or of the table, for all of them, where each word took a pass of its own)
+            batch = missing[start : start + DF_BATCH]
+            word_query = "plainto_tsquery(%s::regconfig, %s)"
+            counts = ", ".join(f"count(*) FILTER (WHERE f.document @@ {word_query})" for _ in batch)
+            pairs = [value for word in batch for value in (CONFIG, word)]
+            row = self._rows(
+                f"SELECT {counts} FROM claims_fts f WHERE f.scope = %s"
+                f" AND f.document @@ ({' || '.join(word_query for _ in batch)})",
+                [*pairs, scope, *pairs],
+            )[0]
             with self.lock:
-                for word, count in rows:
+                for word, count in zip(batch, row, strict=True):
                     self.df_cache[(scope, word)] = int(count)
         with self.lock:
             for word in wanted:
