@@ -84,7 +84,6 @@ class QueryCache:
         self.embedder = embedder
         self.size = size
         self.batch = batch
-        self.calls = 0  # calls of the model (for tests and benchmarks)
         self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
         self._waiting: dict[str, None] = {}  # questions some thread needs, in arrival order
         self._busy = False  # a thread is embedding
@@ -99,25 +98,20 @@ class QueryCache:
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         found: dict[str, np.ndarray] = {}
         with self._cond:
-            for text in texts:
-                if text in self._vectors:
-                    found[text] = self._vectors[text]
-                    self._vectors.move_to_end(text)
-                else:
-                    self._waiting[text] = None
-            while any(text not in found for text in texts):
+            while True:
                 for text in texts:
                     if text not in found and text in self._vectors:
                         found[text] = self._vectors[text]
-                if all(text in found for text in texts):
+                        self._vectors.move_to_end(text)
+                missing = [text for text in texts if text not in found]
+                if not missing:
                     break
+                for text in missing:  # new, evicted meanwhile, or dropped by a failed call: wanted
+                    self._waiting.setdefault(text, None)
                 if self._busy:
                     self._cond.wait()
-                    continue
-                for text in texts:  # evicted, or dropped by a failed call: wanted again
-                    if text not in found:
-                        self._waiting.setdefault(text, None)
-                self._embed_waiting()
+                else:
+                    self._embed_waiting()
         return np.stack([found[t] for t in texts]) if texts else np.zeros((0, self.embedder.dim), dtype=np.float32)
 
     def _embed_waiting(self) -> None:
@@ -133,7 +127,6 @@ class QueryCache:
             for text in todo:
                 self._waiting.pop(text, None)
             self._cond.notify_all()
-        self.calls += 1
         for text, vector in zip(todo, fresh, strict=True):
             self._vectors[text] = vector
         while len(self._vectors) > self.size:
