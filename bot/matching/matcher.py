@@ -324,8 +324,7 @@ class Matcher:
         word of the question is in them ("what did the White House say" → its spokeswoman's claims)."""
         out: list[tuple[int, float]] = []
         for speaker in sorted(query.speakers)[:NAMED_SPEAKERS]:
-            claims = self.ledger.list_claims(scope, speaker=speaker, limit=NAMED_CLAIMS)
-            out += [(claim.id, 0.0) for claim in claims]
+            out += [(cid, 0.0) for cid in self.ledger.search.said_by(scope, speaker, limit=NAMED_CLAIMS)]
         return out
 
     def _dated(self, scope: str, query: _Query) -> list[tuple[int, float]]:

@@ -246,6 +246,15 @@ class PostgresSearch:
         )
         return [int(row[0]) for row in rows]
 
+    def said_by(self, scope: str, speaker_id: int, *, limit: int = 20) -> list[int]:
+        """Ids of the scope's live claims by one speaker, oldest first."""
+        rows = self._rows(
+            "SELECT id FROM claims WHERE scope = %s AND removed_reason IS NULL AND speaker_id = %s"
+            " ORDER BY id LIMIT %s",
+            [scope, speaker_id, limit],
+        )
+        return [int(row[0]) for row in rows]
+
     def tags(self, scope: str, *, limit: int = 2000) -> list[str]:
         rows = self._rows(
             "SELECT DISTINCT jsonb_array_elements_text(tags) FROM claims WHERE scope = %s LIMIT %s", [scope, limit]

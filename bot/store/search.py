@@ -141,6 +141,16 @@ class SqliteSearch:
             ).fetchall()
         return [row[0] for row in rows]
 
+    def said_by(self, scope: str, speaker_id: int, *, limit: int = 20) -> list[int]:
+        """Ids of the scope's live claims by one speaker, oldest first."""
+        with self.lock:
+            rows = self.conn.execute(
+                "SELECT id FROM claims WHERE scope = ? AND removed_reason IS NULL AND speaker_id = ?"
+                " ORDER BY id LIMIT ?",
+                [scope, speaker_id, limit],
+            ).fetchall()
+        return [row[0] for row in rows]
+
     def tags(self, scope: str, *, limit: int = 2000) -> list[str]:
         with self.lock:
             rows = self.conn.execute(

@@ -523,6 +523,20 @@ def test_said_on_tags_texts_and_version(store: Any) -> None:
     assert store.search.version() == unchanged  # reading changes nothing
 
 
+def test_said_by_lists_a_speakers_live_claims_in_the_scope_oldest_first(store: Any) -> None:
+    first = make_basic(store)
+    make_basic(store, B)
+    second = store.add_claim(A, text="Medvedev said more.", speaker="medvedev", actor="t").id
+    third = store.add_claim(A, text="And more.", speaker="medvedev", actor="t").id
+    store.add_claim(A, text="Nobody said this.", actor="t")
+    medvedev = store.find_speaker(A, "Medvedev").id
+    assert store.search.said_by(A, medvedev) == [first, second, third]
+    assert store.search.said_by(A, medvedev, limit=2) == [first, second]
+    store.remove_claim(A, second, reason="duplicate", actor="t")
+    assert store.search.said_by(A, medvedev) == [first, third]
+    assert store.search.said_by(B, medvedev) == []  # the id is A's speaker, not B's
+
+
 # ----------------------------------------------------------------------- vectors
 
 
