@@ -18,6 +18,7 @@ Pure Python over the ledger's SQLite connection; no Discord.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import time
@@ -78,6 +79,7 @@ GENERIC_NAME_WORDS = frozenset(
 )
 # Ranking: BM25 (normalised within the candidates), question coverage, claim coverage, fuzzy similarity.
 RANK_WEIGHTS = (0.6, 0.2, 0.4, 0.1)
+CLAIM_WORDS_CACHE = 16_384  # claims whose words are kept between questions
 
 
 @dataclass
@@ -90,10 +92,30 @@ class _ScopeVocab:
     key_set: set[str]
     speaker_words: dict[int, set[str]]  # speaker id -> normalised name/alias words
     name_words: list[str]  # every speaker's distinctive name words, for names written in Cyrillic
+    name_index: dict[str, set[int]]  # distinctive name word -> the speakers it names
     speaker_phrases: list[tuple[re.Pattern[str], int]]  # alias/name pattern -> speaker id
     spokespeople: dict[int, set[int]]  # speaker id -> speakers whose role names it ("Spokeswoman for the NSC")
     incident_titles: list[str]
     total_docs: int
+
+
+def _name_index(speaker_words: dict[int, set[str]]) -> dict[str, set[int]]:
+    index: dict[str, set[int]] = {}
+    for sid, name in speaker_words.items():
+        for word in name - GENERIC_NAME_WORDS:
+            index.setdefault(word, set()).add(sid)
+    return index
+
+
+@functools.lru_cache(maxsize=CLAIM_WORDS_CACHE)
+def _claim_words(body: str, context: str) -> tuple[frozenset[str], frozenset[str], str]:
+    """A claim's words as the ranking compares them: (the normalised words of its text, quote, sources' titles
+    and context (speaker, incident, tags, evidence details); those of the body alone; the body for fuzzy
+    comparison). Keyed by the text itself, so an edited claim is read afresh."""
+    body_words = content_words(body)
+    body_norms = frozenset(norm(w) for w in body_words)
+    doc_norms = body_norms | {norm(w) for w in content_words(context)}
+    return doc_norms, body_norms, utils.default_process(" ".join(body_words))
 
 
 def _ramp(value: float, low: float, high: float) -> float:
@@ -190,6 +212,7 @@ class Matcher:
             key_set=key,
             speaker_words=speaker_words,
             name_words=sorted({w for ws in speaker_words.values() for w in ws} - GENERIC_NAME_WORDS),
+            name_index=_name_index(speaker_words),
             speaker_phrases=speaker_phrases,
             spokespeople=spokespeople,
             incident_titles=incident_titles,
@@ -266,12 +289,11 @@ class Matcher:
         speaker whose role names an organisation asked about speaks for it ("Spokeswoman for the US NSC")."""
         found: set[int] = set()
         name_words: set[str] = set()
-        for sid, name in vocab.speaker_words.items():
-            distinctive = name - GENERIC_NAME_WORDS
-            for term in terms:
-                if self._names(term, distinctive):
-                    found.add(sid)
-                    name_words.add(term.word)
+        for term in terms:
+            named = self._named_by(term, vocab)
+            if named:
+                found |= named
+                name_words.add(term.word)
         for pattern, sid in vocab.speaker_phrases:
             for match in pattern.finditer(text):
                 found.add(sid)
@@ -281,11 +303,18 @@ class Matcher:
         return found, name_words
 
     @staticmethod
-    def _names(term: _Term, name_words: set[str]) -> bool:
-        if term.norm in name_words or (term.correction and norm(term.correction) in name_words):
-            return True
-        spelled = latin(term.word)  # a name written in Cyrillic
-        return spelled != term.word and any(spelled == w or names_word(term.word, w) for w in name_words)
+    def _named_by(term: _Term, vocab: _ScopeVocab) -> set[int]:
+        """The speakers one word of the question names: as typed, as corrected, or written in Cyrillic."""
+        named: set[int] = set()
+        for word in (term.norm, norm(term.correction) if term.correction else None):
+            if word is not None:
+                named |= vocab.name_index.get(word, set())
+        spelled = latin(term.word)
+        if spelled != term.word:  # a name written in Cyrillic
+            for word in vocab.name_words:
+                if spelled == word or names_word(term.word, word):
+                    named |= vocab.name_index[word]
+        return named
 
     # ------------------------------------------------------------------ search
 
@@ -445,8 +474,7 @@ class Matcher:
         incident_names = [claim.incident.title, *claim.incident.aliases] if claim.incident else []
         body = " ".join([claim.text, claim.quote or "", *(s.title for s in claim.sources)])
         context = " ".join([*speaker_names, *incident_names, " ".join(claim.tags), claim.evidence.details or ""])
-        body_words = content_words(body)
-        doc_norms = {norm(w) for w in body_words} | {norm(w) for w in content_words(context)}
+        doc_norms, body_norms, body_processed = _claim_words(body, context)
         total_idf = sum(t.idf for t in query.terms) or 1.0
         covered = 0.0
         named = claim.speaker is not None and claim.speaker.id in query.speakers  # by name, or as a spokesperson
@@ -456,9 +484,8 @@ class Matcher:
             elif term.correction and norm(term.correction) in doc_norms:
                 covered += term.idf * term.similarity
         q_cov = covered / total_idf
-        body_norms = {norm(w) for w in body_words}
         d_cov = len(body_norms & query.norm_set) / len(body_norms) if body_norms else 0.0
-        fuzzy = fuzz.token_set_ratio(query.processed, utils.default_process(" ".join(body_words))) / 100
+        fuzzy = fuzz.token_set_ratio(query.processed, body_processed) / 100
         confidence = 0.6 * q_cov + 0.25 * d_cov + 0.15 * fuzzy * min(q_cov * 2, 1.0)
         bonus = 0.0
         if query.speakers and claim.speaker is not None:
