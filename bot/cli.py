@@ -17,6 +17,7 @@ from bot.config import Settings, is_url
 from bot.errors import ImportFileError, InvalidInputError, LedgerError, location
 from bot.formats import export_text, import_file
 from bot.matching import INLINE_EMBED, DenseIndex, Matcher, default_embedder
+from bot.matching.ann import index_dir_for
 from bot.progress import ProgressBar
 from bot.rendering.text import answer_json, render_answer_text
 from bot.seed import seed_if_empty
@@ -222,9 +223,10 @@ def cmd_ask(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     if not 1 <= args.top <= 50:
         print("claimledger ask: --top must be between 1 and 50.", file=sys.stderr)
         return 2
-    with open_ledger(location_of(args, settings), settings, seed=True) as ledger:
+    location = location_of(args, settings)
+    with open_ledger(location, settings, seed=True) as ledger:
         threshold = args.threshold if args.threshold is not None else settings.match_threshold
-        dense = dense_index(settings)
+        dense = dense_index(settings, location)
         if dense is not None:
             embed_missing(ledger, dense, args.scope)
         matcher = Matcher(ledger, threshold=threshold, dense=dense)
@@ -249,9 +251,12 @@ def cmd_ask(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     return 0
 
 
-def dense_index(settings: Settings) -> DenseIndex | None:
+def dense_index(settings: Settings, location: str | Path | None = None) -> DenseIndex | None:
+    """Semantic search for the ledger at ``location`` (its approximate indexes are saved beside it), or None."""
     embedder = default_embedder(settings.semantic)
-    return DenseIndex(embedder) if embedder is not None else None
+    if embedder is None:
+        return None
+    return DenseIndex(embedder, index_dir=index_dir_for(location) if location is not None else None)
 
 
 def embed_missing(ledger: Ledger, dense: DenseIndex, scope: str | None) -> int:
@@ -266,11 +271,12 @@ def embed_missing(ledger: Ledger, dense: DenseIndex, scope: str | None) -> int:
 
 
 def cmd_embed(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
-    dense = dense_index(settings)
+    location = location_of(args, settings)
+    dense = dense_index(settings, location)
     if dense is None:
         print("claimledger embed: semantic matching is off (CLAIMLEDGER_SEMANTIC=0) or not installed.", file=sys.stderr)
         return 2
-    with open_ledger(location_of(args, settings), settings, seed=True) as ledger:
+    with open_ledger(location, settings, seed=True) as ledger:
         done = dense.sync_all(ledger, progress=ProgressBar("Embedding claims", min_total=INLINE_EMBED))
     out.write(f"Embedded {done} claims with {dense.model_id}.\n")
     return 0
@@ -291,7 +297,7 @@ def cmd_import(args: argparse.Namespace, settings: Settings, out: TextIO) -> int
             progress=ProgressBar(f"Importing {args.file.name}"),
         )
         out.write(report.summary() + "\n")
-        if not report.dry_run and not report.problems and (dense := dense_index(settings)) is not None:
+        if not report.dry_run and not report.problems and (dense := dense_index(settings, path)) is not None:
             embed_missing(ledger, dense, args.scope)
     if report.dry_run:
         for where, action, label in report.changes:

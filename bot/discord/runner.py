@@ -21,6 +21,7 @@ from bot.discord.client import (
 )
 from bot.discord.service import LedgerService
 from bot.matching import DenseIndex, default_embedder
+from bot.matching.ann import index_dir_for
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +50,7 @@ def make_bot(
 
 async def _main(settings: Settings, db_path: str | Path, *, sync_only: bool, sync_guild: int | None) -> int:
     embedder = default_embedder(settings.semantic)
-    dense = DenseIndex(embedder) if embedder is not None else None
+    dense = DenseIndex(embedder, index_dir=index_dir_for(db_path)) if embedder is not None else None
     log.info("Matching: %s", f"hybrid, semantic model {embedder.model_id}" if embedder else "lexical only")
     if settings.shard_count is not None and not sync_only:
         log.info(
@@ -74,6 +75,8 @@ async def _main(settings: Settings, db_path: str | Path, *, sync_only: bool, syn
                 message_content, refused = False, True
     finally:
         service.close()
+        if dense is not None:
+            dense.save_indexes()  # the next start loads them instead of building them again
 
 
 async def _run(

@@ -16,10 +16,12 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from bot.matching.ann import SavedIndexes, index_keys, new_index
 from bot.matching.background import BACKGROUND
 from bot.matching.embedding import Embedder, QueryCache
 from bot.store import Ledger
@@ -29,25 +31,9 @@ log = logging.getLogger(__name__)
 EMBED_BATCH = 64
 BACKGROUND_LATIN = 24  # the first sentences of BACKGROUND are English: the baseline for English claims
 EXACT_LIMIT = 20_000  # vectors: above this a server's search goes through the approximate index
+SAVE_AFTER_CHANGES = 1_000  # a loaded index this far behind the ledger is saved again at once
 ANN_OVERFETCH = 4  # the approximate index proposes this many times the claims asked for (at least ANN_MIN)
 ANN_MIN = 64
-# HNSW: links per node, candidate list while adding and while searching (usearch's names)
-ANN_CONNECTIVITY = 16
-ANN_EXPANSION_ADD = 64
-ANN_EXPANSION_SEARCH = 128
-
-
-def _new_ann(dim: int) -> Any:
-    from usearch.index import Index
-
-    return Index(
-        ndim=dim,
-        metric="cos",
-        dtype="i8",  # candidates only: their exact cosines come from the float32 rows
-        connectivity=ANN_CONNECTIVITY,
-        expansion_add=ANN_EXPANSION_ADD,
-        expansion_search=ANN_EXPANSION_SEARCH,
-    )
 
 
 class _Scope:
@@ -68,6 +54,7 @@ class _Scope:
         self.row_of: dict[int, int] = {}
         self.free: list[int] = []
         self.ann: Any = None  # a usearch Index, or None: exact search
+        self.ann_changes = 0  # vectors added to or taken from the index since it was built, loaded or saved
 
     def __len__(self) -> int:
         return len(self.row_of)
@@ -103,6 +90,7 @@ class _Scope:
                     self.ann.remove(np.array(replaced, dtype=np.uint64))
             if self.ann is not None:
                 self.ann.add(claim_ids.astype(np.uint64), np.ascontiguousarray(vectors, dtype=np.float32))
+                self.ann_changes += len(cids)
 
     def remove(self, claim_ids: set[int]) -> None:
         with self.lock:
@@ -114,6 +102,7 @@ class _Scope:
                 self.free.append(row)
             if self.ann is not None and gone:
                 self.ann.remove(np.array(gone, dtype=np.uint64))
+                self.ann_changes += len(gone)
 
     def _next_row(self) -> int:
         self.size += 1
@@ -137,7 +126,7 @@ class _Scope:
                 live = keys >= 0
                 keys, vectors = keys[live], vectors[live]
             keys = keys.astype(np.uint64)
-        index = _new_ann(self.matrix.shape[1])
+        index = new_index(self.matrix.shape[1])
         index.add(keys, vectors, threads=1)
         return index, len(keys)
 
@@ -175,10 +164,13 @@ class _Scope:
 class DenseIndex:
     """Claim vectors of every server, for one embedder. Thread-safe; calls that embed block."""
 
-    def __init__(self, embedder: Embedder, *, exact_limit: int = EXACT_LIMIT) -> None:
-        """``exact_limit``: a server with more vectors than this is searched through an approximate index."""
+    def __init__(self, embedder: Embedder, *, exact_limit: int = EXACT_LIMIT, index_dir: Path | None = None) -> None:
+        """``exact_limit``: a server with more vectors than this is searched through an approximate index.
+        ``index_dir``: where approximate indexes are saved once built and loaded from when the bot starts again
+        (see :mod:`bot.matching.ann`); without it they are built in every process that needs them."""
         self.embedder = embedder
         self.exact_limit = exact_limit
+        self.saved = SavedIndexes(index_dir) if index_dir is not None else None
         self.queries = QueryCache(embedder)
         self._scopes: dict[str, _Scope] = {}
         self._lock = threading.Lock()
@@ -271,22 +263,74 @@ class DenseIndex:
                     held.matrix, held.ids, held.size = fresh.matrix, fresh.ids, fresh.size
                     held.row_of, held.free = fresh.row_of, fresh.free
                 held.state, held.last_id = state, current.last_id
-                self._index_if_large(scope, held)
+                self._index_if_large(ledger, scope, held)
                 return
             held.remove(held.row_of.keys() - {int(cid) for cid in current.claim_ids})
         held.put(new.claim_ids, new.vectors)
         held.state, held.last_id = state, new.last_id
-        self._index_if_large(scope, held)
+        self._index_if_large(ledger, scope, held)
 
-    def _index_if_large(self, scope: str, held: _Scope) -> None:
-        """Build the approximate index of a scope that has outgrown exact search (the caller holds ``update``)."""
+    def _index_if_large(self, ledger: Ledger, scope: str, held: _Scope) -> None:
+        """Give a scope that has outgrown exact search its approximate index: the saved one brought up to date,
+        or a new one (then saved). The caller holds ``update``: rows do not change meanwhile."""
         if held.ann is not None or len(held) <= self.exact_limit:
             return
-        log.info("Indexing the %d vectors of %s for approximate search", len(held), scope)
-        index, count = held.build_ann()
-        with held.lock:  # rows change only through ``update``, which the caller holds: nothing changed meanwhile
-            held.ann = index
-        log.info("Indexed the %d vectors of %s", count, scope)
+        index = self._saved_index(ledger, scope, held) if self.saved is not None else None
+        if index is None:
+            log.info("Indexing the %d vectors of %s for approximate search", len(held), scope)
+            index, count = held.build_ann()
+            log.info("Indexed the %d vectors of %s", count, scope)
+            if self.saved is not None:
+                self.saved.save(scope, self.model_id, index, held.last_id)
+        with held.lock:
+            held.ann, held.ann_changes = index, 0
+
+    def _saved_index(self, ledger: Ledger, scope: str, held: _Scope) -> Any:
+        """The scope's saved index with what changed since it was saved (None: there is none to use)."""
+        assert self.saved is not None
+        found = self.saved.load(scope, self.model_id, self.embedder.dim)
+        if found is None:
+            return None
+        index, saved_last = found
+        if saved_last > held.last_id:  # saved from a ledger ahead of this one (restored from a backup?)
+            log.info("The saved approximate index of %s is ahead of the ledger; building it again", scope)
+            return None
+        keys = index_keys(index)
+        live = held.ids[: held.size]
+        live = live[live >= 0]
+        changed = ledger.vectors.load(scope, self.model_id, self.embedder.dim, after=saved_last).claim_ids
+        # claims to (re)add: not in the index, or with a vector made since it was saved (an edited claim)
+        add = np.union1d(live[~np.isin(live, keys)], np.intersect1d(changed, live))
+        drop = np.concatenate([keys[~np.isin(keys, live)], np.intersect1d(add, keys)])
+        if len(drop):
+            index.remove(drop.astype(np.uint64))
+        if len(add):
+            rows = np.array([held.row_of[cid] for cid in add.tolist()], dtype=np.int64)
+            index.add(add.astype(np.uint64), np.ascontiguousarray(held.matrix[rows]), threads=1)
+        log.info(
+            "Loaded the saved approximate index of %s: %d vectors, %d added and %d taken out since it was saved",
+            scope, len(index), len(add), len(drop) - len(np.intersect1d(add, keys)),
+        )  # fmt: skip
+        if len(add) + len(drop) > SAVE_AFTER_CHANGES:
+            self.saved.save(scope, self.model_id, index, held.last_id)
+        return index
+
+    def save_indexes(self) -> int:
+        """Save the approximate indexes that changed since they were built, loaded or saved (when the bot or a
+        command stops); returns how many were saved."""
+        if self.saved is None:
+            return 0
+        saved = 0
+        with self._lock:
+            scopes = list(self._scopes.items())
+        for scope, held in scopes:
+            with held.update, held.lock:
+                if held.ann is None or not held.ann_changes:
+                    continue
+                self.saved.save(scope, self.model_id, held.ann, held.last_id)
+                held.ann_changes = 0
+                saved += 1
+        return saved
 
     def background(self) -> np.ndarray:
         if self._background is None:

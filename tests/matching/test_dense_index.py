@@ -3,12 +3,15 @@ the ledger's vectors as they are added, replaced and deleted."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from bot.matching import DenseIndex
+from bot.matching.ann import index_dir_for
 from bot.store import DEFAULT_SCOPE, Ledger
 
 S = DEFAULT_SCOPE
@@ -108,3 +111,79 @@ def test_added_replaced_and_deleted_vectors_are_followed(
     again = DenseIndex(RandomEmbedder(), exact_limit=exact_limit)
     for query in (new_vectors[0], vectors[30]):
         assert again.search(store, S, query, 5) == dense.search(store, S, query, 5)
+
+
+def test_a_built_index_is_saved_and_loaded_by_the_next_process_instead_of_built_again(
+    ledger: tuple[Ledger, list[int], np.ndarray], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store, ids, vectors = ledger
+    model = RandomEmbedder.model_id
+    first = DenseIndex(RandomEmbedder(), exact_limit=LOW_LIMIT, index_dir=tmp_path)
+    assert first.search(store, S, vectors[7], 1)[0][0] == ids[7]
+    assert sorted(p.suffix for p in tmp_path.iterdir()) == [".json", ".usearch"]
+
+    # what changes while no bot runs: a claim edited (new vector), one deleted, one added
+    edited, deleted = ids[10], ids[20]
+    store.update_claim(S, edited, text="Edited synthetic claim.", actor="t")
+    store.db.conn.execute("DELETE FROM claims WHERE id = ?", [deleted])
+    [added] = add_claims(store, 1)[-1:]
+    new_vectors = unit(np.random.default_rng(24), 2)
+    store.vectors.put(S, model, [(edited, new_vectors[0]), (added, new_vectors[1])])
+
+    # the next process loads the saved index (building one would fail here) and brings it up to date
+    def no_build(self: object) -> None:
+        raise AssertionError("the saved index should have been loaded")
+
+    monkeypatch.setattr("bot.matching.dense._Scope.build_ann", no_build)
+    second = DenseIndex(RandomEmbedder(), exact_limit=LOW_LIMIT, index_dir=tmp_path)
+    assert second.search(store, S, new_vectors[0], 1) == [(edited, pytest.approx(1.0, abs=2e-3))]
+    assert second.search(store, S, new_vectors[1], 1)[0][0] == added
+    ann = second._scopes[S].ann
+    assert len(ann) == CLAIMS and deleted not in ann and added in ann
+    exact = DenseIndex(RandomEmbedder())
+    for query in unit(np.random.default_rng(23), 10):
+        truth = {cid for cid, _ in exact.search(store, S, query, 10)}
+        assert len(truth & {cid for cid, _ in second.search(store, S, query, 10)}) >= 9
+
+
+def test_a_saved_index_of_another_model_or_a_damaged_one_is_built_again(
+    ledger: tuple[Ledger, list[int], np.ndarray], tmp_path: Path
+) -> None:
+    store, _, vectors = ledger
+    DenseIndex(RandomEmbedder(), exact_limit=LOW_LIMIT, index_dir=tmp_path).search(store, S, vectors[0], 1)
+    [data] = tmp_path.glob("*.usearch")
+    data.write_bytes(b"not an index")
+    again = DenseIndex(RandomEmbedder(), exact_limit=LOW_LIMIT, index_dir=tmp_path)
+    assert again.search(store, S, vectors[5], 1)[0][0] == again._scopes[S].ids[5]
+    assert len(again._scopes[S].ann) == CLAIMS
+    assert data.stat().st_size > 1000  # built again, and saved over the damaged file
+
+    class OtherModel(RandomEmbedder):
+        model_id = "other-unit-vectors"
+
+    store.vectors.put(S, OtherModel.model_id, zip(again._scopes[S].ids[:CLAIMS].tolist(), vectors, strict=True))
+    other = DenseIndex(OtherModel(), exact_limit=LOW_LIMIT, index_dir=tmp_path)
+    other.search(store, S, vectors[0], 1)
+    assert len(list(tmp_path.glob("*.usearch"))) == 2  # one per model: never mixed
+
+
+def test_changes_after_loading_are_saved_when_asked(
+    ledger: tuple[Ledger, list[int], np.ndarray], tmp_path: Path
+) -> None:
+    store, _, vectors = ledger
+    dense = DenseIndex(RandomEmbedder(), exact_limit=LOW_LIMIT, index_dir=tmp_path)
+    dense.search(store, S, vectors[0], 1)
+    assert dense.save_indexes() == 0  # nothing changed since it was built and saved
+    [added] = add_claims(store, 1)[-1:]
+    store.vectors.put(S, RandomEmbedder.model_id, [(added, vectors[3])])
+    dense.search(store, S, vectors[3], 2)
+    assert dense.save_indexes() == 1
+    [record] = tmp_path.glob("*.json")
+    assert json.loads(record.read_text())["last_id"] == dense._scopes[S].last_id
+
+
+def test_where_indexes_are_saved() -> None:
+    assert index_dir_for(Path("/srv/ledger.db")) == Path("/srv/ledger.db.ann")
+    assert index_dir_for("sqlite:////srv/ledger.db") == Path("/srv/ledger.db.ann")
+    assert index_dir_for("postgresql://bot@db/ledger") is None
+    assert index_dir_for(":memory:") is None
