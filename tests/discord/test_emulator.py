@@ -761,3 +761,32 @@ def test_bot_role_is_exactly_the_readme_invite_permissions() -> None:
 
     invite = re.search(r"permissions=(\d+)", (REPO_ROOT / "README.md").read_text(encoding="utf-8"))
     assert invite is not None and int(invite.group(1)) == rules.DEFAULT_BOT_PERMISSIONS
+
+
+# ------------------------------------------------------------------ reading without Read Message History
+
+
+async def test_history_and_pins_read_empty_without_read_message_history(
+    emulator: DiscordEmulator, world: World, bot: TinyBot
+) -> None:
+    quiet = emulator.add_channel(world.guild.id, "no-history")
+    channel = await emulator.wait_until(lambda: bot.get_channel(quiet.id), what="the new channel in the cache")
+    assert isinstance(channel, discord.TextChannel)
+    sent = await channel.send("summary")
+    await sent.pin()
+    assert sent.id in [m.id async for m in channel.history()]
+    emulator.set_bot_permissions(
+        world.guild.id, rules.DEFAULT_BOT_PERMISSIONS & ~rules.READ_MESSAGE_HISTORY, channel=quiet
+    )
+    assert [m.id async for m in channel.history()] == [], "200 with nothing in it, not an error"
+    assert [m.id async for m in channel.pins()] == []
+    status, _, legacy = await raw(emulator, "GET", f"/channels/{quiet.id}/pins")
+    assert (status, legacy) == (200, [])
+    assert emulator.pins(quiet) == [sent.id], "the pin is still there"
+    with pytest.raises(discord.Forbidden) as refused:
+        await channel.fetch_message(sent.id)  # one message by id still needs the permission
+    assert refused.value.code == 50013
+    emulator.set_bot_permissions(world.guild.id, rules.DEFAULT_BOT_PERMISSIONS & ~rules.VIEW_CHANNEL, channel=quiet)
+    with pytest.raises(discord.Forbidden) as hidden:
+        [m async for m in channel.pins()]
+    assert hidden.value.code == 50001, "without View Channel it is an error"

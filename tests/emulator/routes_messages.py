@@ -109,9 +109,16 @@ class MessageRoutes(RestApi):
         self._dispatch_message("MESSAGE_CREATE", message, channel)
         return 200, message.wire()
 
+    def _reads_history(self, channel: Channel) -> bool:
+        """Listing messages or pins needs only View Channel; without Read Message History Discord answers 200 with
+        nothing in it (``resources/message``: Get Channel Messages, Get Channel Pins), not an error."""
+        self._require(channel, rules.VIEW_CHANNEL)
+        return self._bot_may(channel, rules.READ_MESSAGE_HISTORY)
+
     async def _get_messages(self, ctx: RequestContext, channel_id: str) -> tuple[int, Any]:
         channel = self._rest_channel(channel_id)
-        self._require(channel, rules.VIEW_CHANNEL | rules.READ_MESSAGE_HISTORY)
+        if not self._reads_history(channel):
+            return 200, []
         limit = max(1, min(100, int(ctx.query.get("limit", 50))))
         messages = list(channel.messages.values())
         if "before" in ctx.query:
@@ -187,7 +194,8 @@ class MessageRoutes(RestApi):
 
     async def _get_pins(self, ctx: RequestContext, channel_id: str) -> tuple[int, Any]:
         channel = self._rest_channel(channel_id)
-        self._require(channel, rules.VIEW_CHANNEL | rules.READ_MESSAGE_HISTORY)
+        if not self._reads_history(channel):
+            return 200, {"items": [], "has_more": False}
         limit = max(1, min(50, int(ctx.query.get("limit", 50))))
         items = [(pinned_at, channel.messages[mid]) for mid, pinned_at in reversed(channel.pins.items())]
         if "before" in ctx.query:
@@ -201,7 +209,8 @@ class MessageRoutes(RestApi):
 
     async def _get_pins_legacy(self, ctx: RequestContext, channel_id: str) -> tuple[int, Any]:
         channel = self._rest_channel(channel_id)
-        self._require(channel, rules.VIEW_CHANNEL | rules.READ_MESSAGE_HISTORY)
+        if not self._reads_history(channel):
+            return 200, []
         return 200, [channel.messages[mid].wire() for mid in reversed(channel.pins)][:50]
 
     async def _add_reaction(self, ctx: RequestContext, channel_id: str, message_id: str, emoji: str) -> tuple[int, Any]:
