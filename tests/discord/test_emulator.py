@@ -790,3 +790,30 @@ async def test_history_and_pins_read_empty_without_read_message_history(
     with pytest.raises(discord.Forbidden) as hidden:
         [m async for m in channel.pins()]
     assert hidden.value.code == 50001, "without View Channel it is an error"
+
+
+# ------------------------------------------------------------------ replies to system messages
+
+
+async def test_replies_to_system_messages_are_refused(emulator: DiscordEmulator, world: World, bot: TinyBot) -> None:
+    channel = bot.get_channel(world.guild.channel_id)
+    assert isinstance(channel, discord.TextChannel)
+    started = await emulator.post_message(channel.id, world.alice, "Crocus City Hall", type=18)  # THREAD_CREATED
+    emulator.pin_system_messages = True
+    pinned = await channel.send("summary")
+    await pinned.pin()
+    notice = emulator.channel_messages(channel.id)[-1]
+    assert notice["type"] == 6
+    for system in (started, notice):
+        with pytest.raises(discord.HTTPException) as refused:
+            await channel.get_partial_message(system.id).reply("answer")
+        assert (refused.value.status, refused.value.code) == (400, 50035)
+        errors = emulator.requests[-1].response["errors"]
+        assert errors["message_reference"]["_errors"] == [
+            {"code": "REPLIES_CANNOT_REPLY_TO_SYSTEM_MESSAGE", "message": "Cannot reply to a system message"}
+        ]
+    asked = await emulator.post_message(channel.id, world.alice, "is this in the ledger?")
+    replied = await channel.get_partial_message(asked.id).reply("yes")
+    assert replied.reference is not None and replied.reference.message_id == asked.id
+    with pytest.raises(EmulatorError, match="not a system message"):
+        await emulator.post_message(channel.id, world.alice, "x", type=19)

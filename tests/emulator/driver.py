@@ -227,11 +227,17 @@ class EmulatorDriver(EmulatorState):
         mention_bot: bool = False,
         embeds: Sequence[Mapping[str, Any]] = (),
         reply_to: IdLike | None = None,
+        type: int = 0,
     ) -> StoredMessage:
         """A user posts a message (MESSAGE_CREATE). Mentions come from ``<@id>`` in the content plus ``mentions``
         (and the bot with ``mention_bot``). Without the message_content intent the bot gets empty content, embeds
         and attachments unless it is mentioned, the message is a DM, or the bot wrote it.
+
+        ``type`` makes it a system message Discord writes for that user's action (e.g. 18 THREAD_CREATED, whose
+        content is the thread's name; 7 USER_JOIN): the bot cannot reply to it.
         """
+        if type != 0 and (reply_to is not None or type in rules.REPLYABLE_MESSAGE_TYPES):
+            raise EmulatorError(f"message type {type} is not a system message (replies: use reply_to)")
         target = self._channel(channel)
         user = self._user(author)
         if target.guild_id is not None:
@@ -254,7 +260,7 @@ class EmulatorDriver(EmulatorState):
             if reference is None:
                 raise EmulatorError(f"unknown message {as_id(reply_to)} to reply to")
         message = self._new_message(
-            target, user, body, msg_type=19 if reference is not None else 0, reference=reference
+            target, user, body, msg_type=19 if reference is not None else type, reference=reference
         )
         extra = [as_id(m) for m in mentions]
         if mention_bot:

@@ -62,3 +62,9 @@ def unknown_message() -> ApiError:
 
 def missing_permissions() -> ApiError:
     return ApiError(403, 50013, "Missing Permissions")
+
+
+def cannot_reply_to_system_message() -> ApiError:
+    errors = rules.FormErrors()
+    errors.add(("message_reference",), "REPLIES_CANNOT_REPLY_TO_SYSTEM_MESSAGE", "Cannot reply to a system message")
+    return invalid_form(errors)

@@ -8,7 +8,7 @@ from typing import Any
 import yarl
 
 from . import rules
-from .errors import ApiError, invalid_form, missing_permissions, unknown_message
+from .errors import ApiError, cannot_reply_to_system_message, invalid_form, missing_permissions, unknown_message
 from .payloads import Channel, StoredMessage, iso
 from .records import RequestContext
 from .rest import RestApi
@@ -86,13 +86,17 @@ class MessageRoutes(RestApi):
         reference = None
         if body.get("message_reference"):
             ref = body["message_reference"]
-            if int(ref.get("type") or 0) == 0 and not self._bot_may(channel, rules.READ_MESSAGE_HISTORY):
+            replying = int(ref.get("type") or 0) == 0  # not a forward (type 1)
+            if replying and not self._bot_may(channel, rules.READ_MESSAGE_HISTORY):
                 raise ApiError(403, 160002, "Cannot reply without permission to read message history")
             reference = self.find_message(int(ref.get("message_id") or 0))
             if reference is None and ref.get("fail_if_not_exists", True):
                 raise invalid_form(
                     self._one_error(("message_reference",), "REPLIES_UNKNOWN_MESSAGE", "Unknown message")
                 )
+            system = reference is not None and int(reference.get("type") or 0) not in rules.REPLYABLE_MESSAGE_TYPES
+            if replying and system:
+                raise cannot_reply_to_system_message()
         flags = int(body.get("flags") or 0) & rules.SENDABLE_FLAGS
         message = self._new_message(
             channel,

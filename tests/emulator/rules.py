@@ -87,6 +87,14 @@ INTENT_DIRECT_MESSAGES = 1 << 12
 INTENT_MESSAGE_CONTENT = 1 << 15
 PRIVILEGED_INTENTS = INTENT_GUILD_MEMBERS | INTENT_GUILD_PRESENCES | INTENT_MESSAGE_CONTENT
 
+# ------------------------------------------------------------------ message types
+
+REPLYABLE_MESSAGE_TYPES = frozenset({0, 19, 20, 23})
+"""DEFAULT, REPLY, CHAT_INPUT_COMMAND, CONTEXT_MENU_COMMAND: the messages that are not system messages. A reply to
+any other type is 400 50035 ``REPLIES_CANNOT_REPLY_TO_SYSTEM_MESSAGE`` on ``message_reference`` (``resources/message``,
+Create Message, Limitations: "cannot be a system message"; the same four types are the docs' "basic messages" that
+can be forwarded; the error as Discord answers it: discordjs/discord.js issue #6487, a THREAD_CREATED message)."""
+
 # ------------------------------------------------------------------ message flags and limits
 
 FLAG_SUPPRESS_EMBEDS = 1 << 2
