@@ -692,7 +692,10 @@ def test_rules_match_discord_limits() -> None:
         "options": [{"type": 3, "name": f"o{i}", "description": "d"} for i in range(26)],
     }
     assert flat(rules.validate_commands([command])) == {"0.options"}
-    assert flat(rules.validate_commands([{"name": "c", "description": "d"}] * 101)) >= {"_"}
+    assert flat(rules.validate_commands([{"name": f"c{i}", "description": "d"} for i in range(131)])) == {"_"}
+    assert rules.command_limit_reached([{"name": f"c{i}", "description": "d"} for i in range(101)]) == 100
+    assert rules.command_limit_reached([{"name": f"C{i}", "type": 3} for i in range(16)]) == 15
+    assert rules.command_limit_reached([{"name": "c", "type": t} for t in (1, 2, 3) for _ in range(15)]) is None
 
 
 def test_text_input_prefill_and_lengths_are_checked_in_rows_and_labels() -> None:
@@ -790,6 +793,48 @@ async def test_history_and_pins_read_empty_without_read_message_history(
     with pytest.raises(discord.Forbidden) as hidden:
         [m async for m in channel.pins()]
     assert hidden.value.code == 50001, "without View Channel it is an error"
+
+
+# ------------------------------------------------------------------ command limits
+
+
+def commands_of(kind: int, count: int, prefix: str = "c") -> list[dict]:
+    return [{"name": f"{prefix}{i}", "type": kind, **({"description": "d"} if kind == 1 else {})} for i in range(count)]
+
+
+async def test_command_limits_per_type(emulator: DiscordEmulator, world: World) -> None:
+    app = emulator.app_id
+    for scope in (f"/applications/{app}/guilds/{world.guild.id}/commands", f"/applications/{app}/commands"):
+        full = commands_of(1, 100) + commands_of(2, 15, "User ") + commands_of(3, 15, "Message ")
+        status, _, body = await raw(emulator, "PUT", scope, json=full)
+        assert status == 200 and isinstance(body, list) and len(body) == 130
+        for extra in (commands_of(3, 16, "M "), commands_of(2, 16, "U "), commands_of(1, 101)):
+            status, _, body = await raw(emulator, "PUT", scope, json=extra)
+            limit = 100 if extra[0]["type"] == 1 else 15
+            assert (status, body) == (
+                400,
+                {"code": 30032, "message": f"Maximum number of application commands reached ({limit})"},
+            )
+        status, _, body = await raw(emulator, "PUT", scope, json=full + commands_of(4, 1, "x"))
+        assert status == 400 and isinstance(body, dict) and body["code"] == 50035
+        assert body["errors"]["_errors"][0] == {
+            "code": "BASE_TYPE_MAX_LENGTH",
+            "message": "Must be 130 or fewer in length.",
+        }
+        status, _, body = await raw(emulator, "POST", scope, json={"name": "one-more", "description": "d"})
+        assert (status, body) == (
+            400,
+            {"code": 30032, "message": "Maximum number of application commands reached (100)"},
+        )
+        status, _, body = await raw(emulator, "POST", scope, json={"name": "c7", "description": "new text"})
+        assert status == 200 and isinstance(body, dict) and body["description"] == "new text", "same name: replaced"
+        status, _, _ = await raw(emulator, "POST", scope, json={"name": "Message 15", "type": 3})
+        assert status == 400
+        status, _, body = await raw(emulator, "PUT", scope, json=commands_of(3, 14, "Message "))
+        assert status == 200
+        status, _, body = await raw(emulator, "POST", scope, json={"name": "Message 14", "type": 3})
+        assert status == 201 and isinstance(body, dict) and body["type"] == 3
+    assert len(emulator.commands[world.guild.id]) == 15 and len(emulator.commands[None]) == 15
 
 
 # ------------------------------------------------------------------ replies to system messages

@@ -129,7 +129,12 @@ MAX_TEXT_INPUT_VALUE = 4000
 MAX_CHOICES = 25
 MAX_CHOICE_NAME = 100
 MAX_CHOICE_VALUE = 100
-MAX_COMMANDS = 100
+MAX_COMMANDS = 130
+"""A bulk overwrite takes at most 130 commands (100 + 15 + 15), else 50035 ``BASE_TYPE_MAX_LENGTH`` on the list
+itself, as Discord answers (chenhg5/cc-connect issue #504: 134 commands); the docs give only the per-type limits."""
+MAX_COMMANDS_BY_TYPE = {1: 100, 2: 15, 3: 15}
+"""CHAT_INPUT, USER and MESSAGE commands per application, globally and per guild (``interactions/application-commands``,
+Registering a Command); one more is 400 ``30032`` "Maximum number of application commands reached (N)"."""
 MAX_COMMAND_NAME = 32
 MAX_COMMAND_DESCRIPTION = 100
 MAX_OPTIONS = 25
@@ -624,6 +629,19 @@ def validate_commands(commands: object) -> FormErrors:
             except (TypeError, ValueError):
                 errors.add((*path, "default_member_permissions"), "NUMBER_TYPE_COERCE", "Value is not int.")
     return errors
+
+
+def command_limit_reached(commands: Iterable[Mapping[str, Any]]) -> int | None:
+    """The per-type limit (:data:`MAX_COMMANDS_BY_TYPE`) that ``commands`` (one scope's list) go over, or None."""
+    counts: dict[int, int] = {}
+    for command in commands:
+        ctype = int(command.get("type", 1) or 1)
+        counts[ctype] = counts.get(ctype, 0) + 1
+    for ctype, count in counts.items():
+        limit = MAX_COMMANDS_BY_TYPE.get(ctype)
+        if limit is not None and count > limit:
+            return limit
+    return None
 
 
 def command_permitted(default_member_permissions: int, member_permissions: int) -> bool:
