@@ -19,6 +19,7 @@ from tests.emulator import (
     PIN_MESSAGES,
     CommandHiddenError,
     DiscordEmulator,
+    EmulatedInteraction,
     EmulatorError,
     Guild,
     Member,
@@ -835,6 +836,57 @@ async def test_command_limits_per_type(emulator: DiscordEmulator, world: World) 
         status, _, body = await raw(emulator, "POST", scope, json={"name": "Message 14", "type": 3})
         assert status == 201 and isinstance(body, dict) and body["type"] == 3
     assert len(emulator.commands[world.guild.id]) == 15 and len(emulator.commands[None]) == 15
+
+
+# ------------------------------------------------------------------ selects in modals
+
+
+class PickModal(discord.ui.Modal, title="Pick"):
+    def __init__(self, default_user: int) -> None:
+        super().__init__()
+        options = [discord.SelectOption(label=v, value=v, default=v == "b") for v in ("a", "b", "c")]
+        self.topic: discord.ui.Select[PickModal] = discord.ui.Select(
+            custom_id="pick:topic", options=options, min_values=1, max_values=2, required=True
+        )
+        self.who: discord.ui.UserSelect[PickModal] = discord.ui.UserSelect(
+            custom_id="pick:who", default_values=[discord.Object(default_user, type=discord.User)], required=False
+        )
+        self.add_item(discord.ui.Label(text="Topic", component=self.topic))
+        self.add_item(discord.ui.Label(text="Who", component=self.who))
+
+    async def on_submit(self, interaction: discord.Interaction) -> None:
+        who = ",".join(str(u.id) for u in self.who.values)
+        await interaction.response.send_message(f"topic {','.join(self.topic.values)}; who {who or 'nobody'}")
+
+
+async def test_modal_selects_submit_only_what_the_client_can(
+    emulator: DiscordEmulator, world: World, bot: TinyBot
+) -> None:
+    @app_commands.command(name="pick", description="A modal with selects")
+    async def pick(interaction: discord.Interaction) -> None:
+        await interaction.response.send_modal(PickModal(world.alice.id))
+
+    target = discord.Object(world.guild.id)
+    bot.tree.add_command(pick, guild=target)
+    await bot.tree.sync(guild=target)
+
+    async def open_modal() -> EmulatedInteraction:
+        inter = await emulator.slash(world.guild.id, world.guild.channel_id, world.mod.id, "pick")
+        await inter.wait_modal()
+        return inter
+
+    inter = await open_modal()
+    with pytest.raises(EmulatorError, match="no options"):
+        await emulator.submit_modal(inter, world.mod.id, {"pick:topic": ["z"]})
+    with pytest.raises(EmulatorError, match=r"1\.\.2 values, got 3"):
+        await emulator.submit_modal(inter, world.mod.id, {"pick:topic": ["a", "b", "c"]})
+    with pytest.raises(EmulatorError, match=r"1\.\.2 values, got 0"):
+        await emulator.submit_modal(inter, world.mod.id, {"pick:topic": []})
+    untouched = await emulator.submit_modal(inter, world.mod.id, {})
+    assert (await untouched.wait_message())["content"] == f"topic b; who {world.alice.id}", "the defaults"
+    inter = await open_modal()
+    chosen = await emulator.submit_modal(inter, world.mod.id, {"pick:topic": ["a", "c"], "pick:who": []})
+    assert (await chosen.wait_message())["content"] == "topic a,c; who nobody", "an optional select may be emptied"
 
 
 # ------------------------------------------------------------------ replies to system messages
