@@ -258,6 +258,24 @@ def post_problem(
     return f"I can't {doing} in {channel}: Discord said {error.text or error.status} (code {error.code})."
 
 
+REPLYABLE = frozenset(
+    {
+        discord.MessageType.default,
+        discord.MessageType.reply,
+        discord.MessageType.chat_input_command,
+        discord.MessageType.context_menu_command,
+    }
+)
+"""The messages Discord lets a bot reply to; any other type is a system message (a thread created, a member joined,
+a message pinned...) and a reply to it is refused (400, code 50035 on ``message_reference``)."""
+
+
+def is_system(message: discord.Message) -> bool:
+    """A message Discord wrote for a member's action, not one the member wrote: nothing to answer, nothing to
+    reply to. Stricter than discord.py's ``Message.is_system`` (a thread's starter message counts here)."""
+    return message.type not in REPLYABLE
+
+
 async def reply_to(message: discord.Message, *, content: str | None = None, **kwargs: Any) -> discord.Message:
     """Reply to a member's message, quietly (no ping). A reply needs Read Message History (else Discord answers 403,
     code 160002): without it, post in the channel with a link to the message instead."""

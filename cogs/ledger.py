@@ -129,6 +129,13 @@ async def run_import(bot: ClaimLedgerBot, interaction: discord.Interaction, atta
         bot.dispatch("ledger_change", scope, slug)
 
 
+def size_text(size: int) -> str:
+    """``10 MB``, ``1.5 MB``, ``12 KB``: sizes as Discord shows them (its MB are MiB)."""
+    if size >= 1024 * 1024:
+        return f"{size / 1024 / 1024:.1f}".removesuffix(".0") + " MB"
+    return f"{max(1, round(size / 1024))} KB"
+
+
 async def run_export(bot: ClaimLedgerBot, interaction: discord.Interaction, fmt: str, incident: str | None) -> None:
     scope = scope_of(interaction.guild_id)
     await interaction.response.defer(ephemeral=True, thinking=True)
@@ -136,11 +143,11 @@ async def run_export(bot: ClaimLedgerBot, interaction: discord.Interaction, fmt:
     name, data = await bot.ledger.read(
         lambda ledger: export_bytes(ledger, scope, fmt, incident=incident, publisher=guild_name)
     )
-    limit = getattr(interaction, "filesize_limit", 25 * 1024 * 1024)
+    limit = interaction.filesize_limit  # the interaction's attachment_size_limit: the server's boost tier decides
     if len(data) > limit:
         await interaction.edit_original_response(
-            content=f"The export is {len(data) / 1024 / 1024:.1f} MB, over Discord's {limit // 1024 // 1024} MB"
-            " attachment limit here. Export one incident at a time, or use `claimledger export` on the server."
+            content=f"The export is {size_text(len(data))}, over Discord's {size_text(limit)} attachment limit here."
+            " Export one incident at a time, or use `claimledger export` on the server."
         )
         return
     await interaction.edit_original_response(

@@ -49,6 +49,7 @@ from .common import (
     actor,
     answer,
     bot_missing,
+    is_system,
     moderator_refusal,
     post_audit,
     reply_to,
@@ -176,7 +177,8 @@ class WatchGroup(ModeratorGroup, name="watch", description="Moderators: channels
 class Watch(commands.Cog):
     """Every guild message from a member ends in one ``watch_checked(message, outcome, reply)`` event: outcome is
     "replied" (reply is the bot's message), "no match", "not relevant", "cooling", "rate limit", "too short",
-    "not watched", "watching off", "backlog", "refused" or "error". Tests and benchmarks wait on it."""
+    "not watched", "watching off", "system message", "backlog", "refused" or "error". Tests and benchmarks wait on
+    it."""
 
     def __init__(self, bot: ClaimLedgerBot) -> None:
         self.bot = bot
@@ -293,6 +295,9 @@ class Watch(commands.Cog):
     @commands.Cog.listener()
     async def on_message(self, message: discord.Message) -> None:
         if message.guild is None or message.author.bot or message.webhook_id:
+            return
+        if is_system(message):  # e.g. "started a thread" (its content is the thread's name): Discord takes no reply
+            self.bot.dispatch("watch_checked", message, "system message", None)
             return
         if not self.bot.watching:
             self.bot.dispatch("watch_checked", message, "watching off", None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 
 import pytest
 
@@ -28,6 +29,16 @@ async def test_starts_syncs_and_answers_ask(emu: DiscordEmulator, guild: Guild, 
     assert "Evidence presented" in first["value"]
     assert message["allowed_mentions"] == {"parse": []}
     assert inter.latency is not None and inter.latency < 3.0
+
+
+async def test_the_command_tree_fits_discords_limits_per_type(
+    emu: DiscordEmulator, guild: Guild, running: Running
+) -> None:
+    """Discord refuses a whole sync with one slash (100), user (15) or message (15) command too many (30032)."""
+    assert [r.status for r in emu.requests_to("PUT", rf"/guilds/{guild.id}/commands$")] == [200]
+    counts = Counter(int(c["type"]) for c in emu.commands[guild.id])
+    assert set(counts) <= set(rules.MAX_COMMANDS_BY_TYPE)
+    assert all(count <= rules.MAX_COMMANDS_BY_TYPE[kind] for kind, count in counts.items()), counts
 
 
 async def ask(emu: DiscordEmulator, guild: Guild, user_id: str, question: str) -> dict:

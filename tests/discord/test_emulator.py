@@ -19,6 +19,7 @@ from tests.emulator import (
     PIN_MESSAGES,
     CommandHiddenError,
     DiscordEmulator,
+    EmulatedInteraction,
     EmulatorError,
     Guild,
     Member,
@@ -692,7 +693,10 @@ def test_rules_match_discord_limits() -> None:
         "options": [{"type": 3, "name": f"o{i}", "description": "d"} for i in range(26)],
     }
     assert flat(rules.validate_commands([command])) == {"0.options"}
-    assert flat(rules.validate_commands([{"name": "c", "description": "d"}] * 101)) >= {"_"}
+    assert flat(rules.validate_commands([{"name": f"c{i}", "description": "d"} for i in range(131)])) == {"_"}
+    assert rules.command_limit_reached([{"name": f"c{i}", "description": "d"} for i in range(101)]) == 100
+    assert rules.command_limit_reached([{"name": f"C{i}", "type": 3} for i in range(16)]) == 15
+    assert rules.command_limit_reached([{"name": "c", "type": t} for t in (1, 2, 3) for _ in range(15)]) is None
 
 
 def test_text_input_prefill_and_lengths_are_checked_in_rows_and_labels() -> None:
@@ -761,3 +765,152 @@ def test_bot_role_is_exactly_the_readme_invite_permissions() -> None:
 
     invite = re.search(r"permissions=(\d+)", (REPO_ROOT / "README.md").read_text(encoding="utf-8"))
     assert invite is not None and int(invite.group(1)) == rules.DEFAULT_BOT_PERMISSIONS
+
+
+# ------------------------------------------------------------------ reading without Read Message History
+
+
+async def test_history_and_pins_read_empty_without_read_message_history(
+    emulator: DiscordEmulator, world: World, bot: TinyBot
+) -> None:
+    quiet = emulator.add_channel(world.guild.id, "no-history")
+    channel = await emulator.wait_until(lambda: bot.get_channel(quiet.id), what="the new channel in the cache")
+    assert isinstance(channel, discord.TextChannel)
+    sent = await channel.send("summary")
+    await sent.pin()
+    assert sent.id in [m.id async for m in channel.history()]
+    emulator.set_bot_permissions(
+        world.guild.id, rules.DEFAULT_BOT_PERMISSIONS & ~rules.READ_MESSAGE_HISTORY, channel=quiet
+    )
+    assert [m.id async for m in channel.history()] == [], "200 with nothing in it, not an error"
+    assert [m.id async for m in channel.pins()] == []
+    status, _, legacy = await raw(emulator, "GET", f"/channels/{quiet.id}/pins")
+    assert (status, legacy) == (200, [])
+    assert emulator.pins(quiet) == [sent.id], "the pin is still there"
+    with pytest.raises(discord.Forbidden) as refused:
+        await channel.fetch_message(sent.id)  # one message by id still needs the permission
+    assert refused.value.code == 50013
+    emulator.set_bot_permissions(world.guild.id, rules.DEFAULT_BOT_PERMISSIONS & ~rules.VIEW_CHANNEL, channel=quiet)
+    with pytest.raises(discord.Forbidden) as hidden:
+        [m async for m in channel.pins()]
+    assert hidden.value.code == 50001, "without View Channel it is an error"
+
+
+# ------------------------------------------------------------------ command limits
+
+
+def commands_of(kind: int, count: int, prefix: str = "c") -> list[dict]:
+    return [{"name": f"{prefix}{i}", "type": kind, **({"description": "d"} if kind == 1 else {})} for i in range(count)]
+
+
+async def test_command_limits_per_type(emulator: DiscordEmulator, world: World) -> None:
+    app = emulator.app_id
+    for scope in (f"/applications/{app}/guilds/{world.guild.id}/commands", f"/applications/{app}/commands"):
+        full = commands_of(1, 100) + commands_of(2, 15, "User ") + commands_of(3, 15, "Message ")
+        status, _, body = await raw(emulator, "PUT", scope, json=full)
+        assert status == 200 and isinstance(body, list) and len(body) == 130
+        for extra in (commands_of(3, 16, "M "), commands_of(2, 16, "U "), commands_of(1, 101)):
+            status, _, body = await raw(emulator, "PUT", scope, json=extra)
+            limit = 100 if extra[0]["type"] == 1 else 15
+            assert (status, body) == (
+                400,
+                {"code": 30032, "message": f"Maximum number of application commands reached ({limit})"},
+            )
+        status, _, body = await raw(emulator, "PUT", scope, json=full + commands_of(4, 1, "x"))
+        assert status == 400 and isinstance(body, dict) and body["code"] == 50035
+        assert body["errors"]["_errors"][0] == {
+            "code": "BASE_TYPE_MAX_LENGTH",
+            "message": "Must be 130 or fewer in length.",
+        }
+        status, _, body = await raw(emulator, "POST", scope, json={"name": "one-more", "description": "d"})
+        assert (status, body) == (
+            400,
+            {"code": 30032, "message": "Maximum number of application commands reached (100)"},
+        )
+        status, _, body = await raw(emulator, "POST", scope, json={"name": "c7", "description": "new text"})
+        assert status == 200 and isinstance(body, dict) and body["description"] == "new text", "same name: replaced"
+        status, _, _ = await raw(emulator, "POST", scope, json={"name": "Message 15", "type": 3})
+        assert status == 400
+        status, _, body = await raw(emulator, "PUT", scope, json=commands_of(3, 14, "Message "))
+        assert status == 200
+        status, _, body = await raw(emulator, "POST", scope, json={"name": "Message 14", "type": 3})
+        assert status == 201 and isinstance(body, dict) and body["type"] == 3
+    assert len(emulator.commands[world.guild.id]) == 15 and len(emulator.commands[None]) == 15
+
+
+# ------------------------------------------------------------------ selects in modals
+
+
+class PickModal(discord.ui.Modal, title="Pick"):
+    def __init__(self, default_user: int) -> None:
+        super().__init__()
+        options = [discord.SelectOption(label=v, value=v, default=v == "b") for v in ("a", "b", "c")]
+        self.topic: discord.ui.Select[PickModal] = discord.ui.Select(
+            custom_id="pick:topic", options=options, min_values=1, max_values=2, required=True
+        )
+        self.who: discord.ui.UserSelect[PickModal] = discord.ui.UserSelect(
+            custom_id="pick:who", default_values=[discord.Object(default_user, type=discord.User)], required=False
+        )
+        self.add_item(discord.ui.Label(text="Topic", component=self.topic))
+        self.add_item(discord.ui.Label(text="Who", component=self.who))
+
+    async def on_submit(self, interaction: discord.Interaction) -> None:
+        who = ",".join(str(u.id) for u in self.who.values)
+        await interaction.response.send_message(f"topic {','.join(self.topic.values)}; who {who or 'nobody'}")
+
+
+async def test_modal_selects_submit_only_what_the_client_can(
+    emulator: DiscordEmulator, world: World, bot: TinyBot
+) -> None:
+    @app_commands.command(name="pick", description="A modal with selects")
+    async def pick(interaction: discord.Interaction) -> None:
+        await interaction.response.send_modal(PickModal(world.alice.id))
+
+    target = discord.Object(world.guild.id)
+    bot.tree.add_command(pick, guild=target)
+    await bot.tree.sync(guild=target)
+
+    async def open_modal() -> EmulatedInteraction:
+        inter = await emulator.slash(world.guild.id, world.guild.channel_id, world.mod.id, "pick")
+        await inter.wait_modal()
+        return inter
+
+    inter = await open_modal()
+    with pytest.raises(EmulatorError, match="no options"):
+        await emulator.submit_modal(inter, world.mod.id, {"pick:topic": ["z"]})
+    with pytest.raises(EmulatorError, match=r"1\.\.2 values, got 3"):
+        await emulator.submit_modal(inter, world.mod.id, {"pick:topic": ["a", "b", "c"]})
+    with pytest.raises(EmulatorError, match=r"1\.\.2 values, got 0"):
+        await emulator.submit_modal(inter, world.mod.id, {"pick:topic": []})
+    untouched = await emulator.submit_modal(inter, world.mod.id, {})
+    assert (await untouched.wait_message())["content"] == f"topic b; who {world.alice.id}", "the defaults"
+    inter = await open_modal()
+    chosen = await emulator.submit_modal(inter, world.mod.id, {"pick:topic": ["a", "c"], "pick:who": []})
+    assert (await chosen.wait_message())["content"] == "topic a,c; who nobody", "an optional select may be emptied"
+
+
+# ------------------------------------------------------------------ replies to system messages
+
+
+async def test_replies_to_system_messages_are_refused(emulator: DiscordEmulator, world: World, bot: TinyBot) -> None:
+    channel = bot.get_channel(world.guild.channel_id)
+    assert isinstance(channel, discord.TextChannel)
+    started = await emulator.post_message(channel.id, world.alice, "Crocus City Hall", type=18)  # THREAD_CREATED
+    emulator.pin_system_messages = True
+    pinned = await channel.send("summary")
+    await pinned.pin()
+    notice = emulator.channel_messages(channel.id)[-1]
+    assert notice["type"] == 6
+    for system in (started, notice):
+        with pytest.raises(discord.HTTPException) as refused:
+            await channel.get_partial_message(system.id).reply("answer")
+        assert (refused.value.status, refused.value.code) == (400, 50035)
+        errors = emulator.requests[-1].response["errors"]
+        assert errors["message_reference"]["_errors"] == [
+            {"code": "REPLIES_CANNOT_REPLY_TO_SYSTEM_MESSAGE", "message": "Cannot reply to a system message"}
+        ]
+    asked = await emulator.post_message(channel.id, world.alice, "is this in the ledger?")
+    replied = await channel.get_partial_message(asked.id).reply("yes")
+    assert replied.reference is not None and replied.reference.message_id == asked.id
+    with pytest.raises(EmulatorError, match="not a system message"):
+        await emulator.post_message(channel.id, world.alice, "x", type=19)

@@ -551,6 +551,32 @@ async def test_unpin_acknowledges_first_and_names_what_stays_pinned(
     assert await running.service.read(lambda ledger: ledger.pinned_summaries(guild.id)) == []
 
 
+async def test_summaries_are_tracked_in_the_ledger_not_read_back_from_discord(
+    emu: DiscordEmulator, guild: Guild, mod: Member, running: Running
+) -> None:
+    """Without Read Message History Discord lists no pins and no messages (an empty answer, not an error). The bot
+    never reads them back: it keeps the summary it pinned current, unpins it, and counts it right."""
+    await pin(emu, guild, mod)
+    (summary_id,) = emu.pins(guild.channel_id)
+    no_history = rules.DEFAULT_BOT_PERMISSIONS & ~rules.READ_MESSAGE_HISTORY
+    emu.set_bot_permissions(guild.id, no_history, channel=guild.channel_id)
+    since = emu.mark()
+    options = {"claim": "crocus-2024-010", "status": "disputed", "details": "without history"}
+    await (await emu.slash(guild.id, guild.channel_id, mod.id, "evidence set", options)).wait_message()
+    edit = await emu.wait_for(
+        lambda r: r.method == "PATCH" and r.path.endswith(f"/messages/{summary_id}"), timeout=3, since=since
+    )
+    assert edit.status == 200
+    inter = await emu.slash(
+        guild.id, guild.channel_id, mod.id, "incident unpin", {"incident": "crocus-city-hall-attack-2024"}
+    )
+    message = await inter.wait_message()
+    await emu.wait_until(lambda: not message["flags"] & rules.FLAG_LOADING, what="the answer")
+    assert message["content"] == "Unpinned 1 summary message(s)."
+    assert emu.pins(guild.channel_id) == []
+    assert [r.path for r in emu.requests[since:] if r.method == "GET" and r.path.startswith("/channels/")] == []
+
+
 async def test_summary_stays_tracked_after_restart(
     emu: DiscordEmulator, guild: Guild, mod: Member, db_path: Path
 ) -> None:

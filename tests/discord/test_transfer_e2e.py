@@ -100,6 +100,22 @@ async def test_export_attaches_the_ledger(emu: DiscordEmulator, guild: Guild, mo
     assert reviews[0]["author"]["name"] == guild.name
 
 
+async def test_export_over_the_attachment_limit_is_refused_with_its_size(
+    emu: DiscordEmulator, guild: Guild, mod: Member, running: Running
+) -> None:
+    """The limit comes with the interaction (``attachment_size_limit``, the server's boost tier): over it, the bot
+    says so instead of uploading a file Discord would refuse (413)."""
+    emu.attachment_size_limit = 2048
+    inter = await emu.slash(guild.id, guild.channel_id, mod.id, "ledger export", {})
+    message = await inter.wait_message(timeout=5)
+    await emu.wait_until(lambda: "over Discord" in message["content"], timeout=5, what="the refusal")
+    assert message["content"].endswith(
+        "over Discord's 2 KB attachment limit here. Export one incident at a time, or use `claimledger export` on the"
+        " server."
+    )
+    assert message["files"] == [] and not [r for r in emu.requests if r.status == 413]
+
+
 async def test_non_moderator_cannot_export(emu: DiscordEmulator, guild: Guild, running: Running) -> None:
     member = emu.add_member(guild.id, "member")
     inter = await emu.slash(guild.id, guild.channel_id, member.id, "ledger export", {})

@@ -149,6 +149,16 @@ async def test_reply_refused_for_history_falls_back_to_a_linked_note(world: Worl
     assert [r.status for r in world.emu.requests_to("POST", rf"/channels/{world.chat.id}/messages$")] == [403, 200]
 
 
+async def test_system_messages_are_not_answered(world: World) -> None:
+    """A thread named after a claim leaves a THREAD_CREATED message holding the name in the channel: Discord takes
+    no reply to a system message (400, 50035 on message_reference), so the bot does not try."""
+    started = await world.emu.post_message(world.chat, world.member, ISIS, type=18)
+    assert await world.checks.wait(started) == ("system message", None)
+    _, outcome, _ = await world.say(ISIS)
+    assert outcome == "replied"
+    assert [r.status for r in world.emu.requests_to("POST", rf"/channels/{world.chat.id}/messages$")] == [200]
+
+
 async def test_without_embed_links_no_reply_and_the_audit_channel_is_told_once(world: World) -> None:
     audit = world.emu.add_channel(world.guild.id, "ledger-audit")
     await world.emu.wait_until(lambda: world.run.bot.get_channel(audit.id), what="the channel in the bot's cache")

@@ -57,11 +57,14 @@ Acting as users (all ``async``; each returns at once after dispatching, the bot 
 - ``click(message, custom_id, user, *, values=None) -> EmulatedInteraction`` — component interaction (type 3) on
   the message's current state; disabled/unknown components and bad select values raise ``EmulatorError``.
 - ``submit_modal(interaction, user, values, *, timeout=2.0) -> EmulatedInteraction`` — type 5 with the custom_ids
-  of the modal the bot answered ``interaction`` with (``values``: custom_id → text, list for selects).
-- ``post_message(channel, author, content="", *, mentions=(), mention_bot=False, embeds=(), reply_to=None)
+  of the modal the bot answered ``interaction`` with (``values``: custom_id → text, list for selects). Inputs left
+  out keep their prefill, selects their ``default`` options / ``default_values``; select values not among the
+  options, or a count outside ``min_values``..``max_values`` (none is fine when ``required`` is false), raise.
+- ``post_message(channel, author, content="", *, mentions=(), mention_bot=False, embeds=(), reply_to=None, type=0)
   -> StoredMessage`` — MESSAGE_CREATE. Without the message_content intent the bot sees empty content unless it is
   mentioned (``<@BOTID>`` in content, ``mentions=[emu.bot_user]`` or ``mention_bot=True``), it's a DM, or the bot
-  wrote it.
+  wrote it. ``type`` posts a system message for the user's action (18 THREAD_CREATED with the thread's name as
+  content, 7 USER_JOIN...), which takes no reply.
 
 ``EmulatedInteraction``: ``id``, ``token``, ``type``, ``payload``, ``dispatched_at``, ``response``
 (``ResponseRecord`` | None), ``responses`` (all attempts, rejected included), ``original``, ``followups``,
@@ -102,10 +105,13 @@ embed limits, ≤ 5 action rows of ≤ 5 buttons, modal limits, autocomplete lim
 50035 with Discord's nested ``errors``; empty messages → 50006; one initial response per interaction (40060);
 first response later than ``emu.interaction_deadline`` (3.0 s) → 404 10062; followups/original edits for
 ``emu.token_lifetime`` (15 min), before acknowledgement → 404 10015; ≤ ``emu.max_pins`` (250) pins → 30003;
-PIN_MESSAGES needed to pin → 403 50013; without EMBED_LINKS the embeds of the bot's channel messages (create and
-edit, not interaction responses) are dropped silently (``emu.dropped_embeds``), an embed-only message is then empty
-→ 50006; a reply (``message_reference``) without READ_MESSAGE_HISTORY → 403 160002; in an archived thread, edits,
-pins, unpins and reactions → 400 50083 (a message reopens it unless it is locked: then 50083 too), no application
+PIN_MESSAGES needed to pin → 403 50013; listing messages or pins without READ_MESSAGE_HISTORY → 200 and an empty
+list; at most 100 slash, 15 user and 15 message commands per scope (bulk overwrite or ``POST`` create) → 400 30032,
+a bulk list over 130 → 50035; without EMBED_LINKS the embeds of the bot's channel messages (create and edit, not
+interaction responses) are dropped silently (``emu.dropped_embeds``), an embed-only message is then empty → 50006;
+a reply (``message_reference``) without READ_MESSAGE_HISTORY → 403 160002, to a system message (a type other than
+0, 19, 20, 23) → 400 50035 on ``message_reference``; in an archived thread, edits, pins, unpins and reactions → 400
+50083 (a message reopens it unless it is locked: then 50083 too), no application
 commands; in a locked thread without MANAGE_THREADS, messages sent or edited → 400 160005; privileged intents not in
 ``emu.privileged_intents`` → close 4014; ``emu.token`` (None = any) checked at login. Unknown routes → 404 code 0,
 logged and recorded.
@@ -117,8 +123,9 @@ Discord does), ``pin_system_messages`` (the type 6 "pinned a message" notice, as
 retrying a 5xx); assert it stays empty.
 
 Modules: ``state`` (the world, messages, commands, interactions, the clock), ``driver`` (this test-side API),
-``rest`` (the HTTP server, faults, shared helpers; session, DM and guild routes), ``routes_commands``,
-``routes_interactions`` (callbacks and webhooks), ``routes_messages`` (channels, messages, pins, reactions),
+``rest`` (the HTTP server, faults, shared helpers; session, DM and guild routes), ``routes_commands`` (list, bulk
+overwrite, create), ``routes_interactions`` (callbacks and webhooks), ``routes_messages`` (channels, messages, pins,
+reactions),
 ``records`` (``RecordedRequest``, ``ResponseRecord``, ``EmulatedInteraction``, ``CallbackType``: the interaction
 callback types 4–9 as an ``IntEnum``), ``errors``, ``gateway``, ``payloads``, ``rules``; ``server`` puts them
 together as ``DiscordEmulator`` and holds the route table.

@@ -227,11 +227,17 @@ class EmulatorDriver(EmulatorState):
         mention_bot: bool = False,
         embeds: Sequence[Mapping[str, Any]] = (),
         reply_to: IdLike | None = None,
+        type: int = 0,
     ) -> StoredMessage:
         """A user posts a message (MESSAGE_CREATE). Mentions come from ``<@id>`` in the content plus ``mentions``
         (and the bot with ``mention_bot``). Without the message_content intent the bot gets empty content, embeds
         and attachments unless it is mentioned, the message is a DM, or the bot wrote it.
+
+        ``type`` makes it a system message Discord writes for that user's action (e.g. 18 THREAD_CREATED, whose
+        content is the thread's name; 7 USER_JOIN): the bot cannot reply to it.
         """
+        if type != 0 and (reply_to is not None or type in rules.REPLYABLE_MESSAGE_TYPES):
+            raise EmulatorError(f"message type {type} is not a system message (replies: use reply_to)")
         target = self._channel(channel)
         user = self._user(author)
         if target.guild_id is not None:
@@ -254,7 +260,7 @@ class EmulatorDriver(EmulatorState):
             if reference is None:
                 raise EmulatorError(f"unknown message {as_id(reply_to)} to reply to")
         message = self._new_message(
-            target, user, body, msg_type=19 if reference is not None else 0, reference=reference
+            target, user, body, msg_type=19 if reference is not None else type, reference=reference
         )
         extra = [as_id(m) for m in mentions]
         if mention_bot:
@@ -655,6 +661,31 @@ class EmulatorDriver(EmulatorState):
         await asyncio.sleep(0)
         return inter
 
+    @staticmethod
+    def _modal_select_values(select: Mapping[str, Any], values: Mapping[str, Any]) -> list[Any]:
+        """What the client submits for a select in a modal: the test's choice, or when the test leaves it untouched,
+        what it shows selected (a string select's ``default`` options, an auto-populated select's ``default_values``).
+        The client offers only the options shown and keeps the count within ``min_values``..``max_values``; a select
+        that is not ``required`` may be left empty (``components/reference``: String Select, User Select)."""
+        custom_id = select.get("custom_id")
+        if custom_id in values:
+            chosen = list(values[custom_id])
+        elif int(select["type"]) == 3:
+            chosen = [o["value"] for o in select.get("options") or [] if o.get("default")]
+        else:
+            chosen = [int(d["id"]) for d in select.get("default_values") or []]
+        if int(select["type"]) == 3:
+            offered = [o["value"] for o in select.get("options") or []]
+            missing = [v for v in chosen if str(v) not in offered]
+            if missing:
+                raise EmulatorError(f"select {custom_id!r} has no options {missing}; options: {offered}")
+        low, high = select.get("min_values", 1), select.get("max_values", 1)
+        if not chosen and not select.get("required", True):
+            return chosen
+        if not low <= len(chosen) <= high:
+            raise EmulatorError(f"select {custom_id!r} takes {low}..{high} values, got {len(chosen)}")
+        return chosen
+
     def _modal_answer(
         self,
         item: Mapping[str, Any],
@@ -679,7 +710,7 @@ class EmulatorDriver(EmulatorState):
                 raise EmulatorError(f"text input {custom_id!r}: length {len(value)} outside {low}..{high}")
             answer["value"] = value
         elif itype in rules.SELECT_TYPES:
-            chosen = list(values.get(custom_id, []))
+            chosen = self._modal_select_values(item, values)
             if itype == 3:
                 answer["values"] = [str(v) for v in chosen]
             else:
@@ -706,7 +737,9 @@ class EmulatorDriver(EmulatorState):
     ) -> EmulatedInteraction:
         """Fill in and submit the modal ``interaction`` got (``values``: custom_id → text, or list for selects).
 
-        Inputs left out keep their pre-filled value; a required one left empty raises :class:`EmulatorError`.
+        Inputs left out keep their pre-filled value, selects left out their ``default`` options (``default_values``
+        for user/role/mentionable/channel selects); a required one left empty, select values not among the options
+        or a count outside ``min_values``..``max_values`` raise :class:`EmulatorError` (the client cannot send them).
         """
         modal = interaction.modal or await interaction.wait_modal(timeout)
         target_user = self._user(user)

@@ -62,3 +62,15 @@ def unknown_message() -> ApiError:
 
 def missing_permissions() -> ApiError:
     return ApiError(403, 50013, "Missing Permissions")
+
+
+def too_many_commands(limit: int) -> ApiError:
+    """One command too many of a type in a scope (``topics/opcodes-and-status-codes``: 30032; the limit in the
+    message as Discord words it, e.g. NousResearch/hermes-agent pull request #46078)."""
+    return ApiError(400, 30032, f"Maximum number of application commands reached ({limit})")
+
+
+def cannot_reply_to_system_message() -> ApiError:
+    errors = rules.FormErrors()
+    errors.add(("message_reference",), "REPLIES_CANNOT_REPLY_TO_SYSTEM_MESSAGE", "Cannot reply to a system message")
+    return invalid_form(errors)

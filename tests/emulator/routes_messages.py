@@ -8,7 +8,7 @@ from typing import Any
 import yarl
 
 from . import rules
-from .errors import ApiError, invalid_form, missing_permissions, unknown_message
+from .errors import ApiError, cannot_reply_to_system_message, invalid_form, missing_permissions, unknown_message
 from .payloads import Channel, StoredMessage, iso
 from .records import RequestContext
 from .rest import RestApi
@@ -86,13 +86,17 @@ class MessageRoutes(RestApi):
         reference = None
         if body.get("message_reference"):
             ref = body["message_reference"]
-            if int(ref.get("type") or 0) == 0 and not self._bot_may(channel, rules.READ_MESSAGE_HISTORY):
+            replying = int(ref.get("type") or 0) == 0  # not a forward (type 1)
+            if replying and not self._bot_may(channel, rules.READ_MESSAGE_HISTORY):
                 raise ApiError(403, 160002, "Cannot reply without permission to read message history")
             reference = self.find_message(int(ref.get("message_id") or 0))
             if reference is None and ref.get("fail_if_not_exists", True):
                 raise invalid_form(
                     self._one_error(("message_reference",), "REPLIES_UNKNOWN_MESSAGE", "Unknown message")
                 )
+            system = reference is not None and int(reference.get("type") or 0) not in rules.REPLYABLE_MESSAGE_TYPES
+            if replying and system:
+                raise cannot_reply_to_system_message()
         flags = int(body.get("flags") or 0) & rules.SENDABLE_FLAGS
         message = self._new_message(
             channel,
@@ -109,9 +113,16 @@ class MessageRoutes(RestApi):
         self._dispatch_message("MESSAGE_CREATE", message, channel)
         return 200, message.wire()
 
+    def _reads_history(self, channel: Channel) -> bool:
+        """Listing messages or pins needs only View Channel; without Read Message History Discord answers 200 with
+        nothing in it (``resources/message``: Get Channel Messages, Get Channel Pins), not an error."""
+        self._require(channel, rules.VIEW_CHANNEL)
+        return self._bot_may(channel, rules.READ_MESSAGE_HISTORY)
+
     async def _get_messages(self, ctx: RequestContext, channel_id: str) -> tuple[int, Any]:
         channel = self._rest_channel(channel_id)
-        self._require(channel, rules.VIEW_CHANNEL | rules.READ_MESSAGE_HISTORY)
+        if not self._reads_history(channel):
+            return 200, []
         limit = max(1, min(100, int(ctx.query.get("limit", 50))))
         messages = list(channel.messages.values())
         if "before" in ctx.query:
@@ -187,7 +198,8 @@ class MessageRoutes(RestApi):
 
     async def _get_pins(self, ctx: RequestContext, channel_id: str) -> tuple[int, Any]:
         channel = self._rest_channel(channel_id)
-        self._require(channel, rules.VIEW_CHANNEL | rules.READ_MESSAGE_HISTORY)
+        if not self._reads_history(channel):
+            return 200, {"items": [], "has_more": False}
         limit = max(1, min(50, int(ctx.query.get("limit", 50))))
         items = [(pinned_at, channel.messages[mid]) for mid, pinned_at in reversed(channel.pins.items())]
         if "before" in ctx.query:
@@ -201,7 +213,8 @@ class MessageRoutes(RestApi):
 
     async def _get_pins_legacy(self, ctx: RequestContext, channel_id: str) -> tuple[int, Any]:
         channel = self._rest_channel(channel_id)
-        self._require(channel, rules.VIEW_CHANNEL | rules.READ_MESSAGE_HISTORY)
+        if not self._reads_history(channel):
+            return 200, []
         return 200, [channel.messages[mid].wire() for mid in reversed(channel.pins)][:50]
 
     async def _add_reaction(self, ctx: RequestContext, channel_id: str, message_id: str, emoji: str) -> tuple[int, Any]:

@@ -87,6 +87,14 @@ INTENT_DIRECT_MESSAGES = 1 << 12
 INTENT_MESSAGE_CONTENT = 1 << 15
 PRIVILEGED_INTENTS = INTENT_GUILD_MEMBERS | INTENT_GUILD_PRESENCES | INTENT_MESSAGE_CONTENT
 
+# ------------------------------------------------------------------ message types
+
+REPLYABLE_MESSAGE_TYPES = frozenset({0, 19, 20, 23})
+"""DEFAULT, REPLY, CHAT_INPUT_COMMAND, CONTEXT_MENU_COMMAND: the messages that are not system messages. A reply to
+any other type is 400 50035 ``REPLIES_CANNOT_REPLY_TO_SYSTEM_MESSAGE`` on ``message_reference`` (``resources/message``,
+Create Message, Limitations: "cannot be a system message"; the same four types are the docs' "basic messages" that
+can be forwarded; the error as Discord answers it: discordjs/discord.js issue #6487, a THREAD_CREATED message)."""
+
 # ------------------------------------------------------------------ message flags and limits
 
 FLAG_SUPPRESS_EMBEDS = 1 << 2
@@ -121,7 +129,12 @@ MAX_TEXT_INPUT_VALUE = 4000
 MAX_CHOICES = 25
 MAX_CHOICE_NAME = 100
 MAX_CHOICE_VALUE = 100
-MAX_COMMANDS = 100
+MAX_COMMANDS = 130
+"""A bulk overwrite takes at most 130 commands (100 + 15 + 15), else 50035 ``BASE_TYPE_MAX_LENGTH`` on the list
+itself, as Discord answers (chenhg5/cc-connect issue #504: 134 commands); the docs give only the per-type limits."""
+MAX_COMMANDS_BY_TYPE = {1: 100, 2: 15, 3: 15}
+"""CHAT_INPUT, USER and MESSAGE commands per application, globally and per guild (``interactions/application-commands``,
+Registering a Command); one more is 400 ``30032`` "Maximum number of application commands reached (N)"."""
 MAX_COMMAND_NAME = 32
 MAX_COMMAND_DESCRIPTION = 100
 MAX_OPTIONS = 25
@@ -616,6 +629,19 @@ def validate_commands(commands: object) -> FormErrors:
             except (TypeError, ValueError):
                 errors.add((*path, "default_member_permissions"), "NUMBER_TYPE_COERCE", "Value is not int.")
     return errors
+
+
+def command_limit_reached(commands: Iterable[Mapping[str, Any]]) -> int | None:
+    """The per-type limit (:data:`MAX_COMMANDS_BY_TYPE`) that ``commands`` (one scope's list) go over, or None."""
+    counts: dict[int, int] = {}
+    for command in commands:
+        ctype = int(command.get("type", 1) or 1)
+        counts[ctype] = counts.get(ctype, 0) + 1
+    for ctype, count in counts.items():
+        limit = MAX_COMMANDS_BY_TYPE.get(ctype)
+        if limit is not None and count > limit:
+            return limit
+    return None
 
 
 def command_permitted(default_member_permissions: int, member_permissions: int) -> bool:

@@ -14,7 +14,7 @@ import discord
 from aiohttp import web
 
 from . import rules
-from .errors import CommandHiddenError, EmulatorError, UnknownCommandError, invalid_form
+from .errors import CommandHiddenError, EmulatorError, UnknownCommandError, invalid_form, too_many_commands
 from .gateway import Gateway
 from .payloads import Channel, Guild, IdLike, Member, Role, Snowflakes, StoredMessage, User, as_id, iso, permissions_for
 from .records import EmulatedInteraction, Fault, RecordedRequest
@@ -690,32 +690,62 @@ class EmulatorState:
         self._notify()
 
     def _overwrite_commands(self, scope: int | None, body: Any) -> list[dict[str, Any]]:
+        """Bulk overwrite: the list is checked (50035), then the per-type limits (30032); nothing changes on error."""
         errors = rules.validate_commands(body)
         if errors:
             raise invalid_form(errors)
+        limit = rules.command_limit_reached(body)
+        if limit is not None:
+            raise too_many_commands(limit)
         old = {(c["name"], int(c.get("type", 1))): c for c in self.commands.get(scope, [])}
-        stored = []
-        for command in body:
-            ctype = int(command.get("type", 1) or 1)
-            previous = old.get((command["name"], ctype))
-            entry = dict(command)
-            permissions = command.get("default_member_permissions")
-            entry.update(
-                {
-                    "id": previous["id"] if previous else str(self.ids.next()),
-                    "application_id": str(self.app_id),
-                    "type": ctype,
-                    "description": command.get("description") or "",
-                    "default_member_permissions": None if permissions is None else str(permissions),
-                    "version": str(self.ids.next()),
-                    "nsfw": bool(command.get("nsfw", False)),
-                }
-            )
-            if scope is not None:
-                entry["guild_id"] = str(scope)
-            stored.append(entry)
+        stored = [self._stored_command(scope, command, old) for command in body]
         self.commands[scope] = stored
         return stored
+
+    def _create_command(self, scope: int | None, body: Any) -> tuple[int, dict[str, Any]]:
+        """One command (``POST .../commands``): a command of the same name and type is replaced (200), a new one is
+        added (201) unless its type is at its limit (30032)."""
+        errors = rules.validate_commands([body])
+        if errors:
+            unnested = rules.FormErrors()
+            unnested.items = [(path[1:], code, message) for path, code, message in errors.items]
+            raise invalid_form(unnested)
+        current = self.commands.get(scope, [])
+        ctype = int(body.get("type", 1) or 1)
+        old = {(c["name"], int(c.get("type", 1))): c for c in current}
+        entry = self._stored_command(scope, body, old)
+        previous = old.get((body["name"], ctype))
+        if previous is not None:
+            self.commands[scope] = [entry if c is previous else c for c in current]
+            return 200, entry
+        limit = rules.command_limit_reached([*current, entry])
+        if limit is not None:
+            raise too_many_commands(limit)
+        self.commands[scope] = [*current, entry]
+        return 201, entry
+
+    def _stored_command(
+        self, scope: int | None, command: Mapping[str, Any], old: Mapping[tuple[str, int], Mapping[str, Any]]
+    ) -> dict[str, Any]:
+        """The command as Discord stores it; one of the same name and type in ``old`` keeps its id."""
+        ctype = int(command.get("type", 1) or 1)
+        previous = old.get((command["name"], ctype))
+        entry = dict(command)
+        permissions = command.get("default_member_permissions")
+        entry.update(
+            {
+                "id": previous["id"] if previous else str(self.ids.next()),
+                "application_id": str(self.app_id),
+                "type": ctype,
+                "description": command.get("description") or "",
+                "default_member_permissions": None if permissions is None else str(permissions),
+                "version": str(self.ids.next()),
+                "nsfw": bool(command.get("nsfw", False)),
+            }
+        )
+        if scope is not None:
+            entry["guild_id"] = str(scope)
+        return entry
 
     def _add_routes(self) -> None:
         """Fill ``_routes``; defined by :class:`~.server.DiscordEmulator`, the class with every route group."""
