@@ -16,8 +16,7 @@ from typing import Any, TextIO, cast
 from bot.config import Settings, is_url
 from bot.errors import ImportFileError, InvalidInputError, LedgerError, location
 from bot.formats import export_text, import_file
-from bot.matching import INLINE_EMBED, DenseIndex, Matcher, default_embedder
-from bot.matching.ann import index_dir_for
+from bot.matching import INLINE_EMBED, DenseIndex, Matcher, default_embedder, index_dir_for
 from bot.progress import ProgressBar
 from bot.rendering.text import answer_json, render_answer_text
 from bot.seed import seed_if_empty

@@ -21,7 +21,8 @@ class Admin(commands.Cog):
     @commands.guild_only()
     async def sync(self, context: commands.Context, where: str = "here") -> None:
         """Mention the bot: "@Claim Ledger sync" (this server) or "@Claim Ledger sync global"."""
-        guild_id = None if where == "global" else context.guild.id  # type: ignore[union-attr]
+        assert context.guild is not None  # guild_only
+        guild_id = None if where == "global" else context.guild.id
         synced = await self.bot.sync_commands(guild_id)
         target = "globally" if guild_id is None else "to this server"
         log.info("Owner %s synced %d commands %s", context.author.id, len(synced), target)

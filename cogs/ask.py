@@ -16,7 +16,7 @@ from bot.errors import LedgerError
 from bot.models import Answer
 from bot.rendering.embeds import answer_embed, page_count
 
-from .common import GUILD_ONLY, bot_missing, reply_to
+from .common import GUILD_ONLY, Interaction, bot_missing, reply_to
 from .views import AnswerPager
 
 log = logging.getLogger(__name__)
@@ -36,7 +36,7 @@ NO_EMBEDS = (
 )
 
 
-def _ask_cooldown_key(interaction: discord.Interaction) -> tuple[int | None, int]:
+def _ask_cooldown_key(interaction: Interaction) -> tuple[int | None, int]:
     return interaction.guild_id, interaction.user.id
 
 
@@ -52,7 +52,7 @@ class Ask(commands.Cog):
     async def cog_unload(self) -> None:
         self.bot.tree.remove_command(self.find_menu.name, type=self.find_menu.type)
 
-    async def _answer(self, interaction: discord.Interaction, question: str, *, ephemeral: bool) -> None:
+    async def _answer(self, interaction: Interaction, question: str, *, ephemeral: bool) -> None:
         """Compute off the loop; defer if it takes long; respond once; attach a pager when there is more."""
         scope = scope_of(interaction.guild_id)
         task = asyncio.ensure_future(self.bot.ledger.ask(scope, question, top=TOP))
@@ -62,13 +62,13 @@ class Ask(commands.Cog):
             await interaction.response.defer(ephemeral=ephemeral, thinking=True)
             answer = await task
         view = self._pager(answer, interaction.user.id)
-        kwargs = {"embed": answer_embed(answer), "allowed_mentions": discord.AllowedMentions.none()}
-        if view is not None:
-            kwargs["view"] = view
-        if interaction.response.is_done():
-            await interaction.edit_original_response(**kwargs)  # replaces "thinking…"
+        embed, quiet = answer_embed(answer), discord.AllowedMentions.none()
+        if interaction.response.is_done():  # replaces "thinking…"
+            await interaction.edit_original_response(embed=embed, allowed_mentions=quiet, view=view)
+        elif view is not None:
+            await interaction.response.send_message(embed=embed, allowed_mentions=quiet, view=view, ephemeral=ephemeral)
         else:
-            await interaction.response.send_message(ephemeral=ephemeral, **kwargs)
+            await interaction.response.send_message(embed=embed, allowed_mentions=quiet, ephemeral=ephemeral)
         if view is not None:
             view.edit_message = lambda v: interaction.edit_original_response(view=v)
 
@@ -80,11 +80,11 @@ class Ask(commands.Cog):
     @app_commands.describe(question="Your question, e.g. did Ukraine have anything to do with the concert hall attack?")
     @app_commands.guild_only()
     @app_commands.checks.cooldown(ASK_RATE, ASK_PER, key=_ask_cooldown_key)
-    async def ask(self, interaction: discord.Interaction, question: app_commands.Range[str, 1, QUESTION_MAX]) -> None:
+    async def ask(self, interaction: Interaction, question: app_commands.Range[str, 1, QUESTION_MAX]) -> None:
         await self._answer(interaction, question, ephemeral=False)
 
     @ask.autocomplete("question")
-    async def ask_autocomplete(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+    async def ask_autocomplete(self, interaction: Interaction, current: str) -> list[app_commands.Choice[str]]:
         if interaction.guild_id is None or len(current.strip()) < 2:
             return []
         try:
@@ -96,7 +96,7 @@ class Ask(commands.Cog):
         return [app_commands.Choice(name=name[:100], value=value[:100]) for name, value in suggestions[:25]]
 
     @app_commands.checks.cooldown(ASK_RATE, ASK_PER, key=_ask_cooldown_key)  # the same allowance as /ask
-    async def find_claims(self, interaction: discord.Interaction, message: discord.Message) -> None:
+    async def find_claims(self, interaction: Interaction, message: discord.Message) -> None:
         text = message.content.strip()
         if not text:
             text = " ".join(filter(None, (e.description or e.title for e in message.embeds))).strip()
@@ -131,13 +131,24 @@ class Ask(commands.Cog):
         if view is not None and sent is not None:
             view.edit_message = lambda v: sent.edit(view=v)
 
-    async def _safe_reply(self, message: discord.Message, **kwargs: object) -> discord.Message | None:
-        kwargs = {k: v for k, v in kwargs.items() if v is not None}
-        if "embed" in kwargs and bot_missing(message.channel, EMBED_LINKS):
+    async def _safe_reply(
+        self,
+        message: discord.Message,
+        *,
+        content: str | None = None,
+        embed: discord.Embed | None = None,
+        view: discord.ui.View | None = None,
+    ) -> discord.Message | None:
+        if embed is not None and bot_missing(message.channel, EMBED_LINKS):
             # Discord would drop the answer's embed (and post the pager's buttons alone)
-            kwargs = {"content": NO_EMBEDS}
+            content, embed, view = NO_EMBEDS, None, None
+        extra: dict[str, discord.Embed | discord.ui.View] = {}
+        if embed is not None:
+            extra["embed"] = embed
+        if view is not None:
+            extra["view"] = view
         try:
-            return await reply_to(message, **kwargs)  # type: ignore[arg-type]
+            return await reply_to(message, content=content, **extra)
         except discord.HTTPException as error:
             log.warning(
                 "Could not answer a mention in channel %s of guild %s: %s (code %s)",

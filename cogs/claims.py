@@ -20,10 +20,12 @@ from bot.validation import LIMITS, clean_url, looks_like_date, parse_partial_dat
 
 from .common import (
     AuthorView,
+    Interaction,
     ModeratorGroup,
     acknowledge,
     actor,
     answer,
+    bot_of,
     claim_choices,
     ensure_moderator,
     incident_choices,
@@ -141,8 +143,8 @@ class ClaimForm(discord.ui.Modal):
         }
         await self.on_done(interaction, values)
 
-    async def on_error(self, interaction: discord.Interaction, error: Exception) -> None:
-        await interaction.client.tree.handle_error(interaction, error)  # type: ignore[attr-defined]
+    async def on_error(self, interaction: discord.Interaction, error: Exception, /, *_: object) -> None:
+        await bot_of(interaction).handle_error(interaction, error)
 
 
 class EvidenceChoice(AuthorView):
@@ -160,7 +162,7 @@ class EvidenceChoice(AuthorView):
         placeholder="Evidence status, as the source states it",
         options=[discord.SelectOption(label=s.label, value=s.value) for s in EvidenceStatus],
     )
-    async def status(self, interaction: discord.Interaction, select: discord.ui.Select) -> None:
+    async def status(self, interaction: Interaction, select: discord.ui.Select) -> None:
         self.stop()
         await self.on_choice(interaction, select.values[0])
 
@@ -182,7 +184,7 @@ class ClaimGroup(ModeratorGroup, name="claim", description="Moderators: add, edi
                            speaker_role="Role or affiliation of a new speaker")  # fmt: skip
     async def add(
         self,
-        interaction: discord.Interaction,
+        interaction: Interaction,
         speaker: app_commands.Range[str, 1, 100],
         incident: app_commands.Range[str, 1, 100] | None = None,
         speaker_role: app_commands.Range[str, 1, 200] | None = None,
@@ -190,7 +192,7 @@ class ClaimGroup(ModeratorGroup, name="claim", description="Moderators: add, edi
         scope = scope_of(interaction.guild_id)
         who = actor(interaction.user)
 
-        async def chosen(select_interaction: discord.Interaction, status: str, values: dict[str, Any]) -> None:
+        async def chosen(select_interaction: Interaction, status: str, values: dict[str, Any]) -> None:
             def save(ledger: Ledger) -> Any:
                 """One transaction: a new speaker or incident named here is created with the claim, or not at all."""
                 with ledger.transaction():
@@ -214,7 +216,7 @@ class ClaimGroup(ModeratorGroup, name="claim", description="Moderators: add, edi
             )
             await self._changed(scope, claim.incident.slug if claim.incident else None)
 
-        async def submitted(modal_interaction: discord.Interaction, values: dict[str, Any]) -> None:
+        async def submitted(modal_interaction: Interaction, values: dict[str, Any]) -> None:
             await ensure_moderator(modal_interaction)
             view = EvidenceChoice(interaction.user.id, lambda i, status: chosen(i, status, values))
             await modal_interaction.response.send_message(
@@ -225,7 +227,7 @@ class ClaimGroup(ModeratorGroup, name="claim", description="Moderators: add, edi
         await interaction.response.send_modal(ClaimForm("Add a claim", submitted))
 
     @app_commands.command(name="edit", description="Edit a claim's text, quote, date, venue, source or evidence")
-    async def edit(self, interaction: discord.Interaction, claim: str) -> None:
+    async def edit(self, interaction: Interaction, claim: str) -> None:
         scope = scope_of(interaction.guild_id)
         current = await self.bot.ledger.read(lambda ledger: ledger.get_claim(scope, claim))
         when = ", ".join(x for x in (current.said_at, current.said_where) if x)
@@ -238,7 +240,7 @@ class ClaimGroup(ModeratorGroup, name="claim", description="Moderators: add, edi
         }
         who = actor(interaction.user)
 
-        async def submitted(modal_interaction: discord.Interaction, boxes: dict[str, str | None]) -> None:
+        async def submitted(modal_interaction: Interaction, boxes: dict[str, str | None]) -> None:
             await ensure_moderator(modal_interaction)  # the role may have been taken away while the form was open
             changes = claim_edit(current, form.shown, boxes, split_when_where)
             if not changes:
@@ -256,7 +258,7 @@ class ClaimGroup(ModeratorGroup, name="claim", description="Moderators: add, edi
         form = ClaimForm(f"Edit claim #{current.id}", submitted, initial)
         await interaction.response.send_modal(form)
 
-    async def _simple(self, interaction: discord.Interaction, verb: str, action: Any) -> None:
+    async def _simple(self, interaction: Interaction, verb: str, action: Any) -> None:
         await acknowledge(interaction)
         scope = scope_of(interaction.guild_id)
         claim = await self.bot.ledger.write(lambda ledger: action(ledger, scope, actor(interaction.user)))
@@ -264,31 +266,29 @@ class ClaimGroup(ModeratorGroup, name="claim", description="Moderators: add, edi
         await self._changed(scope, claim.incident.slug if claim.incident else None)
 
     @app_commands.command(name="remove", description="Hide a claim from answers (kept in history; restorable)")
-    async def remove(
-        self, interaction: discord.Interaction, claim: str, reason: app_commands.Range[str, 1, 300]
-    ) -> None:
+    async def remove(self, interaction: Interaction, claim: str, reason: app_commands.Range[str, 1, 300]) -> None:
         await self._simple(
             interaction, "Removed", lambda store, s, a: store.remove_claim(s, claim, reason=reason, actor=a)
         )
 
     @app_commands.command(name="restore", description="Bring a removed claim back into answers")
-    async def restore(self, interaction: discord.Interaction, claim: str) -> None:
+    async def restore(self, interaction: Interaction, claim: str) -> None:
         await self._simple(interaction, "Restored", lambda store, s, a: store.restore_claim(s, claim, actor=a))
 
     @app_commands.command(name="undo", description="Revert the last change to a claim")
-    async def undo(self, interaction: discord.Interaction, claim: str) -> None:
+    async def undo(self, interaction: Interaction, claim: str) -> None:
         await self._simple(
             interaction, "Reverted the last change to", lambda store, s, a: store.undo_claim(s, claim, actor=a)
         )
 
     @app_commands.command(name="show", description="Show a claim in full, removed ones included")
-    async def show(self, interaction: discord.Interaction, claim: str) -> None:
+    async def show(self, interaction: Interaction, claim: str) -> None:
         scope = scope_of(interaction.guild_id)
         found = await self.bot.ledger.read(lambda ledger: ledger.get_claim(scope, claim))
         await interaction.response.send_message(embed=claim_embed(found), ephemeral=True)
 
     @app_commands.command(name="history", description="Who changed a claim, what, and when")
-    async def history(self, interaction: discord.Interaction, claim: str) -> None:
+    async def history(self, interaction: Interaction, claim: str) -> None:
         scope = scope_of(interaction.guild_id)
 
         def read(ledger: Ledger) -> tuple[int, list]:
@@ -309,23 +309,17 @@ class ClaimGroup(ModeratorGroup, name="claim", description="Moderators: add, edi
     @show.autocomplete("claim")
     @history.autocomplete("claim")
     @moderators_only
-    async def claim_autocomplete(
-        self, interaction: discord.Interaction, current: str
-    ) -> list[app_commands.Choice[str]]:
+    async def claim_autocomplete(self, interaction: Interaction, current: str) -> list[app_commands.Choice[str]]:
         return await claim_choices(self.bot, interaction, current, include_removed=True)
 
     @add.autocomplete("speaker")
     @moderators_only
-    async def speaker_autocomplete(
-        self, interaction: discord.Interaction, current: str
-    ) -> list[app_commands.Choice[str]]:
+    async def speaker_autocomplete(self, interaction: Interaction, current: str) -> list[app_commands.Choice[str]]:
         return await speaker_choices(self.bot, interaction, current)
 
     @add.autocomplete("incident")
     @moderators_only
-    async def incident_autocomplete(
-        self, interaction: discord.Interaction, current: str
-    ) -> list[app_commands.Choice[str]]:
+    async def incident_autocomplete(self, interaction: Interaction, current: str) -> list[app_commands.Choice[str]]:
         return await incident_choices(self.bot, interaction, current)
 
 
@@ -334,7 +328,7 @@ class EvidenceGroup(ModeratorGroup, name="evidence", description="Moderators: re
     @app_commands.choices(status=STATUS_CHOICES)
     async def set_(
         self,
-        interaction: discord.Interaction,
+        interaction: Interaction,
         claim: str,
         status: app_commands.Choice[str],
         details: app_commands.Range[str, 1, 1000],
@@ -356,9 +350,7 @@ class EvidenceGroup(ModeratorGroup, name="evidence", description="Moderators: re
 
     @set_.autocomplete("claim")
     @moderators_only
-    async def claim_autocomplete(
-        self, interaction: discord.Interaction, current: str
-    ) -> list[app_commands.Choice[str]]:
+    async def claim_autocomplete(self, interaction: Interaction, current: str) -> list[app_commands.Choice[str]]:
         return await claim_choices(self.bot, interaction, current, include_removed=True)
 
 
@@ -375,7 +367,7 @@ class Claims(commands.Cog):
     @app_commands.command(name="entry", description="Show one ledger entry in full, with its evidence and source")
     @app_commands.guild_only()
     @app_commands.describe(claim="The claim number shown in answers, e.g. 12")
-    async def entry(self, interaction: discord.Interaction, claim: str) -> None:
+    async def entry(self, interaction: Interaction, claim: str) -> None:
         scope = scope_of(interaction.guild_id)
         found = await self.bot.ledger.read(lambda ledger: ledger.get_claim(scope, claim))
         if found.removed:
@@ -383,9 +375,7 @@ class Claims(commands.Cog):
         await interaction.response.send_message(embed=claim_embed(found), ephemeral=True)
 
     @entry.autocomplete("claim")
-    async def entry_autocomplete(
-        self, interaction: discord.Interaction, current: str
-    ) -> list[app_commands.Choice[str]]:
+    async def entry_autocomplete(self, interaction: Interaction, current: str) -> list[app_commands.Choice[str]]:
         return await claim_choices(self.bot, interaction, current, include_removed=False)
 
 

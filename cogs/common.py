@@ -10,7 +10,7 @@ Administrator, or the role set with ``/ledger settings moderator-role``. Everyon
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import discord
 from discord import app_commands
@@ -36,6 +36,16 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# An interaction with this bot: ``interaction.client`` is the ClaimLedgerBot. Command callbacks take it; methods
+# that override discord.py's (views, modals, groups' checks) take ``discord.Interaction`` and use ``bot_of``.
+Interaction = discord.Interaction["ClaimLedgerBot"]
+
+
+def bot_of(interaction: discord.Interaction) -> ClaimLedgerBot:
+    """The bot an interaction came to: every interaction these cogs see is the ClaimLedgerBot's."""
+    return cast("ClaimLedgerBot", interaction.client)
+
+
 GUILD_ONLY = app_commands.AppCommandContext(guild=True, dm_channel=False, private_channel=False)
 
 
@@ -60,8 +70,7 @@ async def moderator_refusal(interaction: discord.Interaction) -> str | None:
     interaction, modal submits and button clicks included) and the moderator role from the ledger."""
     if interaction.guild_id is None:
         return "That command works only inside a server."
-    bot: ClaimLedgerBot = interaction.client  # type: ignore[assignment]
-    role = await moderator_role(bot, interaction.guild_id)
+    role = await moderator_role(bot_of(interaction), interaction.guild_id)
     roles = {r.id for r in getattr(interaction.user, "roles", [])}
     if is_moderator(interaction.permissions.value, roles, role):
         return None
@@ -76,7 +85,7 @@ async def ensure_moderator(interaction: discord.Interaction) -> bool:
     return True
 
 
-async def _is_moderator(interaction: discord.Interaction) -> bool:
+async def _is_moderator(interaction: Interaction) -> bool:
     return await moderator_refusal(interaction) is None
 
 
@@ -123,7 +132,7 @@ async def answer(interaction: discord.Interaction, content: str | None = None, *
 
 
 async def claim_choices(
-    bot: ClaimLedgerBot, interaction: discord.Interaction, current: str, *, include_removed: bool
+    bot: ClaimLedgerBot, interaction: Interaction, current: str, *, include_removed: bool
 ) -> list[app_commands.Choice[str]]:
     """Claims by number or by text/speaker. Removed claims only when ``include_removed`` (moderator commands,
     behind :data:`moderators_only`), and marked as removed."""
@@ -153,7 +162,7 @@ async def claim_choices(
 
 
 async def incident_choices(
-    bot: ClaimLedgerBot, interaction: discord.Interaction, current: str
+    bot: ClaimLedgerBot, interaction: Interaction, current: str
 ) -> list[app_commands.Choice[str]]:
     scope = scope_of(interaction.guild_id)
     incidents = await bot.ledger.read(lambda ledger: ledger.list_incidents(scope))
@@ -163,7 +172,7 @@ async def incident_choices(
 
 
 async def speaker_choices(
-    bot: ClaimLedgerBot, interaction: discord.Interaction, current: str
+    bot: ClaimLedgerBot, interaction: Interaction, current: str
 ) -> list[app_commands.Choice[str]]:
     scope = scope_of(interaction.guild_id)
     speakers = await bot.ledger.read(lambda ledger: ledger.list_speakers(scope))
@@ -200,8 +209,8 @@ class AuthorView(discord.ui.View):
         await interaction.response.send_message(self.refusal, ephemeral=True)
         return False
 
-    async def on_error(self, interaction: discord.Interaction, error: Exception, item: discord.ui.Item) -> None:
-        await interaction.client.tree.handle_error(interaction, error)  # type: ignore[attr-defined]
+    async def on_error(self, interaction: discord.Interaction, error: Exception, item: discord.ui.Item[Any]) -> None:
+        await bot_of(interaction).handle_error(interaction, error)
 
 
 # ------------------------------------------------------------------ what the bot may do in a channel

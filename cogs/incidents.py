@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+from collections.abc import Callable
 
 import discord
 from discord import app_commands
@@ -27,6 +28,7 @@ from bot.store import Ledger
 from .common import (
     THREAD_ARCHIVED,
     THREAD_LOCKED,
+    Interaction,
     ModeratorGroup,
     acknowledge,
     actor,
@@ -63,6 +65,11 @@ def pin_problem(error: discord.HTTPException, channel: str) -> str:
     return f"I posted the summary but couldn't pin it: Discord said {error.text or error.status} (code {error.code})."
 
 
+def forgetting(scope: str, message_id: int) -> Callable[[Ledger], object]:
+    """The write that forgets a pinned summary (deleted, or unpinned)."""
+    return lambda ledger: ledger.forget_pinned_summary(scope, message_id)
+
+
 class IncidentGroup(ModeratorGroup, name="incident", description="Moderators: incidents and pinned summaries"):
     def __init__(self, cog: Incidents) -> None:
         super().__init__(cog.bot)
@@ -71,7 +78,7 @@ class IncidentGroup(ModeratorGroup, name="incident", description="Moderators: in
     @app_commands.command(name="create", description="Start a new incident")
     async def create(
         self,
-        interaction: discord.Interaction,
+        interaction: Interaction,
         title: app_commands.Range[str, 1, 200],
         date: app_commands.Range[str, 1, 40] | None = None,
         place: app_commands.Range[str, 1, 200] | None = None,
@@ -92,7 +99,7 @@ class IncidentGroup(ModeratorGroup, name="incident", description="Moderators: in
     @app_commands.describe(aliases="Other names members use, separated by commas")
     async def edit(
         self,
-        interaction: discord.Interaction,
+        interaction: Interaction,
         incident: str,
         title: app_commands.Range[str, 1, 200] | None = None,
         date: app_commands.Range[str, 1, 40] | None = None,
@@ -115,7 +122,7 @@ class IncidentGroup(ModeratorGroup, name="incident", description="Moderators: in
         self.bot.dispatch("ledger_change", scope, updated.slug)
 
     @app_commands.command(name="list", description="The incidents in this server's ledger")
-    async def list_(self, interaction: discord.Interaction) -> None:
+    async def list_(self, interaction: Interaction) -> None:
         scope = scope_of(interaction.guild_id)
 
         def read(ledger: Ledger) -> list[str]:
@@ -129,18 +136,19 @@ class IncidentGroup(ModeratorGroup, name="incident", description="Moderators: in
         await interaction.response.send_message(cut(text, 2000), ephemeral=True)
 
     @app_commands.command(name="show", description="Show an incident's summary (not pinned)")
-    async def show(self, interaction: discord.Interaction, incident: str) -> None:
+    async def show(self, interaction: Interaction, incident: str) -> None:
         scope = scope_of(interaction.guild_id)
         summary = await self.bot.ledger.read(lambda ledger: build_summary(ledger, scope, incident))
         await interaction.response.send_message(embed=summary_embed(summary, updated_at=now_text()), ephemeral=True)
 
     @app_commands.command(name="pin", description="Post the incident's summary here (or in a channel) and pin it")
-    async def pin(
-        self, interaction: discord.Interaction, incident: str, channel: discord.TextChannel | None = None
-    ) -> None:
+    async def pin(self, interaction: Interaction, incident: str, channel: discord.TextChannel | None = None) -> None:
         await acknowledge(interaction)
         scope = scope_of(interaction.guild_id)
         target = channel or interaction.channel
+        if not isinstance(target, discord.abc.Messageable):  # a command is always used in a channel
+            await answer(interaction, "I cannot post in this channel: pick one with the `channel` option.")
+            return
         mention = getattr(target, "mention", "this channel")
         again = " Then run `/incident pin` again."
         missing = bot_missing(target, POST_EMBEDS)
@@ -149,7 +157,7 @@ class IncidentGroup(ModeratorGroup, name="incident", description="Moderators: in
             return
         summary = await self.bot.ledger.read(lambda ledger: build_summary(ledger, scope, incident))
         try:
-            message = await target.send(  # type: ignore[union-attr]
+            message = await target.send(
                 embed=summary_embed(summary, updated_at=now_text()), allowed_mentions=discord.AllowedMentions.none()
             )
         except discord.HTTPException as error:
@@ -169,7 +177,7 @@ class IncidentGroup(ModeratorGroup, name="incident", description="Moderators: in
         )
 
     @app_commands.command(name="unpin", description="Stop keeping an incident's pinned summaries current, and unpin")
-    async def unpin(self, interaction: discord.Interaction, incident: str) -> None:
+    async def unpin(self, interaction: Interaction, incident: str) -> None:
         """Acknowledge first (an unpin per summary follows), then stop tracking every summary of the incident and
         unpin it; a summary Discord would not unpin (an archived thread, a missing permission) is named."""
         await acknowledge(interaction)
@@ -190,7 +198,7 @@ class IncidentGroup(ModeratorGroup, name="incident", description="Moderators: in
                     thread = error.code in (THREAD_ARCHIVED, THREAD_LOCKED) or isinstance(channel, discord.Thread)
                     problem = post_problem(error, where, "unpin the summary", needed=UNPIN, thread=thread)
                     left.append(f"{problem} It stays pinned there until someone unpins it; I no longer update it.")
-            await self.bot.ledger.write(lambda ledger, m=message_id: ledger.forget_pinned_summary(scope, m))
+            await self.bot.ledger.write(forgetting(scope, message_id))
         done = f"Unpinned {len(pinned) - len(left)} of {len(pinned)}" if left else f"Unpinned {len(pinned)}"
         await answer(interaction, cut("\n".join([f"{done} summary message(s).", *left]), 2000))
 
@@ -199,16 +207,14 @@ class IncidentGroup(ModeratorGroup, name="incident", description="Moderators: in
     @pin.autocomplete("incident")
     @unpin.autocomplete("incident")
     @moderators_only
-    async def incident_autocomplete(
-        self, interaction: discord.Interaction, current: str
-    ) -> list[app_commands.Choice[str]]:
+    async def incident_autocomplete(self, interaction: Interaction, current: str) -> list[app_commands.Choice[str]]:
         return await incident_choices(self.bot, interaction, current)
 
 
 class Incidents(commands.Cog):
     def __init__(self, bot: ClaimLedgerBot) -> None:
         self.bot = bot
-        self.pending: dict[tuple[str, str | None], asyncio.Task] = {}
+        self.pending: dict[tuple[str, str], asyncio.Task[None]] = {}
         self.reported: set[int] = set()  # summaries whose failed edit the audit channel was told about
         self.bot.tree.add_command(IncidentGroup(self))
 
@@ -283,7 +289,7 @@ class Incidents(commands.Cog):
                 self.reported.discard(message_id)  # fixed: a new failure is told again
             except discord.NotFound:
                 log.info("summary %s in %s was deleted; forgetting it", message_id, channel_id)
-                await self.bot.ledger.write(lambda ledger, m=message_id: ledger.forget_pinned_summary(scope, m))
+                await self.bot.ledger.write(forgetting(scope, message_id))
             except discord.HTTPException as error:
                 log.warning("could not edit summary %s: %s (code %s)", message_id, error.status, error.code)
                 await self._report_stale(scope, channel_id, message_id, error)

@@ -23,6 +23,7 @@ from bot.store import Ledger
 
 from .common import (
     AuthorView,
+    Interaction,
     ModeratorGroup,
     acknowledge,
     actor,
@@ -62,23 +63,23 @@ class ConfirmImport(AuthorView):
 
     def __init__(self, author_id: int, *, can_import: bool) -> None:
         super().__init__(author_id, timeout=300)
-        self.confirmed: discord.Interaction | None = None
+        self.confirmed: Interaction | None = None
         self.confirm.disabled = not can_import
 
     @discord.ui.button(label="Import", style=discord.ButtonStyle.success, custom_id="import:confirm")
-    async def confirm(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:
+    async def confirm(self, interaction: Interaction, button: discord.ui.Button) -> None:
         await ensure_moderator(interaction)  # the moderator role may have been taken away since the preview
         await interaction.response.edit_message(content="Importing…", view=None)
         self.confirmed = interaction
         self.stop()
 
     @discord.ui.button(label="Cancel", style=discord.ButtonStyle.secondary, custom_id="import:cancel")
-    async def cancel(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:
+    async def cancel(self, interaction: Interaction, button: discord.ui.Button) -> None:
         await interaction.response.edit_message(content="Import cancelled; nothing changed.", embed=None, view=None)
         self.stop()
 
 
-async def run_import(bot: ClaimLedgerBot, interaction: discord.Interaction, attachment: discord.Attachment,
+async def run_import(bot: ClaimLedgerBot, interaction: Interaction, attachment: discord.Attachment,
                      who: str) -> None:  # fmt: skip
     scope = scope_of(interaction.guild_id)
     if attachment.size > MAX_IMPORT_BYTES:
@@ -136,7 +137,7 @@ def size_text(size: int) -> str:
     return f"{max(1, round(size / 1024))} KB"
 
 
-async def run_export(bot: ClaimLedgerBot, interaction: discord.Interaction, fmt: str, incident: str | None) -> None:
+async def run_export(bot: ClaimLedgerBot, interaction: Interaction, fmt: str, incident: str | None) -> None:
     scope = scope_of(interaction.guild_id)
     await interaction.response.defer(ephemeral=True, thinking=True)
     guild_name = interaction.guild.name if interaction.guild else "Claim Ledger"
@@ -160,14 +161,14 @@ class LedgerGroup(ModeratorGroup, name="ledger", description="Moderators: ledger
 
     @app_commands.command(name="import", description="Import a file: native JSON, CSV, JSONL or ClaimReview")
     @app_commands.describe(file="The file to import; you see a preview before anything changes")
-    async def import_(self, interaction: discord.Interaction, file: discord.Attachment) -> None:
+    async def import_(self, interaction: Interaction, file: discord.Attachment) -> None:
         await run_import(self.bot, interaction, file, actor(interaction.user))
 
     @app_commands.command(name="export", description="The server's ledger as a file")
     @app_commands.choices(format=[app_commands.Choice(name=f, value=f) for f in FORMATS])
     async def export(
         self,
-        interaction: discord.Interaction,
+        interaction: Interaction,
         format: app_commands.Choice[str] | None = None,
         incident: str | None = None,
     ) -> None:
@@ -175,11 +176,11 @@ class LedgerGroup(ModeratorGroup, name="ledger", description="Moderators: ledger
 
     @export.autocomplete("incident")
     @moderators_only
-    async def export_incident_autocomplete(self, interaction: discord.Interaction, current: str) -> list:
+    async def export_incident_autocomplete(self, interaction: Interaction, current: str) -> list:
         return await incident_choices(self.bot, interaction, current)
 
     @settings.command(name="audit-channel", description="Post every ledger change here (leave empty to stop)")
-    async def audit_channel(self, interaction: discord.Interaction, channel: discord.TextChannel | None = None) -> None:
+    async def audit_channel(self, interaction: Interaction, channel: discord.TextChannel | None = None) -> None:
         await acknowledge(interaction)
         scope = scope_of(interaction.guild_id)
         who = actor(interaction.user)
@@ -192,13 +193,13 @@ class LedgerGroup(ModeratorGroup, name="ledger", description="Moderators: ledger
         await self.bot.ledger.write(save)
         text = f"Ledger changes will be posted in {channel.mention}." if channel else "Audit posting is off."
         missing = bot_missing(channel, POST_EMBEDS) if channel else []
-        if missing:
-            problem = permissions_problem(missing, channel.mention, "post ledger changes")  # type: ignore[union-attr]
+        if channel is not None and missing:
+            problem = permissions_problem(missing, channel.mention, "post ledger changes")
             text += f"\n⚠️ {problem} Until then the changes wait, and I post them once I can."
         await answer(interaction, text)
 
     @settings.command(name="moderator-role", description="Members with this role may change the ledger")
-    async def moderator_role(self, interaction: discord.Interaction, role: discord.Role | None = None) -> None:
+    async def moderator_role(self, interaction: Interaction, role: discord.Role | None = None) -> None:
         await acknowledge(interaction)
         scope = scope_of(interaction.guild_id)
         who = actor(interaction.user)

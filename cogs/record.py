@@ -28,7 +28,7 @@ from bot.store import Ledger
 from bot.validation import LIMITS, clean_url, parse_partial_date
 from bot.watching import first_link
 
-from .common import GUILD_ONLY, AuthorView, actor, ensure_moderator, labelled_input
+from .common import GUILD_ONLY, AuthorView, Interaction, actor, bot_of, ensure_moderator, labelled_input
 
 log = logging.getLogger(__name__)
 
@@ -253,8 +253,8 @@ class RecordForm(discord.ui.Modal):
             return
         await self.on_done(interaction, values)
 
-    async def on_error(self, interaction: discord.Interaction, error: Exception) -> None:
-        await interaction.client.tree.handle_error(interaction, error)  # type: ignore[attr-defined]
+    async def on_error(self, interaction: discord.Interaction, error: Exception, /, *_: object) -> None:
+        await bot_of(interaction).handle_error(interaction, error)
 
 
 class BackToForm(AuthorView):
@@ -267,7 +267,7 @@ class BackToForm(AuthorView):
         self.form = form
 
     @discord.ui.button(label="Back to the form (as you left it)", custom_id="record:reopen")
-    async def reopen(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:
+    async def reopen(self, interaction: Interaction, button: discord.ui.Button) -> None:
         await interaction.response.send_modal(self.form)
 
 
@@ -276,7 +276,7 @@ class StatusChoice(AuthorView):
 
     refusal = "Only the moderator recording this claim can choose."
 
-    def __init__(self, author_id: int, on_choice: Callable[[discord.Interaction, str], Awaitable[None]]) -> None:
+    def __init__(self, author_id: int, on_choice: Callable[[Interaction, str], Awaitable[None]]) -> None:
         super().__init__(author_id, timeout=600)
         self.on_choice = on_choice
 
@@ -285,7 +285,7 @@ class StatusChoice(AuthorView):
         placeholder="Evidence status, as the source states it",
         options=[discord.SelectOption(label=s.label, value=s.value) for s in EvidenceStatus],
     )
-    async def status(self, interaction: discord.Interaction, select: discord.ui.Select) -> None:
+    async def status(self, interaction: Interaction, select: discord.ui.Select) -> None:
         self.stop()
         await self.on_choice(interaction, select.values[0])
 
@@ -299,7 +299,7 @@ class Record(commands.Cog):
     async def cog_unload(self) -> None:
         self.bot.tree.remove_command(self.menu.name, type=self.menu.type)
 
-    async def record(self, interaction: discord.Interaction, message: discord.Message) -> None:
+    async def record(self, interaction: Interaction, message: discord.Message) -> None:
         await ensure_moderator(interaction)
         scope = scope_of(interaction.guild_id)
         if not message.content.strip():
@@ -307,7 +307,7 @@ class Record(commands.Cog):
         who = actor(interaction.user)
         link = message.jump_url
 
-        async def chosen(select_interaction: discord.Interaction, status: str, values: dict[str, Any]) -> None:
+        async def chosen(select_interaction: Interaction, status: str, values: dict[str, Any]) -> None:
             speaker = values.pop("speaker")
 
             def save(ledger: Ledger) -> Any:

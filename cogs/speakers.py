@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-import discord
 from discord import app_commands
 from discord.ext import commands
 
@@ -13,7 +12,7 @@ from bot.models import Speaker, SpeakerKind
 from bot.rendering.embeds import inert
 from bot.store import Ledger
 
-from .common import ModeratorGroup, acknowledge, actor, answer, moderators_only, speaker_choices
+from .common import Interaction, ModeratorGroup, acknowledge, actor, answer, moderators_only, speaker_choices
 
 KIND_CHOICES = [app_commands.Choice(name=k.value, value=k.value) for k in SpeakerKind]
 
@@ -31,7 +30,7 @@ def describe(speaker: Speaker) -> str:
 class SpeakerGroup(ModeratorGroup, name="speaker", description="Moderators: who makes claims, and their aliases"):
     alias = app_commands.Group(name="alias", description="Other names of a speaker (transliterations, short names)")
 
-    async def _reply(self, interaction: discord.Interaction, text: str, incidents: Iterable[str] = ()) -> None:
+    async def _reply(self, interaction: Interaction, text: str, incidents: Iterable[str] = ()) -> None:
         """Answer, then announce the change: once per incident whose claims it touched (so their pinned summaries,
         which show speakers' names, are refreshed), or once for the server when it touched no incident's claims."""
         await answer(interaction, text)
@@ -47,7 +46,7 @@ class SpeakerGroup(ModeratorGroup, name="speaker", description="Moderators: who 
     @app_commands.describe(aliases="Other names, separated by commas (e.g. Zelensky, Zelenskyy)")
     async def add(
         self,
-        interaction: discord.Interaction,
+        interaction: Interaction,
         name: app_commands.Range[str, 1, 100],
         role: app_commands.Range[str, 1, 200] | None = None,
         kind: app_commands.Choice[str] | None = None,
@@ -65,9 +64,7 @@ class SpeakerGroup(ModeratorGroup, name="speaker", description="Moderators: who 
         await self._reply(interaction, f"Added {describe(speaker)}.")
 
     @alias.command(name="add", description="Add another name for a speaker")
-    async def alias_add(
-        self, interaction: discord.Interaction, speaker: str, alias: app_commands.Range[str, 1, 100]
-    ) -> None:
+    async def alias_add(self, interaction: Interaction, speaker: str, alias: app_commands.Range[str, 1, 100]) -> None:
         await acknowledge(interaction)
         scope = scope_of(interaction.guild_id)
         who = actor(interaction.user)
@@ -75,7 +72,7 @@ class SpeakerGroup(ModeratorGroup, name="speaker", description="Moderators: who 
         await self._reply(interaction, f"Updated {describe(found)}.")
 
     @alias.command(name="remove", description="Remove a name from a speaker")
-    async def alias_remove(self, interaction: discord.Interaction, speaker: str, alias: str) -> None:
+    async def alias_remove(self, interaction: Interaction, speaker: str, alias: str) -> None:
         await acknowledge(interaction)
         scope = scope_of(interaction.guild_id)
         who = actor(interaction.user)
@@ -85,7 +82,7 @@ class SpeakerGroup(ModeratorGroup, name="speaker", description="Moderators: who 
         await self._reply(interaction, f"Updated {describe(found)}.")
 
     @app_commands.command(name="merge", description="Merge a duplicate speaker into another (claims move over)")
-    async def merge(self, interaction: discord.Interaction, duplicate: str, into: str) -> None:
+    async def merge(self, interaction: Interaction, duplicate: str, into: str) -> None:
         await acknowledge(interaction)
         scope = scope_of(interaction.guild_id)
         who = actor(interaction.user)
@@ -99,7 +96,7 @@ class SpeakerGroup(ModeratorGroup, name="speaker", description="Moderators: who 
 
     @alias_remove.autocomplete("alias")
     @moderators_only
-    async def alias_autocomplete(self, interaction: discord.Interaction, current: str) -> list:
+    async def alias_autocomplete(self, interaction: Interaction, current: str) -> list:
         scope = scope_of(interaction.guild_id)
         chosen = getattr(interaction.namespace, "speaker", None)
         if not chosen:
@@ -113,7 +110,7 @@ class SpeakerGroup(ModeratorGroup, name="speaker", description="Moderators: who 
     @merge.autocomplete("duplicate")
     @merge.autocomplete("into")
     @moderators_only
-    async def speaker_autocomplete(self, interaction: discord.Interaction, current: str) -> list:
+    async def speaker_autocomplete(self, interaction: Interaction, current: str) -> list:
         return await speaker_choices(self.bot, interaction, current)
 
 

@@ -10,7 +10,7 @@ import discord
 from bot.models import Answer
 from bot.rendering.embeds import answer_embed, page_count
 
-from .common import AuthorView
+from .common import AuthorView, Interaction
 
 EditFn = Callable[[discord.ui.View], Awaitable[object]]
 
@@ -31,21 +31,21 @@ class AnswerPager(AuthorView):
         self.next.disabled = self.page >= self.pages - 1
         self.counter.label = f"{self.page + 1}/{self.pages}"
 
-    async def _show(self, interaction: discord.Interaction) -> None:
+    async def _show(self, interaction: Interaction) -> None:
         self._sync_buttons()
         await interaction.response.edit_message(embed=answer_embed(self.answer, page=self.page), view=self)
 
     @discord.ui.button(label="◀ Previous", style=discord.ButtonStyle.secondary, custom_id="pager:previous")
-    async def previous(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:
+    async def previous(self, interaction: Interaction, button: discord.ui.Button) -> None:
         self.page = max(self.page - 1, 0)
         await self._show(interaction)
 
     @discord.ui.button(label="1/1", style=discord.ButtonStyle.secondary, disabled=True, custom_id="pager:counter")
-    async def counter(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:
+    async def counter(self, interaction: Interaction, button: discord.ui.Button) -> None:
         await interaction.response.defer()
 
     @discord.ui.button(label="Next ▶", style=discord.ButtonStyle.primary, custom_id="pager:next")
-    async def next(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:
+    async def next(self, interaction: Interaction, button: discord.ui.Button) -> None:
         self.page = min(self.page + 1, self.pages - 1)
         await self._show(interaction)
 

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import re
+from typing import Any
 
 import discord
 from discord import app_commands
@@ -44,11 +45,13 @@ from bot.watching import (
 
 from .common import (
     GUILD_ONLY,
+    Interaction,
     ModeratorGroup,
     acknowledge,
     actor,
     answer,
     bot_missing,
+    bot_of,
     is_system,
     moderator_refusal,
     post_audit,
@@ -104,16 +107,15 @@ class NotRelevantButton(
 
     @classmethod
     async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str], /
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
     ) -> NotRelevantButton:
         return cls(int(match["claim"]), match["digest"])
 
     async def callback(self, interaction: discord.Interaction) -> None:
-        cog = interaction.client.get_cog("Watch")  # type: ignore[attr-defined]
         try:
-            await cog.not_relevant(interaction, self.claim_id, self.digest)
+            await watch_cog(interaction).not_relevant(interaction, self.claim_id, self.digest)
         except Exception as error:
-            await interaction.client.tree.handle_error(interaction, error)  # type: ignore[attr-defined]
+            await bot_of(interaction).handle_error(interaction, error)
 
 
 class ShowMoreButton(discord.ui.DynamicItem[discord.ui.Button], template=r"watch:more:(?P<claim>\d+)"):
@@ -127,16 +129,23 @@ class ShowMoreButton(discord.ui.DynamicItem[discord.ui.Button], template=r"watch
 
     @classmethod
     async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str], /
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
     ) -> ShowMoreButton:
         return cls(int(match["claim"]))
 
     async def callback(self, interaction: discord.Interaction) -> None:
-        cog = interaction.client.get_cog("Watch")  # type: ignore[attr-defined]
         try:
-            await cog.show_more(interaction, self.claim_id)
+            await watch_cog(interaction).show_more(interaction, self.claim_id)
         except Exception as error:
-            await interaction.client.tree.handle_error(interaction, error)  # type: ignore[attr-defined]
+            await bot_of(interaction).handle_error(interaction, error)
+
+
+def watch_cog(interaction: discord.Interaction) -> Watch:
+    """The Watch cog of the bot a button was clicked on (the buttons outlive any one view)."""
+    cog = bot_of(interaction).get_cog("Watch")
+    if not isinstance(cog, Watch):
+        raise LedgerError("Watching is not running on this bot right now.")
+    return cog
 
 
 def reply_view(claim_id: int, digest: str) -> discord.ui.View:
@@ -158,16 +167,16 @@ class WatchGroup(ModeratorGroup, name="watch", description="Moderators: channels
 
     @app_commands.command(name="add", description="Reply when a message makes a claim the ledger holds")
     @app_commands.describe(channel="The channel to watch (this one if left empty)")
-    async def add(self, interaction: discord.Interaction, channel: discord.TextChannel | None = None) -> None:
+    async def add(self, interaction: Interaction, channel: discord.TextChannel | None = None) -> None:
         await self.cog.change_watch(interaction, channel, watch=True)
 
     @app_commands.command(name="remove", description="Stop replying to messages in a channel")
     @app_commands.describe(channel="The channel to stop watching (this one if left empty)")
-    async def remove(self, interaction: discord.Interaction, channel: discord.TextChannel | None = None) -> None:
+    async def remove(self, interaction: Interaction, channel: discord.TextChannel | None = None) -> None:
         await self.cog.change_watch(interaction, channel, watch=False)
 
     @app_commands.command(name="list", description="The watched channels of this server")
-    async def list_(self, interaction: discord.Interaction) -> None:
+    async def list_(self, interaction: Interaction) -> None:
         await self.cog.list_watched(interaction)
 
 
@@ -230,9 +239,7 @@ class Watch(commands.Cog):
             cached = self.watched[scope] = set(parse_ids(raw))
         return cached
 
-    async def change_watch(
-        self, interaction: discord.Interaction, channel: discord.TextChannel | None, *, watch: bool
-    ) -> None:
+    async def change_watch(self, interaction: Interaction, channel: discord.TextChannel | None, *, watch: bool) -> None:
         scope = scope_of(interaction.guild_id)
         if channel is None:
             if not isinstance(interaction.channel, discord.TextChannel):
@@ -279,7 +286,7 @@ class Watch(commands.Cog):
             verb = "started" if watch else "stopped"
             await post_audit(self.bot, scope, "Watched channels", f"{who_} {verb} watching <#{channel.id}>.")
 
-    async def list_watched(self, interaction: discord.Interaction) -> None:
+    async def list_watched(self, interaction: Interaction) -> None:
         scope = scope_of(interaction.guild_id)
         ids = sorted(await self.watched_channels(scope))
         if not ids:

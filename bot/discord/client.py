@@ -178,6 +178,13 @@ class ClaimLedgerBot(commands.Bot):
         self.failed_extensions: dict[str, BaseException] = {}
         self.message_content_refused = message_content_refused
 
+    async def handle_error(self, interaction: discord.Interaction, error: BaseException) -> None:
+        """Tell the member what went wrong, from a view, modal or button as from a command: the tree's
+        ``handle_error`` is the one place errors are mapped to messages."""
+        tree = self.tree
+        assert isinstance(tree, LedgerTree)
+        await tree.handle_error(interaction, error)
+
     @property
     def watching(self) -> bool:
         """Watched channels work only with the Message Content intent requested and granted."""

@@ -20,8 +20,7 @@ from bot.discord.client import (
     warn_message_content_refused,
 )
 from bot.discord.service import LedgerService
-from bot.matching import DenseIndex, default_embedder
-from bot.matching.ann import index_dir_for
+from bot.matching import DenseIndex, default_embedder, index_dir_for
 
 log = logging.getLogger(__name__)
 

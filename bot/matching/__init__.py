@@ -1,5 +1,6 @@
 """Matching questions to claims: the one public module of the matcher."""
 
+from bot.matching.ann import index_dir_for
 from bot.matching.dense import DenseIndex
 from bot.matching.embedding import E5Embedder, Embedder, default_embedder
 from bot.matching.matcher import DEFAULT_THRESHOLD, INLINE_EMBED, Matcher
@@ -15,4 +16,5 @@ __all__ = [
     "Matcher",
     "balance",
     "default_embedder",
+    "index_dir_for",
 ]

@@ -10,8 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bot.matching import DenseIndex
-from bot.matching.ann import index_dir_for
+from bot.matching import DenseIndex, index_dir_for
 from bot.store import DEFAULT_SCOPE, Ledger
 
 S = DEFAULT_SCOPE
