@@ -838,6 +838,37 @@ async def test_command_limits_per_type(emulator: DiscordEmulator, world: World) 
     assert len(emulator.commands[world.guild.id]) == 15 and len(emulator.commands[None]) == 15
 
 
+def command_of_size(choices: int, *, localized: bool = False) -> dict:
+    """A slash command with ``choices`` choices of 100 characters each (10 of name, 90 of value); with
+    ``localized``, each choice's name also has a 100-character German name."""
+    made = []
+    for n in range(choices):
+        choice: dict = {"name": f"{n:010d}", "value": "v" * 90}
+        if localized:
+            choice["name_localizations"] = {"de": "l" * 100}
+        made.append(choice)
+    options = [
+        {"type": 3, "name": f"o{n // 25}", "description": "d", "choices": made[n : n + 25]}
+        for n in range(0, len(made), 25)
+    ]
+    return {"name": "big", "description": "d" * 100, "options": options}
+
+
+async def test_a_command_may_count_8000_characters_and_its_longest_localization_counts(
+    emulator: DiscordEmulator, world: World
+) -> None:
+    scope = f"/applications/{emulator.app_id}/guilds/{world.guild.id}/commands"
+    fits = command_of_size(60)
+    assert 6_000 < rules._command_text_size(fits) < 6_200
+    status, _, _ = await raw(emulator, "PUT", scope, json=[fits])
+    assert status == 200, "4,000 was the old limit; the docs now say 8,000"
+    too_big = command_of_size(60, localized=True)  # the longer German names count: 60 x 190 characters
+    assert rules._command_text_size(too_big) > 11_000
+    status, _, body = await raw(emulator, "PUT", scope, json=[too_big])
+    assert status == 400 and isinstance(body, dict) and body["code"] == 50035
+    assert "Command exceeds maximum size (8000)" in str(body["errors"])
+
+
 # ------------------------------------------------------------------ selects in modals
 
 

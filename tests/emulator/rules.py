@@ -138,7 +138,7 @@ Registering a Command); one more is 400 ``30032`` "Maximum number of application
 MAX_COMMAND_NAME = 32
 MAX_COMMAND_DESCRIPTION = 100
 MAX_OPTIONS = 25
-MAX_COMMAND_TOTAL = 4000
+MAX_COMMAND_TOTAL = 8000  # name, description and choices of a command with its options (application-commands)
 MAX_PINS = 250
 
 COMMAND_NAME_RE = re.compile(r"^[-_\w]{1,32}$")
@@ -503,10 +503,16 @@ def validate_choices(choices: object) -> FormErrors:
 # ------------------------------------------------------------------ command sync
 
 
+def _longest(node: Mapping[str, Any], field: str) -> int:
+    """A field's length as the size limit counts it: the longest of the default and its localizations."""
+    localized = node.get(f"{field}_localizations") or {}
+    return max([len(_text(node.get(field))), *(len(_text(v)) for v in localized.values())])
+
+
 def _command_text_size(node: Mapping[str, Any]) -> int:
-    total = len(_text(node.get("name"))) + len(_text(node.get("description")))
+    total = _longest(node, "name") + _longest(node, "description")
     for choice in node.get("choices") or []:
-        total += len(_text(choice.get("name"))) + len(_text(choice.get("value")))
+        total += _longest(choice, "name") + len(_text(choice.get("value")))
     return total + sum(_command_text_size(option) for option in node.get("options") or [])
 
 
