@@ -8,7 +8,10 @@ from collections.abc import AsyncIterator
 from functools import partial
 
 import aiohttp
+import discord
 import pytest
+from discord import app_commands
+from discord.ext import commands
 
 from tests.emulator import MANAGE_GUILD, DiscordEmulator, Guild
 from tests.emulator.ratelimits import RATE_LIMITED_MESSAGE, bucket_hash
@@ -194,3 +197,33 @@ async def test_summary_edits_past_a_lowered_edit_limit_all_land(
         assert len(limited) <= 1, f"discord.py should wait out the bucket, not hammer it: {limited}"
         assert emu.channel_messages(guild.channel_id).count(summary) == 1, "edited in place, not reposted"
         assert emu.internal_errors == []
+
+
+async def test_followups_past_a_lowered_webhook_limit_all_land_once(emu: DiscordEmulator, guild: Guild) -> None:
+    """discord.py's webhook adapter (followups, original-response edits) reads the headers too: one interaction
+    token's burst of followups waits out the lowered webhook bucket."""
+    followups = 5
+
+    @app_commands.command(name="burst", description="Defer, then several followups")
+    async def burst(interaction: discord.Interaction) -> None:
+        await interaction.response.defer()
+        await interaction.edit_original_response(content="starting")
+        for i in range(followups):
+            await interaction.followup.send(f"part {i}")
+
+    bot = commands.Bot(command_prefix="!", intents=discord.Intents.default(), guild_ready_timeout=0.05)
+    bot.tree.add_command(burst, guild=discord.Object(guild.id))
+    member = emu.add_member(guild.id, "asker")
+    async with emu.run_client(bot):
+        await bot.tree.sync(guild=discord.Object(guild.id))
+        emu.rate_limits.set("webhook", limit=2, per=1.0)
+        inter = await emu.slash(guild.id, guild.channel_id, member.id, "burst")
+        await inter.wait_followup(timeout=15, index=followups - 1)
+        await asyncio.sleep(0.3)  # anything sent twice would show now
+        assert [m["content"] for m in inter.followups] == [f"part {i}" for i in range(followups)]
+        assert inter.original is not None and inter.original["content"] == "starting"
+        token = f"webhook:{emu.app_id}+{inter.token}"
+        limited = emu.rate_limits.hits_in("webhook", token)
+        assert len(limited) <= 1, f"discord.py should wait out the bucket, not hammer it: {limited}"
+        assert [r.status for r in emu.requests_to("POST", rf"/webhooks/\d+/{inter.token}$")].count(200) == followups
+        assert emu.rate_limits.hits_in("interaction_callback") == [] and emu.internal_errors == []
