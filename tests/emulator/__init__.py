@@ -95,6 +95,11 @@ Faults: ``fail_next(method, pattern, *, status=400, code=0, message=None, times=
 ``rate_limit_next(method, pattern, *, retry_after=0.05, times=1, is_global=False)`` (a 429 discord.py retries);
 ``pattern`` is ``re.search``-ed on the path. ``clear_faults()``.
 
+Rate limits (``ratelimits.py``, ``emu.rate_limits``): every answer carries the ``X-RateLimit-*`` headers; per-route
+buckets per channel/guild/webhook (``set("message_create", limit=2, per=1.0)``; names in
+``ratelimits.DEFAULT_ROUTE_LIMITS``) and a global limit (``global_limit``/``global_per``, 50 per 1 s) answer
+Discord's 429s past them, recorded in ``emu.rate_limits.hits``; ``enabled = False`` turns them off.
+
 Gateway: ``await disconnect_gateway(resume=True, *, code=4000, hold=False)`` (resumable close → RESUME, replay,
 RESUMED; ``resume=False`` → invalid session → IDENTIFY; ``hold=True`` parks reconnects before HELLO until
 ``release_gateway()``), ``request_reconnect()`` (op 7), ``await wait_connected()``, ``identify_payloads``,

@@ -13,6 +13,7 @@ from aiohttp import BodyPartReader, web
 from . import rules
 from .errors import ApiError, invalid_form
 from .payloads import Channel, Guild, StoredMessage, iso
+from .ratelimits import RateLimits
 from .records import EmulatedInteraction, Fault, RecordedRequest, RequestContext
 from .state import EmulatorState
 
@@ -23,6 +24,11 @@ JSON_HEADERS = {"Content-Type": "application/json"}
 
 class RestApi(EmulatorState):
     """The HTTP server and what every route group shares."""
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self.rate_limits = RateLimits()
+        """Per-route buckets and the global limit (``ratelimits.py``): headers on every answer, 429s past them."""
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -138,10 +144,13 @@ class RestApi(EmulatorState):
             if fault is not None:
                 record.fault = fault.kind
                 status, body, response_headers = fault.status, dict(fault.body), dict(fault.headers)
+            elif (verdict := self.rate_limits.check(method, path, self.now())).limited:
+                status, body, response_headers = verdict.status, verdict.body, verdict.headers
             else:
+                response_headers = verdict.headers
                 status, body = await self._route(record, request.headers)
         except ApiError as error:
-            status, body, response_headers = error.status, error.body(), error.headers
+            status, body, response_headers = error.status, error.body(), {**response_headers, **error.headers}
         except Exception as exc:  # an emulator bug: fail fast (a 5xx would make discord.py retry for 16 s)
             log.exception("emulator: internal error on %s %s", method, path)
             self.internal_errors.append(exc)
