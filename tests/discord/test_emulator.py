@@ -446,6 +446,20 @@ async def test_overlong_embed_is_invalid_form_body(emulator: DiscordEmulator, wo
     assert emulator.channel_messages(world.guild.channel_id) == []
 
 
+async def test_the_upload_limit_applies_to_each_file_of_a_message(
+    emulator: DiscordEmulator, world: World, bot: TinyBot
+) -> None:
+    channel = bot.get_channel(world.guild.channel_id)
+    assert isinstance(channel, discord.TextChannel)
+    emulator.attachment_size_limit = 1000
+    two = [discord.File(io.BytesIO(b"a" * 800), f"part{n}.txt") for n in range(2)]
+    sent = await channel.send(files=two)  # 1,600 bytes together, each under the limit
+    assert len(sent.attachments) == 2
+    with pytest.raises(discord.HTTPException) as refused:
+        await channel.send(file=discord.File(io.BytesIO(b"a" * 1001), "big.txt"))
+    assert (refused.value.status, refused.value.code) == (413, 40005)
+
+
 async def test_rate_limit_is_retried_transparently(emulator: DiscordEmulator, world: World, bot: TinyBot) -> None:
     emulator.rate_limit_next("POST", r"/interactions/\d+/[^/]+/callback", retry_after=0.05)
     inter = await emulator.slash(world.guild.id, world.guild.channel_id, world.alice.id, "ping")

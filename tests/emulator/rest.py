@@ -264,7 +264,7 @@ class RestApi(EmulatorState):
         errors = rules.validate_message(body)
         if errors:
             raise invalid_form(self._prefix(errors, prefix) if prefix else errors)
-        if sum(len(f["data"]) for f in files) > self.attachment_size_limit:
+        if any(len(f["data"]) > self.attachment_size_limit for f in files):  # the limit is per file (reference)
             raise ApiError(413, 40005, "Request entity too large")
 
     @staticmethod
