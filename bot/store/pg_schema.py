@@ -468,8 +468,17 @@ BEGIN
     END IF;
     RETURN index_name;
 END $$;
-SELECT claim_vectors_hnsw(m.model, length(m.vector) / 2)
-FROM (SELECT DISTINCT ON (model) model, vector FROM claim_vectors ORDER BY model) AS m;
+DO $$
+DECLARE  -- the models read first: an index cannot be made while a scan of its table is open
+    models text[];
+    dims integer[];
+BEGIN
+    SELECT array_agg(m.model), array_agg(length(m.vector) / 2) INTO models, dims
+    FROM (SELECT DISTINCT ON (model) model, vector FROM claim_vectors ORDER BY model) AS m;
+    FOR n IN 1 .. coalesce(array_length(models, 1), 0) LOOP
+        PERFORM claim_vectors_hnsw(models[n], dims[n]);
+    END LOOP;
+END $$;
 """
 
 
