@@ -322,3 +322,49 @@ def test_the_matcher_answers_the_same_on_the_pgvector_path(vector_server: str, e
         assert removed not in [ref for ref, _ in after["pg"][0]] and after["pg"][0][:1] == after["lite"][0][:1]
         assert after["pg"][1][:1] == after["lite"][1][:1] and after["pg"][1][0][0] == edited
         assert pg.vectors.count_missing(S, embedder.model_id) == 0  # the edited claim was embedded again
+
+
+# ------------------------------------------------------------------ vectors written without the ledger knowing
+
+
+def test_a_ledger_migrated_in_gets_its_halfvecs_and_index(vector_server: str, tmp_path: Any) -> None:
+    """``claimledger migrate`` writes only the float16 bytes: the trigger makes the halfvecs, and the model's
+    index is built when the ledger is first searched."""
+    from bot.store import migrate_ledger
+    from bot.store.postgres import PostgresLedger
+
+    rng = np.random.default_rng(13)
+    path = tmp_path / "ledger.db"
+    with Ledger.open(path) as lite:
+        ids = [lite.add_claim(A, text=f"claim number {i}", actor="t").id for i in range(80)]
+        lite.vectors.put(A, MODEL, zip(ids, unit(rng.standard_normal((80, DIM))), strict=True))
+    with vector_ledger(vector_server) as pg:
+        url = f"{vector_server}?schema={pg.schema}"
+        migrate_ledger(path, url)
+        with PostgresLedger.open(url) as copied:
+            copied.vectors.exact_limit = 0
+            query = unit(rng.standard_normal(DIM))
+            same_hits(copied.vectors.nearest(A, MODEL, query, 10), exact(copied, A, MODEL, query, 10))
+            assert "claim_vectors_hnsw_" in hnsw_plan(copied, A, MODEL, query, 64)
+
+
+def test_pgvector_installed_after_the_migrations_is_taken_up_at_open(vector_server: str) -> None:
+    """A ledger migrated while the server had no pgvector (simulated: migration 9's column and trigger dropped,
+    vectors written as bytes only) gets the halfvec column, its values and the index when next opened."""
+    from bot.store.postgres import PostgresLedger
+
+    rng = np.random.default_rng(17)
+    with vector_ledger(vector_server) as pg:
+        pg._execute("DROP TRIGGER claim_vectors_embedding_biu ON claim_vectors")
+        pg._execute("ALTER TABLE claim_vectors DROP COLUMN embedding")
+        pg.features.hnsw = False
+        ids = add_claims(pg, A, 50)
+        pg.vectors.put(A, MODEL, zip(ids, unit(rng.standard_normal((50, DIM))), strict=True))
+        with PostgresLedger.open(f"{vector_server}?schema={pg.schema}") as reopened:
+            assert reopened.features.hnsw and reopened.vectors.searches_itself
+            nulls = reopened._rows("SELECT count(*) AS n FROM claim_vectors WHERE embedding IS NULL")
+            assert nulls[0]["n"] == 0
+            reopened.vectors.exact_limit = 0
+            query = unit(rng.standard_normal(DIM))
+            same_hits(reopened.vectors.nearest(A, MODEL, query, 10), exact(reopened, A, MODEL, query, 10))
+            assert "claim_vectors_hnsw_" in hnsw_plan(reopened, A, MODEL, query, 64)
