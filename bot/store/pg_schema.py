@@ -17,6 +17,11 @@ content changed (``[]`` none; null when too many to fit in a notification) and t
 (``claimledger.origin``, set by each process on its connections; null for other clients). PostgreSQL delivers
 them when the transaction commits, and drops a repeat of the same payload within one transaction.
 
+pgvector (migration 9, when the server has the extension or gets it later, see :func:`vector_path`): the claim
+vectors are also held as ``halfvec`` in ``claim_vectors.embedding``, filled from the float16 bytes by a trigger,
+with a partial HNSW index (cosine) per model on ``embedding::halfvec(dim)``; ``bot.store.pg_vectors`` searches
+them. Without it nothing changes: ``bytea`` float16, searched in Python.
+
 Never edit a migration that has shipped: add the next number. Migrations run under an advisory lock, so two
 processes starting at once apply each one once.
 """
