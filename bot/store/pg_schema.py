@@ -463,11 +463,16 @@ DROP TRIGGER IF EXISTS claim_vectors_embedding_biu ON claim_vectors;
 CREATE TRIGGER claim_vectors_embedding_biu BEFORE INSERT OR UPDATE OF vector ON claim_vectors
     FOR EACH ROW EXECUTE FUNCTION claim_vectors_embedding();
 UPDATE claim_vectors SET embedding = float16_halfvec(vector) WHERE embedding IS NULL;
+CREATE OR REPLACE FUNCTION has_claim_vectors_index(index_name text) RETURNS boolean LANGUAGE sql STABLE AS $$
+    -- this ledger's own table (the search path's first claim_vectors), not an index of the same name elsewhere
+    SELECT EXISTS (SELECT 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+                   WHERE i.indrelid = 'claim_vectors'::regclass AND c.relname = index_name)
+$$;
 CREATE OR REPLACE FUNCTION claim_vectors_hnsw(model_name text, dim integer) RETURNS text LANGUAGE plpgsql AS $$
 DECLARE
     index_name text := 'claim_vectors_hnsw_' || left(md5(model_name), 16);
 BEGIN
-    IF to_regclass(quote_ident(index_name)) IS NULL THEN
+    IF NOT has_claim_vectors_index(index_name) THEN
         EXECUTE format('CREATE INDEX IF NOT EXISTS %I ON claim_vectors USING hnsw ((embedding::halfvec(%s))'
                        ' halfvec_cosine_ops) WHERE model = %L', index_name, dim, model_name);
     END IF;

@@ -180,9 +180,9 @@ class PostgresVectors:
                 return
             with self.ledger.connection() as conn:
                 row = conn.execute(
-                    "SELECT to_regclass(quote_ident('claim_vectors_hnsw_' || left(md5(%s), 16)))", [model]
+                    "SELECT has_claim_vectors_index('claim_vectors_hnsw_' || left(md5(%s), 16))", [model]
                 ).fetchone()
-            if row is not None and row[0] is not None:
+            if row is not None and row[0]:
                 self._indexed.add((model, dim))
                 return
             log.info("Building the HNSW index of the %s vectors (%d dimensions)", model, dim)
