@@ -368,3 +368,30 @@ def test_pgvector_installed_after_the_migrations_is_taken_up_at_open(vector_serv
             query = unit(rng.standard_normal(DIM))
             same_hits(reopened.vectors.nearest(A, MODEL, query, 10), exact(reopened, A, MODEL, query, 10))
             assert "claim_vectors_hnsw_" in hnsw_plan(reopened, A, MODEL, query, 64)
+
+
+def test_two_ledgers_in_one_database_each_get_their_own_index(vector_server: str) -> None:
+    """A ledger in ``public`` and one in a schema of its own: the second's search path also sees ``public``, and
+    its model's index must still be made in its own schema."""
+    import psycopg
+
+    from bot.store.postgres import PostgresLedger
+
+    url = vector_server.rsplit("/", 1)[0] + "/claimledger_two_ledgers"
+    with psycopg.connect(vector_server, autocommit=True) as conn:
+        conn.execute("DROP DATABASE IF EXISTS claimledger_two_ledgers")
+        conn.execute("CREATE DATABASE claimledger_two_ledgers")
+    rng = np.random.default_rng(19)
+    for schema in ("public", "second"):
+        with PostgresLedger.open(url, schema=schema) as ledger:
+            ids = add_claims(ledger, A, 20)
+            ledger.vectors.put(A, MODEL, zip(ids, unit(rng.standard_normal((20, DIM))), strict=True))
+            held = ledger._rows(
+                "SELECT count(*) AS n FROM pg_indexes WHERE schemaname = %s AND indexname LIKE 'claim_vectors_hnsw_%%'",
+                [schema],
+            )
+            assert held[0]["n"] == 1
+            ledger.vectors.exact_limit = 0
+            query = unit(rng.standard_normal(DIM))
+            same_hits(ledger.vectors.nearest(A, MODEL, query, 5), exact(ledger, A, MODEL, query, 5))
+            assert "claim_vectors_hnsw_" in hnsw_plan(ledger, A, MODEL, query, 64)
