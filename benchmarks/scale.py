@@ -316,7 +316,8 @@ def measure_hybrid(ledger: object, asked: dict[str, list[str]], size: int) -> di
     # (above the exact limit) indexed
     dense.sync(ledger, "local")  # type: ignore[arg-type]
     out["sync_s"] = round(time.perf_counter() - started, 1)
-    out["ann"] = dense._scopes["local"].ann is not None  # noqa: SLF001
+    held = dense._scopes.get("local")  # noqa: SLF001  (none on the pgvector path: the ledger searches itself)
+    out["ann"] = "pgvector" if held is None else held.ann is not None
     matcher = Matcher(ledger, threshold=0.0, dense=dense)  # type: ignore[arg-type]
     matcher.ask("local", "warm up the caches")
     for kind, qs in asked.items():

@@ -9,6 +9,10 @@ claims on one core while the matrix is in cache, more once it is not (100,000 cl
 the server also gets an HNSW index (usearch, 8-bit), built once and then updated as vectors come and go; it
 proposes a few times more claims than asked for and their exact cosines order them, so the scores are the same
 as exact search gives. While a large server's index is being built, questions are answered by exact search.
+
+When the ledger searches its vectors itself (``ledger.vectors.searches_itself``: PostgreSQL with pgvector, see
+``bot.store.pg_vectors``), :meth:`DenseIndex.search` and :meth:`DenseIndex.similarities` ask it, with the same
+exact cosines, and nothing of the server is loaded here; embedding the claims is the same on every path.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import logging
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -25,6 +29,7 @@ from bot.matching.ann import SavedIndexes, index_keys, new_index
 from bot.matching.background import BACKGROUND
 from bot.matching.embedding import Embedder, QueryCache
 from bot.store import Ledger
+from bot.store.base import VectorSearch
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +39,12 @@ EXACT_LIMIT = 20_000  # vectors: above this a server's search goes through the a
 SAVE_AFTER_CHANGES = 1_000  # a loaded index this far behind the ledger is saved again at once
 ANN_OVERFETCH = 4  # the approximate index proposes this many times the claims asked for (at least ANN_MIN)
 ANN_MIN = 64
+
+
+def _store_search(ledger: Ledger) -> VectorSearch | None:
+    """The ledger's vectors when they search themselves (pgvector), else None: search them here."""
+    vectors = ledger.vectors
+    return cast(VectorSearch, vectors) if getattr(vectors, "searches_itself", False) else None
 
 
 class _Scope:
@@ -206,7 +217,8 @@ class DenseIndex:
         if done:
             log.info("Embedded %d claims of %s with %s", done, scope, self.model_id)
         # the scope's vectors (with a large scope's approximate index) are loaded now, so no question waits
-        self._scope(ledger, scope)
+        if _store_search(ledger) is None:
+            self._scope(ledger, scope)
         return done
 
     def sync_all(self, ledger: Ledger, *, progress: Callable[[int, int], None] | None = None) -> int:
@@ -349,9 +361,15 @@ class DenseIndex:
         self, ledger: Ledger, scope: str, vector: np.ndarray, k: int, *, fresh: bool = False
     ) -> list[tuple[int, float]]:
         """(claim id, cosine) of the ``k`` closest claims of the scope, best first (removed claims included)."""
+        store = _store_search(ledger)
+        if store is not None:
+            return store.nearest(scope, self.model_id, np.asarray(vector, dtype=np.float32), k)
         return self._scope(ledger, scope, fresh=fresh).search(np.asarray(vector, dtype=np.float32), k)
 
     def similarities(self, ledger: Ledger, scope: str, vector: np.ndarray, claim_ids: list[int]) -> dict[int, float]:
         """Cosine of the question with each of these claims that has a vector."""
+        store = _store_search(ledger)
+        if store is not None:
+            return store.similarities(scope, self.model_id, np.asarray(vector, dtype=np.float32), claim_ids)
         held = self._scope(ledger, scope, fresh=True)  # search() just checked
         return held.similarities(np.asarray(vector, dtype=np.float32), claim_ids)

@@ -17,6 +17,11 @@ content changed (``[]`` none; null when too many to fit in a notification) and t
 (``claimledger.origin``, set by each process on its connections; null for other clients). PostgreSQL delivers
 them when the transaction commits, and drops a repeat of the same payload within one transaction.
 
+pgvector (migration 9, when the server has the extension or gets it later, see :func:`vector_path`): the claim
+vectors are also held as ``halfvec`` in ``claim_vectors.embedding``, filled from the float16 bytes by a trigger,
+with a partial HNSW index (cosine) per model on ``embedding::halfvec(dim)``; ``bot.store.pg_vectors`` searches
+them. Without it nothing changes: ``bytea`` float16, searched in Python.
+
 Never edit a migration that has shipped: add the next number. Migrations run under an advisory lock, so two
 processes starting at once apply each one once.
 """
@@ -432,16 +437,80 @@ END $$;
 """
 
 
+# pgvector (when the server has it): every claim vector is also held as a ``halfvec`` (``embedding``), made from
+# the float16 bytes by a trigger (little-endian IEEE half floats, as numpy writes them), so that every writer
+# (the ledger, ``claimledger migrate``, a process of an older version) fills it without knowing of it, and the
+# vectors written before the extension was there are converted here. The column has no fixed dimension (one
+# ledger may hold vectors of several models); each model gets a partial HNSW index of its own,
+# ``(embedding::halfvec(dim)) halfvec_cosine_ops WHERE model = '…'``, made by ``claim_vectors_hnsw`` when the
+# model's first vectors are written (then it is built empty and grows with the inserts). Idempotent: it runs
+# again at open when the extension was installed after this migration had run without it.
+M0009_HALFVEC = """
+CREATE OR REPLACE FUNCTION float16_halfvec(b bytea) RETURNS halfvec LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+    SELECT array_agg(CASE WHEN y.e = 0 THEN y.m * 2 ^ -24 ELSE (1024 + y.m) * 2 ^ (y.e - 25) END * (1 - 2 * y.s)
+                     ORDER BY i)::real[]::halfvec
+    FROM generate_series(0, length(b) / 2 - 1) AS i,
+        LATERAL (SELECT get_byte(b, 2 * i) | (get_byte(b, 2 * i + 1) << 8) AS h) AS x,
+        LATERAL (SELECT x.h >> 15 AS s, (x.h >> 10) & 31 AS e, x.h & 1023 AS m) AS y
+$$;
+ALTER TABLE claim_vectors ADD COLUMN IF NOT EXISTS embedding halfvec;
+CREATE OR REPLACE FUNCTION claim_vectors_embedding() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    new.embedding := float16_halfvec(new.vector);
+    RETURN new;
+END $$;
+DROP TRIGGER IF EXISTS claim_vectors_embedding_biu ON claim_vectors;
+CREATE TRIGGER claim_vectors_embedding_biu BEFORE INSERT OR UPDATE OF vector ON claim_vectors
+    FOR EACH ROW EXECUTE FUNCTION claim_vectors_embedding();
+UPDATE claim_vectors SET embedding = float16_halfvec(vector) WHERE embedding IS NULL;
+CREATE OR REPLACE FUNCTION has_claim_vectors_index(index_name text) RETURNS boolean LANGUAGE sql STABLE AS $$
+    -- this ledger's own table (the search path's first claim_vectors), not an index of the same name elsewhere
+    SELECT EXISTS (SELECT 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+                   WHERE i.indrelid = 'claim_vectors'::regclass AND c.relname = index_name)
+$$;
+CREATE OR REPLACE FUNCTION claim_vectors_hnsw(model_name text, dim integer) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    index_name text := 'claim_vectors_hnsw_' || left(md5(model_name), 16);
+BEGIN
+    IF NOT has_claim_vectors_index(index_name) THEN
+        EXECUTE format('CREATE INDEX IF NOT EXISTS %I ON claim_vectors USING hnsw ((embedding::halfvec(%s))'
+                       ' halfvec_cosine_ops) WHERE model = %L', index_name, dim, model_name);
+    END IF;
+    RETURN index_name;
+END $$;
+DO $$
+DECLARE  -- the models read first: an index cannot be made while a scan of its table is open
+    models text[];
+    dims integer[];
+BEGIN
+    SELECT array_agg(m.model), array_agg(length(m.vector) / 2) INTO models, dims
+    FROM (SELECT DISTINCT ON (model) model, vector FROM claim_vectors ORDER BY model) AS m;
+    FOR n IN 1 .. coalesce(array_length(models, 1), 0) LOOP
+        PERFORM claim_vectors_hnsw(models[n], dims[n]);
+    END LOOP;
+END $$;
+"""
+
+
+def _m0009_halfvec(pgvector: bool) -> str:
+    """The ``halfvec`` copy of the claim vectors and its HNSW indexes, when pgvector is there (else nothing)."""
+    return M0009_HALFVEC if pgvector else "SELECT 1"
+
+
 Migration = tuple[str, Callable[["Features"], str]]
 
 
 class Features:
-    """Which optional extensions this database has (detected once when a ledger opens)."""
+    """Which optional extensions this database has (detected once when a ledger opens).
+
+    ``hnsw``: the claim vectors are searched in PostgreSQL (pgvector, the ``halfvec`` column and its HNSW
+    indexes); set by :func:`vector_path` once the migrations have run."""
 
     def __init__(self, *, trgm: bool, unaccent: bool, pgvector: bool) -> None:
         self.trgm = trgm
         self.unaccent = unaccent
         self.pgvector = pgvector
+        self.hnsw = False
 
 
 MIGRATIONS: list[Migration] = [
@@ -453,6 +522,7 @@ MIGRATIONS: list[Migration] = [
     ("m0006_change_notices", lambda f: _m0006_change_notices()),
     ("m0007_faster_writes", lambda f: M0007_FASTER_WRITES),
     ("m0008_term_frequencies", lambda f: M0008_TERM_FREQUENCIES),
+    ("m0009_halfvec", lambda f: _m0009_halfvec(f.pgvector)),
 ]
 
 
@@ -479,17 +549,53 @@ def detect_features(conn: psycopg.Connection) -> Features:
     features = Features(
         trgm=_try_extension(conn, "pg_trgm"),
         unaccent=_try_extension(conn, "unaccent"),
-        pgvector=bool(conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'vector'").fetchone()),
+        pgvector=_try_extension(conn, "vector"),
     )
     log.info(
-        "PostgreSQL ledger: full text in tsvector/GIN%s; fuzzy names %s; claim vectors %s",
+        "PostgreSQL ledger: full text in tsvector/GIN%s; fuzzy names %s",
         " with unaccent" if features.unaccent else "",
         "with pg_trgm" if features.trgm else "in Python (no pg_trgm)",
-        "as bytea float16, ranked exactly in Python (pgvector installed; the HNSW path is not built yet)"
-        if features.pgvector
-        else "as bytea float16, ranked exactly in Python (no pgvector)",
     )
     return features
+
+
+def _has_embedding_column(conn: psycopg.Connection) -> bool:
+    row = conn.execute(
+        "SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass('claim_vectors') AND attname = 'embedding'"
+        " AND NOT attisdropped"
+    ).fetchone()
+    return row is not None
+
+
+def _add_halfvec(conn: psycopg.Connection) -> None:
+    """Migration 9's halfvec column, triggers and indexes, for a ledger migrated before pgvector was there."""
+    try:
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", [MIGRATION_LOCK])
+            if not _has_embedding_column(conn):
+                log.info("PostgreSQL ledger: pgvector is new here; adding the halfvec copy of the claim vectors")
+                conn.execute(M0009_HALFVEC.encode())
+    except psycopg.Error as error:  # e.g. not the tables' owner: the bytea path works without it
+        log.warning("PostgreSQL ledger: could not add the halfvec column for pgvector: %s", error)
+
+
+def vector_path(conn: psycopg.Connection, features: Features) -> bool:
+    """After the migrations: take the HNSW path when pgvector is there (adding the ``halfvec`` column now if
+    the extension came after migration 9 had run without it), and say which path the claim vectors take."""
+    if features.pgvector and not _has_embedding_column(conn):
+        _add_halfvec(conn)
+    features.hnsw = features.pgvector and _has_embedding_column(conn)
+    if features.hnsw:
+        log.info(
+            "PostgreSQL ledger: claim vectors as bytea float16 and halfvec, searched in PostgreSQL"
+            " (pgvector HNSW index per model, cosine; small servers scanned exactly; proposals re-scored exactly)"
+        )
+    else:
+        log.info(
+            "PostgreSQL ledger: claim vectors as bytea float16, ranked exactly in Python (%s)",
+            "pgvector is there but the halfvec column is not" if features.pgvector else "no pgvector",
+        )
+    return features.hnsw
 
 
 def applied(conn: psycopg.Connection) -> list[str]:

@@ -127,6 +127,7 @@ class PostgresLedger(LedgerCore):
         with self.pool.connection() as conn:
             self.features = pg_schema.detect_features(conn)
             pg_schema.apply(conn, self.features)
+            pg_schema.vector_path(conn, self.features)
         self.search = PostgresSearch(self)
         self.vectors = PostgresVectors(self)
         self.conn = CompatConnection(self)  # what bot.store.bulk (imports) talks to

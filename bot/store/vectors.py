@@ -38,6 +38,8 @@ def claim_text(speaker: str | None, role: str | None, text: str, quote: str | No
 
 
 class SqliteVectors:
+    searches_itself = False  # the matcher loads and searches them (bot.matching.dense)
+
     def __init__(self, conn: sqlite3.Connection, lock: threading.RLock) -> None:
         self.conn = conn
         self.lock = lock
