@@ -269,7 +269,7 @@ async def test_sync_records_commands_and_enforces_rules(emulator: DiscordEmulato
     errors = body["errors"]
     assert errors["0"]["name"]["_errors"][0]["code"] == "APPLICATION_COMMAND_INVALID_NAME"
     assert "description" in errors["1"] and "name" in errors["2"]
-    assert len(emulator.commands[world.guild.id]) == 11, "a rejected sync changes nothing"
+    assert len(emulator.commands[world.guild.id]) == 12, "a rejected sync changes nothing"
 
 
 # ------------------------------------------------------------------ interactions
