@@ -528,6 +528,30 @@ async def test_pin_in_a_thread_names_send_messages_in_threads(
     assert len(emu.pins(thread)) == 1
 
 
+async def test_pin_in_a_private_thread_the_bot_is_not_in_says_to_add_it(
+    emu: DiscordEmulator, guild: Guild, mod: Member, running: Running
+) -> None:
+    """A private thread shows to its members and to Manage Threads only (topics/threads): Discord answers the bot's
+    post there with 403 50001. The moderator is told to add the bot, not to grant permissions that change nothing;
+    once added, the summary is pinned."""
+    private = emu.add_thread(guild.channel_id, "mods-only", type=rules.PRIVATE_THREAD, owner=mod)
+    options = {"incident": "crocus-city-hall-attack-2024"}
+    inter = await emu.slash(guild.id, private.id, mod.id, "incident pin", options)
+    told = await inter.wait_message()
+    await emu.wait_until(lambda: not told["flags"] & rules.FLAG_LOADING, what="the answer")
+    refused = emu.requests_to("POST", rf"/channels/{private.id}/messages$")
+    assert [(r.status, r.code) for r in refused] == [(403, 50001)]
+    assert told["content"] == (
+        f"I can't post the summary in <#{private.id}>: it is a private thread and I am not in it. Add me to the"
+        " thread (mention me there), or give me **Manage Threads**. Then run `/incident pin` again."
+    )
+    emu.add_thread_member(private, emu.bot_user)
+    await emu.wait_until(lambda: running.bot.get_channel(private.id), what="the private thread in the bot's cache")
+    inter = await emu.slash(guild.id, private.id, mod.id, "incident pin", options)
+    assert (await inter.wait_message())["content"].startswith("Pinned the summary of **Crocus City Hall")
+    assert len(emu.pins(private)) == 1
+
+
 def bot_missing_in(running: Running, channel_id: int) -> list[str]:
     return bot_missing(running.bot.get_channel(channel_id), POST_EMBEDS)
 
