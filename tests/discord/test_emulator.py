@@ -644,6 +644,13 @@ async def test_private_threads_show_to_their_members_and_to_moderators_only(
     await thread.send("hello")
     fetched = await bot.fetch_channel(hidden.id)
     assert isinstance(fetched, discord.Thread) and fetched.me is not None
+    # Unarchived: THREAD_UPDATE, then THREAD_MEMBER_UPDATE to each member, the bot included (topics/threads).
+    emulator.archive_thread(hidden)
+    assert emulator.gateway_events("THREAD_MEMBER_UPDATE") == []
+    emulator.unarchive_thread(hidden)
+    (mine,) = await emulator.wait_until(lambda: emulator.gateway_events("THREAD_MEMBER_UPDATE"), what="the update")
+    assert mine["s"] > emulator.gateway_events("THREAD_UPDATE")[-1]["s"]
+    assert (mine["d"]["user_id"], mine["d"]["guild_id"]) == (str(emulator.app_id), str(world.guild.id))
 
     # GUILD_CREATE lists the active threads the bot can see, with its thread member in those it belongs to.
     emulator.remove_thread_member(hidden, world.alice)  # others' membership: no event without GUILD_MEMBERS
