@@ -248,11 +248,23 @@ def bot_missing(channel: object, needed: int) -> list[str]:
 
 
 def post_problem(
-    error: discord.HTTPException, channel: str, doing: str, *, needed: int = POST_EMBEDS, thread: bool = False
+    error: discord.HTTPException,
+    channel: str,
+    doing: str,
+    *,
+    needed: int = POST_EMBEDS,
+    thread: bool = False,
+    private_thread: bool = False,
 ) -> str:
     """What to tell a moderator when Discord refused a post (or an edit) of ours with an embed: an embed-only
     message comes back as empty (50006) when Embed Links is missing, a refused send as 50013/50001; in a thread,
-    50083 when it is archived, 160005 when it is locked."""
+    50083 when it is archived, 160005 when it is locked. A private thread the bot is not in (and has no Manage
+    Threads for) is hidden from it (50001): no permission of its role fixes that, being added does."""
+    if error.code == MISSING_ACCESS and private_thread:
+        return (
+            f"I can't {doing} in {channel}: it is a private thread and I am not in it. Add me to the thread"
+            " (mention me there), or give me **Manage Threads**."
+        )
     if error.code == EMPTY_MESSAGE:
         return permissions_problem(["Embed Links"], channel, doing)
     if error.code in (MISSING_PERMISSIONS, MISSING_ACCESS):

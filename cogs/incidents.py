@@ -162,7 +162,9 @@ class IncidentGroup(ModeratorGroup, name="incident", description="Moderators: in
             )
         except discord.HTTPException as error:
             in_thread = isinstance(target, discord.Thread)
-            await answer(interaction, post_problem(error, mention, "post the summary", thread=in_thread) + again)
+            private = in_thread and target.type is discord.ChannelType.private_thread
+            problem = post_problem(error, mention, "post the summary", thread=in_thread, private_thread=private)
+            await answer(interaction, problem + again)
             return
         await self.bot.ledger.write(
             lambda ledger: ledger.add_pinned_summary(scope, summary.incident.id, message.channel.id, message.id)

@@ -32,6 +32,8 @@ DEFAULT_EXTENSIONS: tuple[str, ...] = (
 MESSAGE_CONTENT_ENV = "CLAIMLEDGER_MESSAGE_CONTENT"
 _OFF = ("0", "false", "no", "off")
 UNEXPECTED = "Something went wrong on Claim Ledger's side. It has been logged; please try again in a moment."
+THREAD_REFUSALS = {50083: "archived", 160005: "locked"}
+"""Discord's codes for an answer refused because the thread is archived or locked."""
 
 
 def scope_of(guild_id: int | None) -> str:
@@ -73,7 +75,18 @@ class LedgerTree(app_commands.CommandTree):
         await self.handle_error(interaction, error)
 
     async def handle_error(self, interaction: discord.Interaction, error: BaseException) -> None:
-        """Map any error from a command, view or modal to one ephemeral message; log the unexpected."""
+        """Map any error from a command, view or modal to one ephemeral message; log the unexpected. When Discord
+        refused the answer itself because the thread was archived or locked meanwhile, log and stop: an error
+        message would be refused the same way."""
+        state = refused_by_thread(interaction, error)
+        if state is not None:
+            log.info(
+                "Interaction %s in channel %s: Discord refused the answer, the thread is %s; nothing more is sent",
+                interaction.id,
+                interaction.channel_id,
+                state,
+            )
+            return
         message = user_message(error)
         if message is None:
             command = interaction.command.qualified_name if interaction.command else None
@@ -90,6 +103,20 @@ class LedgerTree(app_commands.CommandTree):
         else:
             log.debug("User error in %s: %s", interaction.command and interaction.command.name, message)
         await send_ephemeral(interaction, message)
+
+
+def refused_by_thread(interaction: discord.Interaction, error: BaseException) -> str | None:
+    """``"archived"`` or ``"locked"`` when ``error`` is Discord refusing an answer to ``interaction`` (its callback,
+    a followup or an original-response edit: a request carrying its token) because its thread is archived or locked
+    (400 50083 / 160005), else None."""
+    if isinstance(error, app_commands.CommandInvokeError | commands.CommandInvokeError):
+        error = error.original
+    if not isinstance(error, discord.HTTPException) or error.code not in THREAD_REFUSALS:
+        return None
+    url = getattr(getattr(error, "response", None), "url", None)
+    if url is None or interaction.token not in str(url):
+        return None
+    return THREAD_REFUSALS[error.code]
 
 
 async def send_ephemeral(interaction: discord.Interaction, message: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import Counter
 
 import pytest
@@ -235,3 +236,41 @@ async def test_slow_answer_defers_first_then_follows_up(
     message = await inter.wait_message()
     assert "Medvedev" in message["embeds"][0]["fields"][0]["name"]
     assert inter.errors == []
+
+
+@pytest.mark.parametrize("locked", [False, True])
+async def test_commands_in_a_thread_archived_before_the_answer_log_and_move_on(
+    emu: DiscordEmulator, guild: Guild, running: Running, locked: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A thread archived (or locked) while the bot works on a command refuses the answer (400 50083, discord-api-docs
+    #6884, #7707). The bot logs it and moves on: no second attempt to tell the user about an error Discord would
+    refuse the same way, for /ask as for a moderator's command."""
+    caplog.set_level(logging.INFO, logger="bot.discord.client")
+    alice = emu.add_member(guild.id, "alice")
+    mod = emu.add_member(guild.id, "mod", permissions=rules.MANAGE_GUILD)
+    thread = emu.add_thread(guild.channel_id, "crocus-follow-up")
+    await emu.wait_until(lambda: running.bot.get_channel(thread.id), what="the thread in the bot's cache")
+    asked = await emu.slash(guild.id, thread.id, alice.id, "ask", {"question": "Crocus City Hall attack"})
+    emu.archive_thread(thread, locked=locked)  # before the bot's answer arrives
+    pinned = await emu.slash(
+        guild.id, guild.channel_id, mod.id, "incident pin", {"incident": "crocus-city-hall-attack-2024"}
+    )
+    await pinned.wait_message()  # a later command: the bot carried on
+    emu.unarchive_thread(thread)
+    late = await emu.slash(guild.id, thread.id, mod.id, "incident pin", {"incident": "crocus-city-hall-attack-2024"})
+    emu.archive_thread(thread, locked=locked)
+    for inter in (asked, late):
+        refused = await inter.wait_response(accepted_only=False)
+        assert (refused.status, refused.error) == (400, {"message": "Thread is archived", "code": 50083})
+        await emu.wait_until(
+            lambda inter=inter: any(
+                "archived" in r.getMessage() and str(inter.id) in r.getMessage() for r in caplog.records
+            ),
+            what="the log line",
+        )
+    later = await emu.slash(guild.id, guild.channel_id, alice.id, "ask", {"question": "Crocus City Hall attack"})
+    await later.wait_message()
+    for inter in (asked, late):
+        assert inter.response is None and len(inter.responses) == 1, "no second answer Discord would refuse too"
+        assert inter.followups == [] and [r.code for r in inter.errors] == [50083]
+    assert emu.channel_messages(thread) == [] and thread.archived

@@ -148,13 +148,30 @@ async def settings_show(interaction: discord.Interaction, key: str) -> None:
     await interaction.response.send_message(f"{key}=on", ephemeral=True)
 
 
+@app_commands.command(name="hold", description="Defer, wait for the test, then answer")
+async def hold(interaction: discord.Interaction) -> None:
+    client = interaction.client
+    assert isinstance(client, TinyBot)
+    await interaction.response.defer(thinking=True)
+    await client.gate.wait()
+    for answer in (interaction.edit_original_response(content="held"), interaction.followup.send("and more")):
+        try:
+            await answer
+        except discord.HTTPException as error:
+            client.refused.append(error)
+
+
 class TinyBot(commands.Bot):
-    def __init__(self) -> None:
-        super().__init__(command_prefix="!", intents=discord.Intents.default(), guild_ready_timeout=0.05)
+    def __init__(self, intents: discord.Intents | None = None) -> None:
+        super().__init__(command_prefix="!", intents=intents or discord.Intents.default(), guild_ready_timeout=0.05)
         self.seen: list[discord.Message] = []
+        self.gate = asyncio.Event()
+        """``/hold`` answers once the test sets it."""
+        self.refused: list[discord.HTTPException] = []
 
     async def setup_hook(self) -> None:
-        for command in (ping, slow, search, greedy, find_claims, admin, huge, counter, claim_group, whois, reverse):
+        commands_ = (ping, slow, search, greedy, find_claims, admin, huge, counter, claim_group, whois, reverse, hold)
+        for command in commands_:
             self.tree.add_command(command)
 
     async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
@@ -231,7 +248,8 @@ async def test_login_reaches_ready_with_the_guild(emulator: DiscordEmulator, wor
 async def test_sync_records_commands_and_enforces_rules(emulator: DiscordEmulator, world: World, bot: TinyBot) -> None:
     synced = {c["name"]: c for c in emulator.commands[world.guild.id]}
     assert set(synced) == {
-        *("ping", "slow", "search", "greedy", "Find claims", "admin", "huge", "counter", "claim", "whois", "reverse")
+        *("ping", "slow", "search", "greedy", "Find claims", "admin", "huge", "counter", "claim", "whois", "reverse"),
+        "hold",
     }
     assert synced["Find claims"]["type"] == 3
     assert synced["admin"]["default_member_permissions"] == str(MANAGE_GUILD)
@@ -251,7 +269,7 @@ async def test_sync_records_commands_and_enforces_rules(emulator: DiscordEmulato
     errors = body["errors"]
     assert errors["0"]["name"]["_errors"][0]["code"] == "APPLICATION_COMMAND_INVALID_NAME"
     assert "description" in errors["1"] and "name" in errors["2"]
-    assert len(emulator.commands[world.guild.id]) == 11, "a rejected sync changes nothing"
+    assert len(emulator.commands[world.guild.id]) == 12, "a rejected sync changes nothing"
 
 
 # ------------------------------------------------------------------ interactions
@@ -587,6 +605,247 @@ async def test_threads_take_send_messages_in_threads_and_refuse_work_once_archiv
     assert locked.value.code == 50083 and made.archived
     with pytest.raises(EmulatorError, match="locked"):
         await emulator.post_message(made, world.alice, "reopen?")
+
+
+async def test_private_threads_show_to_their_members_and_to_moderators_only(
+    emulator: DiscordEmulator, world: World, bot: TinyBot
+) -> None:
+    """A private thread (type 12) is for its members and members with Manage Threads (topics/threads): the bot gets
+    no THREAD_CREATE, no GUILD_CREATE entry, no messages and 403 50001 on REST until it is added; being added sends
+    THREAD_CREATE (with its thread member) then THREAD_MEMBERS_UPDATE; with Manage Threads it sees them all."""
+    general = world.guild.channel_id
+    hidden = emulator.add_thread(general, "mods only", type=12, owner=world.mod, members=[world.alice])
+    await emulator.post_message(hidden, world.alice, "who said it first?")
+    public = emulator.add_thread(general, "open")  # sent after: the bot has had every event about the private one
+    await emulator.wait_until(lambda: bot.get_channel(public.id), what="the public thread in the cache")
+    assert bot.get_channel(hidden.id) is None and bot.seen == []
+    assert [e["d"]["id"] for e in emulator.gateway_events("THREAD_CREATE")] == [str(public.id)]
+    with pytest.raises(discord.Forbidden) as refused:
+        await bot.get_partial_messageable(hidden.id).send("let me in")
+    assert (refused.value.status, refused.value.code, refused.value.text) == (403, 50001, "Missing Access")
+    with pytest.raises(discord.Forbidden):
+        await bot.fetch_channel(hidden.id)
+    bob = emulator.add_member(world.guild.id, "bob")
+    with pytest.raises(EmulatorError, match="cannot send"):
+        await emulator.post_message(hidden, bob, "not invited")
+    owner_post = await emulator.post_message(hidden, emulator.owner, "the owner has Manage Threads")
+    assert owner_post["channel_id"] == str(hidden.id)
+
+    emulator.add_thread_member(hidden, emulator.bot_user)
+    thread = await emulator.wait_until(lambda: bot.get_channel(hidden.id), what="the private thread in the cache")
+    assert isinstance(thread, discord.Thread) and thread.type is discord.ChannelType.private_thread
+    created = emulator.gateway_events("THREAD_CREATE")[-1]["d"]
+    assert created["member"]["user_id"] == str(emulator.app_id) and "newly_created" not in created
+    assert created["thread_metadata"]["invitable"] is True and created["member_count"] == 3
+    update = emulator.gateway_events("THREAD_MEMBERS_UPDATE")[-1]
+    assert update["s"] > emulator.gateway_events("THREAD_CREATE")[-1]["s"]
+    assert [m["user_id"] for m in update["d"]["added_members"]] == [str(emulator.app_id)]
+    await emulator.wait_until(lambda: thread.me is not None, what="the bot's thread member")
+    await thread.send("hello")
+    fetched = await bot.fetch_channel(hidden.id)
+    assert isinstance(fetched, discord.Thread) and fetched.me is not None
+    # Unarchived: THREAD_UPDATE, then THREAD_MEMBER_UPDATE to each member, the bot included (topics/threads).
+    emulator.archive_thread(hidden)
+    assert emulator.gateway_events("THREAD_MEMBER_UPDATE") == []
+    emulator.unarchive_thread(hidden)
+    (mine,) = await emulator.wait_until(lambda: emulator.gateway_events("THREAD_MEMBER_UPDATE"), what="the update")
+    assert mine["s"] > emulator.gateway_events("THREAD_UPDATE")[-1]["s"]
+    assert (mine["d"]["user_id"], mine["d"]["guild_id"]) == (str(emulator.app_id), str(world.guild.id))
+
+    # GUILD_CREATE lists the active threads the bot can see, with its thread member in those it belongs to.
+    emulator.remove_thread_member(hidden, world.alice)  # others' membership: no event without GUILD_MEMBERS
+    assert emulator.gateway_events("THREAD_MEMBERS_UPDATE")[-1] is update
+    emulator.remove_thread_member(hidden, emulator.bot_user)
+    removed = await emulator.wait_until(
+        lambda: [e for e in emulator.gateway_events("THREAD_MEMBERS_UPDATE") if "removed_member_ids" in e["d"]],
+        what="the bot's removal",
+    )
+    assert removed[0]["d"]["removed_member_ids"] == [str(emulator.app_id)]
+    with pytest.raises(discord.Forbidden):
+        await bot.get_partial_messageable(hidden.id).send("still here?")
+    await emulator.disconnect_gateway(resume=False)
+    await emulator.wait_until(lambda: len(emulator.gateway_events("GUILD_CREATE")) == 2, what="GUILD_CREATE again")
+    listed = emulator.gateway_events("GUILD_CREATE")[-1]["d"]["threads"]
+    assert [t["id"] for t in listed] == [str(public.id)] and "member" not in listed[0]
+    emulator.add_thread_member(public, emulator.bot_user)
+    await emulator.disconnect_gateway(resume=False)
+    await emulator.wait_until(lambda: len(emulator.gateway_events("GUILD_CREATE")) == 3, what="GUILD_CREATE again")
+    (listed_public,) = emulator.gateway_events("GUILD_CREATE")[-1]["d"]["threads"]
+    assert set(listed_public["member"]) == {"join_timestamp", "flags"}, "no id/user_id inside GUILD_CREATE"
+
+    # With Manage Threads the bot sees private threads it is not in; THREAD_CREATE tells it of new ones.
+    emulator.set_bot_permissions(world.guild.id, rules.DEFAULT_BOT_PERMISSIONS | rules.MANAGE_THREADS)
+    second = emulator.add_thread(general, "mods again", type=12, owner=world.mod)
+    moderated = await emulator.wait_until(lambda: bot.get_channel(second.id), what="the second private thread")
+    assert isinstance(moderated, discord.Thread) and moderated.me is None
+    await moderated.send("as a moderator")
+    await bot.get_partial_messageable(hidden.id).send("and here too")
+    assert [m["content"] for m in emulator.channel_messages(hidden)][-1] == "and here too"
+
+
+async def test_announcement_threads_and_where_threads_may_be(
+    emulator: DiscordEmulator, world: World, bot: TinyBot
+) -> None:
+    """Threads follow the parent's type: announcement threads (10) in announcement channels (5), public threads
+    (11) in text channels; private threads (12) only in text channels (topics/threads)."""
+    news = emulator.add_channel(world.guild.id, "announcements", type=5)
+    made = emulator.add_thread(news, "statement thread")
+    thread = await emulator.wait_until(lambda: bot.get_channel(made.id), what="the announcement thread")
+    assert isinstance(thread, discord.Thread) and thread.type is discord.ChannelType.news_thread
+    assert made.type == rules.ANNOUNCEMENT_THREAD and thread.parent_id == news.id
+    await thread.send("follow-up")
+    for wrong in (11, 12):
+        with pytest.raises(EmulatorError, match="holds threads of type 10"):
+            emulator.add_thread(news, "wrong", type=wrong)
+    with pytest.raises(EmulatorError, match="holds threads of type 11"):
+        emulator.add_thread(world.guild.channel_id, "wrong", type=10)
+    with pytest.raises(EmulatorError, match="cannot hold threads"):
+        emulator.add_thread(made, "a thread in a thread")
+    with pytest.raises(EmulatorError, match="auto_archive_duration"):
+        emulator.add_thread(world.guild.channel_id, "wrong", auto_archive_duration=30)
+
+
+async def test_thread_list_sync_when_the_bot_gains_access_to_a_channel(
+    emulator: DiscordEmulator, world: World, bot: TinyBot
+) -> None:
+    """Threads of a channel the bot cannot view are not sent; gaining access sends THREAD_LIST_SYNC with the
+    channel's active threads (and the bot's thread members)."""
+    hidden = {"id": str(emulator.app_id), "type": 1, "allow": "0", "deny": str(rules.VIEW_CHANNEL)}
+    backroom = emulator.add_channel(world.guild.id, "backroom", overwrites=[hidden])
+    thread = emulator.add_thread(backroom, "plans")
+    archived = emulator.add_thread(backroom, "old plans")
+    emulator.archive_thread(archived)
+    await emulator.post_message(thread, world.alice, "psst")
+    await emulator.wait_until(lambda: bot.get_channel(backroom.id), what="the channel in the cache")
+    assert emulator.gateway_events("THREAD_CREATE") == [] and bot.seen == []
+    emulator.set_bot_permissions(world.guild.id, rules.DEFAULT_BOT_PERMISSIONS, channel=backroom)
+    synced = await emulator.wait_until(lambda: bot.get_channel(thread.id), what="the synced thread")
+    assert isinstance(synced, discord.Thread) and bot.get_channel(archived.id) is None
+    (sync,) = emulator.gateway_events("THREAD_LIST_SYNC")
+    assert sync["d"]["channel_ids"] == [str(backroom.id)] and [t["id"] for t in sync["d"]["threads"]] == [
+        str(thread.id)
+    ]
+    assert sync["d"]["members"] == []
+    assert sync["s"] > emulator.gateway_events("CHANNEL_UPDATE")[-1]["s"], "after the change that caused it"
+
+
+async def test_thread_members_join_leave_add_and_remove_over_rest(
+    emulator: DiscordEmulator, world: World, bot: TinyBot
+) -> None:
+    """``PUT``/``DELETE /channels/{id}/thread-members/@me`` and ``/{user.id}`` (resources/channel): only in an
+    active thread (50083); removing someone else needs Manage Threads; the bot gets THREAD_MEMBERS_UPDATE about
+    itself only (no GUILD_MEMBERS intent)."""
+    made = emulator.add_thread(world.guild.channel_id, "crocus follow-up")
+    thread = await emulator.wait_until(lambda: bot.get_channel(made.id), what="the thread in the cache")
+    assert isinstance(thread, discord.Thread)
+    await thread.join()
+    assert emulator.app_id in made.thread_members
+    joined = await emulator.wait_until(
+        lambda: getattr(bot.get_channel(made.id), "me", None) and bot.get_channel(made.id),
+        what="THREAD_MEMBERS_UPDATE for the bot",
+    )
+    assert isinstance(joined, discord.Thread)
+    thread = joined  # THREAD_CREATE replaced the cached object
+    assert [e["t"] for e in emulator.gateway_events() if e["t"].startswith("THREAD_")][-2:] == [
+        "THREAD_CREATE",
+        "THREAD_MEMBERS_UPDATE",
+    ]
+    seen = len(emulator.gateway_events("THREAD_MEMBERS_UPDATE"))
+    await thread.add_user(world.alice)  # Send Messages in Threads is enough to add someone
+    assert world.alice.id in made.thread_members
+    assert len(emulator.gateway_events("THREAD_MEMBERS_UPDATE")) == seen, "others' updates need GUILD_MEMBERS"
+    with pytest.raises(discord.Forbidden) as refused:
+        await thread.remove_user(world.alice)
+    assert refused.value.code == 50013 and world.alice.id in made.thread_members
+    member = await thread.fetch_member(world.alice.id)
+    assert member.id == world.alice.id
+    with pytest.raises(discord.NotFound):
+        await thread.fetch_member(world.mod.id)
+    await thread.leave()
+    assert emulator.app_id not in made.thread_members
+    left = emulator.gateway_events("THREAD_MEMBERS_UPDATE")[-1]["d"]
+    assert left["removed_member_ids"] == [str(emulator.app_id)] and left["member_count"] == 2
+    emulator.archive_thread(made)
+    stale = bot.get_partial_messageable(made.id, type=discord.ChannelType.public_thread)
+    for path in ("@me", str(world.mod.id)):
+        with pytest.raises(discord.HTTPException) as archived:
+            await bot.http.request(
+                discord.http.Route("PUT", "/channels/{channel_id}/thread-members/" + path, channel_id=stale.id)
+            )
+        assert (archived.value.status, archived.value.code) == (400, 50083)
+    with pytest.raises(EmulatorError, match="archived"):
+        emulator.add_thread_member(made, world.mod)
+
+
+async def test_thread_members_update_about_others_needs_the_members_intent(
+    emulator: DiscordEmulator, world: World
+) -> None:
+    intents = discord.Intents.default()
+    intents.members = True
+    client = TinyBot(intents)
+    async with emulator.run_client(client):
+        made = emulator.add_thread(world.guild.channel_id, "crocus follow-up", owner=world.mod)
+        thread = await emulator.wait_until(lambda: client.get_channel(made.id), what="the thread in the cache")
+        assert isinstance(thread, discord.Thread)
+        (created,) = emulator.gateway_events("THREAD_MEMBERS_UPDATE")  # the creator joined it
+        assert [m["user_id"] for m in created["d"]["added_members"]] == [str(world.mod.id)]
+        emulator.add_thread_member(made, world.alice)
+        await emulator.wait_until(lambda: thread._members.get(world.alice.id), what="alice in the thread's members")
+        added = emulator.gateway_events("THREAD_MEMBERS_UPDATE")[-1]["d"]
+        assert added["added_members"][0]["member"]["user"]["id"] == str(world.alice.id)
+        assert added["added_members"][0]["presence"] is None and added["member_count"] == 2
+        emulator.remove_thread_member(made, world.alice)
+        await emulator.wait_until(lambda: world.alice.id not in thread._members, what="alice gone")
+
+
+async def test_threads_archive_after_their_auto_archive_duration_without_activity(
+    emulator: DiscordEmulator, world: World, bot: TinyBot
+) -> None:
+    """``auto_archive_duration`` minutes without a message (or unarchiving) archive a thread: THREAD_UPDATE, on the
+    emulator's clock (``emu.advance``)."""
+    made = emulator.add_thread(world.guild.channel_id, "crocus follow-up", auto_archive_duration=60)
+    thread = await emulator.wait_until(lambda: bot.get_channel(made.id), what="the thread in the cache")
+    assert isinstance(thread, discord.Thread) and thread.auto_archive_duration == 60
+    emulator.advance(59 * 60)
+    await thread.send("still talking")  # activity: the hour starts again
+    emulator.advance(59 * 60)
+    assert not made.archived and emulator.gateway_events("THREAD_UPDATE") == []
+    emulator.advance(60)
+    assert made.archived and not made.locked
+    (update,) = await emulator.wait_until(lambda: emulator.gateway_events("THREAD_UPDATE"), what="THREAD_UPDATE")
+    assert update["d"]["thread_metadata"]["archived"] is True
+    await emulator.wait_until(lambda: bot.get_channel(made.id) is None, what="the thread leaving the cache")
+    with pytest.raises(discord.HTTPException) as archived:
+        await bot.get_partial_messageable(made.id).get_partial_message(thread.last_message_id or 0).edit(content="x")
+    assert archived.value.code == 50083
+    await emulator.post_message(made, world.alice, "back again")  # a message reopens it, and is activity
+    assert not made.archived
+    emulator.advance(59 * 60)
+    assert not made.archived
+
+
+async def test_interaction_answers_in_a_thread_archived_after_the_interaction_are_refused(
+    emulator: DiscordEmulator, world: World, bot: TinyBot
+) -> None:
+    """A thread archived after the command was used takes no initial response, followup or original-response edit
+    (400 50083), and none of them reopens it."""
+    made = emulator.add_thread(world.guild.channel_id, "crocus follow-up")
+    await emulator.wait_until(lambda: bot.get_channel(made.id), what="the thread in the cache")
+    held = await emulator.slash(world.guild.id, made.id, world.alice.id, "hold")
+    deferred = await held.wait_response()
+    assert deferred.type == 5
+    emulator.archive_thread(made)
+    bot.gate.set()
+    await emulator.wait_until(lambda: len(bot.refused) == 2, what="the edit and the followup refused")
+    assert [(e.status, e.code, e.text) for e in bot.refused] == [(400, 50083, "Thread is archived")] * 2
+    assert made.archived and held.followups == [] and held.original is not None
+    assert held.original["content"] == "" and len(held.errors) == 2
+    emulator.unarchive_thread(made)
+    ping_inter = await emulator.slash(world.guild.id, made.id, world.alice.id, "ping")
+    emulator.archive_thread(made)  # before the bot's answer arrives
+    refused = await ping_inter.wait_response(accepted_only=False)
+    assert (refused.status, refused.error) == (400, {"message": "Thread is archived", "code": 50083})
+    assert ping_inter.response is None and made.archived
 
 
 async def test_hidden_command_is_refused_unless_forced(emulator: DiscordEmulator, world: World, bot: TinyBot) -> None:

@@ -432,17 +432,26 @@ async def set_audit_channel(emu: DiscordEmulator, guild: Guild, mod: Member, run
     return audit
 
 
+@pytest.mark.parametrize("archived_by", ["a member", "inactivity"])
 async def test_pin_in_a_thread_then_archived_thread_is_reported_once_with_the_fix(
-    emu: DiscordEmulator, guild: Guild, mod: Member, running: Running
+    emu: DiscordEmulator, guild: Guild, mod: Member, running: Running, archived_by: str
 ) -> None:
+    """Archived by hand or by an hour without messages (``auto_archive_duration``; the summary's edits are no
+    activity), the thread refuses the summary's edits: reported once, caught up when the thread reopens."""
     audit = await set_audit_channel(emu, guild, mod, running)
-    thread = emu.add_thread(guild.channel_id, "crocus-follow-up")
+    thread = emu.add_thread(guild.channel_id, "crocus-follow-up", auto_archive_duration=60)
     await emu.wait_until(lambda: running.bot.get_channel(thread.id), what="the thread in the bot's cache")
     inter = await emu.slash(guild.id, thread.id, mod.id, "incident pin", {"incident": "crocus-city-hall-attack-2024"})
     assert (await inter.wait_message())["content"].startswith("Pinned the summary of **Crocus City Hall")
     summary_id = emu.pins(thread)[0]
     assert emu.find_message(summary_id)["channel_id"] == str(thread.id)
-    emu.archive_thread(thread)
+    if archived_by == "inactivity":
+        emu.advance(59 * 60)
+        assert not thread.archived
+        emu.advance(60)
+        assert thread.archived and not thread.locked
+    else:
+        emu.archive_thread(thread)
     await emu.wait_until(lambda: running.bot.get_channel(thread.id) is None, what="the thread leaving the cache")
 
     def out_of_date() -> list[dict]:
@@ -517,6 +526,30 @@ async def test_pin_in_a_thread_names_send_messages_in_threads(
     inter = await emu.slash(guild.id, thread.id, mod.id, "incident pin", {"incident": "crocus-city-hall-attack-2024"})
     assert (await inter.wait_message())["content"].startswith("Pinned the summary of **Crocus City Hall")
     assert len(emu.pins(thread)) == 1
+
+
+async def test_pin_in_a_private_thread_the_bot_is_not_in_says_to_add_it(
+    emu: DiscordEmulator, guild: Guild, mod: Member, running: Running
+) -> None:
+    """A private thread shows to its members and to Manage Threads only (topics/threads): Discord answers the bot's
+    post there with 403 50001. The moderator is told to add the bot, not to grant permissions that change nothing;
+    once added, the summary is pinned."""
+    private = emu.add_thread(guild.channel_id, "mods-only", type=rules.PRIVATE_THREAD, owner=mod)
+    options = {"incident": "crocus-city-hall-attack-2024"}
+    inter = await emu.slash(guild.id, private.id, mod.id, "incident pin", options)
+    told = await inter.wait_message()
+    await emu.wait_until(lambda: not told["flags"] & rules.FLAG_LOADING, what="the answer")
+    refused = emu.requests_to("POST", rf"/channels/{private.id}/messages$")
+    assert [(r.status, r.code) for r in refused] == [(403, 50001)]
+    assert told["content"] == (
+        f"I can't post the summary in <#{private.id}>: it is a private thread and I am not in it. Add me to the"
+        " thread (mention me there), or give me **Manage Threads**. Then run `/incident pin` again."
+    )
+    emu.add_thread_member(private, emu.bot_user)
+    await emu.wait_until(lambda: running.bot.get_channel(private.id), what="the private thread in the bot's cache")
+    inter = await emu.slash(guild.id, private.id, mod.id, "incident pin", options)
+    assert (await inter.wait_message())["content"].startswith("Pinned the summary of **Crocus City Hall")
+    assert len(emu.pins(private)) == 1
 
 
 def bot_missing_in(running: Running, channel_id: int) -> list[str]:

@@ -32,10 +32,16 @@ World (ids are ints; anything with ``.id``, a numeric string or a payload dict w
   ``set_role_permissions(guild, role, permissions)``.
 - ``add_channel(guild, name, *, type=0, topic=None, overwrites=(), parent_id=None) -> Channel``;
   ``dm_channel(user) -> Channel``; ``close_dms(user)`` (bot sends then get 403 50007); ``add_user(name) -> User``.
-- ``add_thread(parent, name, *, owner=None) -> Channel`` (a public thread, type 11, under a text channel:
-  THREAD_CREATE; in GUILD_CREATE's ``threads`` while active); ``archive_thread(thread, *, locked=False)``,
-  ``unarchive_thread(thread)`` (THREAD_UPDATE; discord.py drops archived threads from its cache). Threads take the
-  parent's permissions; sending needs Send Messages in Threads (Send Messages has no effect there).
+- ``add_thread(parent, name, *, owner=None, type=None, members=(), invitable=True, auto_archive_duration=1440)
+  -> Channel`` (type from the parent: 11 under a text channel, 10 under an announcement channel; ``type=12`` a
+  private thread, text channels only; the owner and ``members`` are its members: THREAD_CREATE to the bot if it
+  can see it, in GUILD_CREATE's ``threads`` while active); ``archive_thread(thread, *, locked=False)``,
+  ``unarchive_thread(thread)`` (THREAD_UPDATE; discord.py drops archived threads from its cache);
+  ``add_thread_member(thread, user)``, ``remove_thread_member(thread, user)`` (THREAD_MEMBERS_UPDATE as the
+  intents allow; the bot added also gets THREAD_CREATE). Threads take the parent's permissions; sending needs
+  Send Messages in Threads (Send Messages has no effect there); a private thread shows only to its members and to
+  Manage Threads. ``advance`` archives threads idle for their ``auto_archive_duration`` minutes. Gaining access to
+  channels sends THREAD_LIST_SYNC.
 - ``set_bot_permissions(guild, permissions, *, channel=None)`` — the bot's role, or an exact member overwrite in
   one channel. Default bot permissions: ``rules.DEFAULT_BOT_PERMISSIONS`` (usual text perms, PIN_MESSAGES
   included, no administrator). ``permissions(guild, user, channel=None) -> int``.
@@ -117,7 +123,10 @@ interaction responses) are dropped silently (``emu.dropped_embeds``), an embed-o
 a reply (``message_reference``) without READ_MESSAGE_HISTORY → 403 160002, to a system message (a type other than
 0, 19, 20, 23) → 400 50035 on ``message_reference``; in an archived thread, edits, pins, unpins and reactions → 400
 50083 (a message reopens it unless it is locked: then 50083 too), no application
-commands; in a locked thread without MANAGE_THREADS, messages sent or edited → 400 160005; privileged intents not in
+commands, and interaction responses, followups and original edits → 400 50083 when it was archived after the
+interaction; thread members join/leave only in an active thread (50083); a private thread the bot is not in
+(without Manage Threads) → 403 50001 and no gateway events; no MESSAGE_CREATE from a channel the bot cannot view;
+in a locked thread without MANAGE_THREADS, messages sent or edited → 400 160005; privileged intents not in
 ``emu.privileged_intents`` → close 4014; ``emu.token`` (None = any) checked at login. Unknown routes → 404 code 0,
 logged and recorded.
 
@@ -130,7 +139,7 @@ retrying a 5xx); assert it stays empty.
 Modules: ``state`` (the world, messages, commands, interactions, the clock), ``driver`` (this test-side API),
 ``rest`` (the HTTP server, faults, shared helpers; session, DM and guild routes), ``routes_commands`` (list, bulk
 overwrite, create), ``routes_interactions`` (callbacks and webhooks), ``routes_messages`` (channels, messages, pins,
-reactions),
+reactions, thread members),
 ``records`` (``RecordedRequest``, ``ResponseRecord``, ``EmulatedInteraction``, ``CallbackType``: the interaction
 callback types 4–9 as an ``IntEnum``), ``errors``, ``gateway``, ``payloads``, ``rules``; ``server`` puts them
 together as ``DiscordEmulator`` and holds the route table.

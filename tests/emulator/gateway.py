@@ -343,7 +343,7 @@ class Gateway:
             ready["shard"] = list(shard)
         self.dispatch("READY", ready, session=session)
         for guild in guilds:
-            self.dispatch("GUILD_CREATE", guild.gateway_payload(), session=session)
+            self.dispatch("GUILD_CREATE", guild.gateway_payload(self.emu.bot_user.id), session=session)
 
     def _resume(self, connection: Connection, data: dict[str, Any]) -> None:
         session = next((s for s in self.sessions if s.session_id == data.get("session_id")), None)

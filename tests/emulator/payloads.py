@@ -190,6 +190,14 @@ class Channel:
     archive_timestamp: str = field(default_factory=iso)
     """Threads: set at creation and whenever the thread is archived or unarchived (``topics/threads``)."""
     created_at: str = field(default_factory=iso)
+    auto_archive_duration: int = 1440
+    """Threads: minutes without activity after which the thread archives itself (60, 1440, 4320 or 10080)."""
+    last_activity: float = 0.0
+    """Threads: the emulator's clock (``emu.now()``) at the last activity: creation, a message, unarchiving."""
+    thread_members: dict[int, str] = field(default_factory=dict)
+    """Threads: user id → join timestamp (ISO) of each thread member (``resources/channel``: Thread Member Object)."""
+    invitable: bool = True
+    """Private threads: whether non-moderators can add other non-moderators."""
 
     @property
     def mention(self) -> str:
@@ -198,6 +206,17 @@ class Channel:
     @property
     def is_thread(self) -> bool:
         return self.type in rules.THREAD_TYPES
+
+    @property
+    def is_private_thread(self) -> bool:
+        return self.type == rules.PRIVATE_THREAD
+
+    def thread_member(self, user_id: int, *, guild_create: bool = False) -> dict[str, Any]:
+        """The thread member object of ``user_id``; in GUILD_CREATE without ``id`` and ``user_id``."""
+        data: dict[str, Any] = {"join_timestamp": self.thread_members[user_id], "flags": 0}
+        if not guild_create:
+            data = {"id": str(self.id), "user_id": str(user_id)} | data
+        return data
 
     @property
     def last_message_id(self) -> int | None:
@@ -230,11 +249,22 @@ class Channel:
             "flags": 0,
         }
 
-    def thread_payload(self) -> dict[str, Any]:
+    def thread_payload(self, member_of: int | None = None, *, guild_create: bool = False) -> dict[str, Any]:
         """A thread channel (``resources/channel``: thread-specific fields, ``thread_metadata``); threads have no
-        overwrites or position of their own: permissions come from the parent channel."""
+        overwrites or position of their own: permissions come from the parent channel. With ``member_of`` (the
+        bot's id) the bot's thread member object rides along as ``member`` when it is one (``topics/threads``:
+        Syncing for the current user)."""
         last = self.last_message_id
-        return {
+        metadata: dict[str, Any] = {
+            "archived": self.archived,
+            "auto_archive_duration": self.auto_archive_duration,
+            "archive_timestamp": self.archive_timestamp,
+            "locked": self.locked,
+            "create_timestamp": self.created_at,
+        }
+        if self.is_private_thread:
+            metadata["invitable"] = self.invitable
+        data: dict[str, Any] = {
             "id": str(self.id),
             "type": self.type,
             "guild_id": str(self.guild_id),
@@ -245,16 +275,13 @@ class Channel:
             "rate_limit_per_user": 0,
             "message_count": len(self.messages),
             "total_message_sent": len(self.messages),
-            "member_count": 1,
+            "member_count": min(len(self.thread_members), 50),
             "flags": 0,
-            "thread_metadata": {
-                "archived": self.archived,
-                "auto_archive_duration": 1440,
-                "archive_timestamp": self.archive_timestamp,
-                "locked": self.locked,
-                "create_timestamp": self.created_at,
-            },
+            "thread_metadata": metadata,
         }
+        if member_of is not None and member_of in self.thread_members:
+            data["member"] = self.thread_member(member_of, guild_create=guild_create)
+        return data
 
 
 @dataclass(eq=False)
@@ -360,8 +387,15 @@ class Guild:
             "premium_progress_bar_enabled": False,
         }
 
-    def gateway_payload(self) -> dict[str, Any]:
-        """GUILD_CREATE: everything, and ``member_count`` equal to the members sent (so no chunking follows)."""
+    def gateway_payload(self, viewer: int) -> dict[str, Any]:
+        """GUILD_CREATE for ``viewer`` (the bot): everything, ``member_count`` equal to the members sent (so no
+        chunking follows), and the active threads the viewer can see, with its thread member object in those it
+        is a member of (``topics/threads``: Gateway Events)."""
+        threads = [
+            c.thread_payload(viewer, guild_create=True)
+            for c in self.channels.values()
+            if c.is_thread and not c.archived and permissions_for(self, viewer, c) & rules.VIEW_CHANNEL
+        ]
         data = self.base_payload()
         data.update(
             {
@@ -371,7 +405,7 @@ class Guild:
                 "member_count": len(self.members),
                 "channels": [c.payload() for c in self.channels.values() if not c.is_thread],
                 "members": [m.payload() for m in self.members.values()],
-                "threads": [c.payload() for c in self.channels.values() if c.is_thread and not c.archived],
+                "threads": threads,
                 "voice_states": [],
                 "presences": [],
                 "stage_instances": [],
@@ -399,8 +433,9 @@ def permissions_for(guild: Guild, member_id: int, channel: Channel | None = None
         return rules.ALL_PERMISSIONS
     if channel is None:
         return base
-    if channel.is_thread and channel.parent_id in guild.channels:
-        channel = guild.channels[channel.parent_id]  # threads inherit the parent's permissions (topics/permissions)
+    thread = channel if channel.is_thread else None
+    if thread is not None and thread.parent_id in guild.channels:
+        channel = guild.channels[thread.parent_id]  # threads inherit the parent's permissions (topics/permissions)
     overwrites = {int(o["id"]): o for o in channel.overwrites}
     if (everyone_ow := overwrites.get(guild.id)) is not None:
         base = (base & ~int(everyone_ow["deny"])) | int(everyone_ow["allow"])
@@ -414,4 +449,7 @@ def permissions_for(guild: Guild, member_id: int, channel: Channel | None = None
         base = (base & ~int(member_ow["deny"])) | int(member_ow["allow"])
     if not base & rules.VIEW_CHANNEL:
         return 0
+    private = thread is not None and thread.is_private_thread and member_id not in thread.thread_members
+    if private and not base & rules.MANAGE_THREADS:
+        return 0  # private threads: members and moderators only (topics/threads, Permissions)
     return base

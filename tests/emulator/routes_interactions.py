@@ -6,7 +6,7 @@ from typing import Any
 
 from . import rules
 from .errors import ApiError, invalid_form, unknown_message
-from .payloads import StoredMessage
+from .payloads import Channel, StoredMessage
 from .records import CallbackType, EmulatedInteraction, RequestContext, ResponseRecord
 from .rest import RestApi
 
@@ -79,6 +79,8 @@ class InteractionRoutes(RestApi):
                 )
             )
         channel = self.channels[inter.channel_id]
+        if rtype in (cb.CHANNEL_MESSAGE_WITH_SOURCE, cb.DEFERRED_CHANNEL_MESSAGE_WITH_SOURCE, cb.UPDATE_MESSAGE):
+            self._check_interaction_thread(channel)
         callback: dict[str, Any] = {
             "interaction": {"id": str(inter.id), "type": inter.type},
             "resource": {"type": rtype},
@@ -139,6 +141,15 @@ class InteractionRoutes(RestApi):
             callback["interaction"]["response_message_ephemeral"] = inter.original.ephemeral
         return callback
 
+    @staticmethod
+    def _check_interaction_thread(channel: Channel) -> None:
+        """A thread archived (or archived and locked) after the interaction was created takes no message from it:
+        responses (ephemeral too), followups and original-response edits are refused; unlike a channel message,
+        they do not reopen it (discord-api-docs issues #6884, #7707, #5517). Modals and autocomplete answers make
+        no message and still go through; deleting a message is the one change an archived thread allows."""
+        if channel.is_thread and channel.archived:
+            raise ApiError(400, 50083, "Thread is archived")
+
     def _webhook_interaction(self, app_id: str, token: str) -> EmulatedInteraction:
         inter = self._by_token.get(token)
         if inter is None or int(app_id) != self.app_id:
@@ -168,6 +179,7 @@ class InteractionRoutes(RestApi):
         body = ctx.body
         self._validate_message_body(body, ctx.files)
         channel = self.channels[inter.channel_id]
+        self._check_interaction_thread(channel)
         original = inter.original
         deferred = inter.response_type == CallbackType.DEFERRED_CHANNEL_MESSAGE_WITH_SOURCE
         if deferred and original is not None and int(original.get("flags") or 0) & rules.FLAG_LOADING:
@@ -209,6 +221,7 @@ class InteractionRoutes(RestApi):
         inter = self._webhook_interaction(app_id, token)
         target = self._webhook_target(inter, message_id)
         self._validate_message_body(ctx.body, ctx.files)
+        self._check_interaction_thread(self.channels[target.channel_id])
         self._edit(target, ctx.body, ctx.files, self.channels[target.channel_id], check_empty=True)
         if target not in inter.visible:
             inter.visible.append(target)

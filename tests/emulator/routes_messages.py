@@ -71,6 +71,8 @@ class MessageRoutes(RestApi):
             recipient = self.users.get(channel.recipient_id or 0)
             return 200, channel.payload(recipient=recipient)
         self._require(channel, rules.VIEW_CHANNEL)
+        if channel.is_thread:  # with the bot's thread member object when it is one (resources/channel: Get Channel)
+            return 200, channel.thread_payload(self.bot_user.id)
         return 200, channel.payload()
 
     async def _create_message(self, ctx: RequestContext, channel_id: str) -> tuple[int, Any]:
@@ -263,3 +265,76 @@ class MessageRoutes(RestApi):
         self._require(channel, rules.VIEW_CHANNEL | rules.SEND_MESSAGES)
         channel.typing += 1
         return 204, None
+
+    # ------------------------------------------------------------------ routes: thread members
+
+    def _rest_thread(self, channel_id: str) -> Channel:
+        """A thread the bot can view (for a private one: as a member or with Manage Threads; else 403 50001)."""
+        channel = self._rest_channel(channel_id)
+        if not channel.is_thread:
+            raise ApiError(400, 50024, "Cannot execute action on this channel type")
+        self._require(channel, rules.VIEW_CHANNEL)
+        return channel
+
+    def _thread_member_target(self, channel: Channel, user_id: str) -> int:
+        guild = self.guilds[channel.guild_id or 0]
+        target = self.bot_user.id if user_id == "@me" else int(user_id)
+        if target not in self.users:
+            raise ApiError(404, 10013, "Unknown User")
+        if target not in guild.members:
+            raise ApiError(404, 10007, "Unknown Member")
+        return target
+
+    async def _join_thread(self, ctx: RequestContext, channel_id: str, user_id: str) -> tuple[int, Any]:
+        """Join Thread (``@me``) or Add Thread Member: the thread must be active (50083); adding someone else needs
+        the right to send messages in the thread, and in a private thread that is not ``invitable`` Manage Threads
+        (``resources/channel``). THREAD_MEMBERS_UPDATE (and THREAD_CREATE for the bot)."""
+        channel = self._rest_thread(channel_id)
+        target = self._thread_member_target(channel, user_id)
+        if target != self.bot_user.id:
+            self._require(channel, rules.VIEW_CHANNEL | rules.SEND_MESSAGES_IN_THREADS)
+            if channel.is_private_thread and not channel.invitable:
+                self._require(channel, rules.MANAGE_THREADS)
+        if channel.archived:
+            raise ApiError(400, 50083, "Thread is archived")
+        self._add_to_thread(channel, target)
+        return 204, None
+
+    async def _leave_thread(self, ctx: RequestContext, channel_id: str, user_id: str) -> tuple[int, Any]:
+        """Leave Thread (``@me``) or Remove Thread Member: removing someone else needs Manage Threads, or being the
+        creator of a private thread; the thread must be active (50083). THREAD_MEMBERS_UPDATE."""
+        channel = self._rest_thread(channel_id)
+        target = self._thread_member_target(channel, user_id)
+        if target != self.bot_user.id and not (channel.is_private_thread and channel.owner_id == self.bot_user.id):
+            self._require(channel, rules.VIEW_CHANNEL | rules.MANAGE_THREADS)
+        if channel.archived:
+            raise ApiError(400, 50083, "Thread is archived")
+        self._remove_from_thread(channel, target)
+        return 204, None
+
+    def _thread_member_payload(self, channel: Channel, user_id: int, with_member: bool) -> dict[str, Any]:
+        data = channel.thread_member(user_id)
+        if with_member:
+            data["member"] = self.guilds[channel.guild_id or 0].members[user_id].payload()
+        return data
+
+    async def _get_thread_member(self, ctx: RequestContext, channel_id: str, user_id: str) -> tuple[int, Any]:
+        channel = self._rest_thread(channel_id)
+        if int(user_id) not in channel.thread_members:
+            raise ApiError(404, 10007, "Unknown Member")
+        with_member = ctx.query.get("with_member") in ("1", "true", "True")
+        return 200, self._thread_member_payload(channel, int(user_id), with_member)
+
+    async def _list_thread_members(self, ctx: RequestContext, channel_id: str) -> tuple[int, Any]:
+        """List Thread Members: only for an application with the GUILD_MEMBERS privileged intent enabled
+        (``resources/channel``); ``with_member`` pages with ``after``/``limit`` (1-100)."""
+        channel = self._rest_thread(channel_id)
+        if not self.privileged_intents & rules.INTENT_GUILD_MEMBERS:
+            raise ApiError(403, 50001, "Missing Access")
+        with_member = ctx.query.get("with_member") in ("1", "true", "True")
+        members = sorted(channel.thread_members)
+        if with_member:
+            after = int(ctx.query.get("after", 0))
+            limit = max(1, min(100, int(ctx.query.get("limit", 100))))
+            members = [m for m in members if m > after][:limit]
+        return 200, [self._thread_member_payload(channel, m, with_member) for m in members]

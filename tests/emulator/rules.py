@@ -37,6 +37,7 @@ MANAGE_ROLES = 1 << 28
 USE_APPLICATION_COMMANDS = 1 << 31
 MANAGE_THREADS = 1 << 34
 CREATE_PUBLIC_THREADS = 1 << 35
+CREATE_PRIVATE_THREADS = 1 << 36
 SEND_MESSAGES_IN_THREADS = 1 << 38
 MODERATE_MEMBERS = 1 << 40
 PIN_MESSAGES = 1 << 51
@@ -76,6 +77,10 @@ ANNOUNCEMENT_THREAD = 10
 PUBLIC_THREAD = 11
 PRIVATE_THREAD = 12
 THREAD_TYPES = frozenset({ANNOUNCEMENT_THREAD, PUBLIC_THREAD, PRIVATE_THREAD})
+THREAD_PARENT_TYPES = frozenset({0, 5})
+"""Text and announcement channels hold threads (forum and media channels are not modelled)."""
+AUTO_ARCHIVE_DURATIONS = frozenset({60, 1440, 4320, 10080})
+"""Minutes a thread may stay idle before it archives itself (``resources/channel``: Thread Metadata Object)."""
 
 # ------------------------------------------------------------------ intents
 

@@ -102,10 +102,12 @@ class EmulatorState:
 
     def advance(self, seconds: float) -> None:
         """Move the emulator's clock forward: ``emu.advance(15 * 60)`` expires every interaction token issued so far
-        (followups and original-response edits then get 401 50027). The bot's own timers are not affected."""
+        (followups and original-response edits then get 401 50027); threads idle for their ``auto_archive_duration``
+        archive themselves (THREAD_UPDATE). The bot's own timers are not affected."""
         if seconds < 0:
             raise EmulatorError("the clock only moves forward")
         self.clock_offset += seconds
+        self._archive_idle_threads()
 
     @property
     def root_url(self) -> str:
@@ -195,7 +197,7 @@ class EmulatorState:
         guild.members[self.bot_user.id] = Member(self.bot_user, guild.id, roles=[bot_role.id])
         self.guilds[guild.id] = guild
         if self.gateway.shard_has(guild.id):
-            self._dispatch("GUILD_CREATE", guild.gateway_payload(), intent=rules.INTENT_GUILDS)
+            self._dispatch("GUILD_CREATE", guild.gateway_payload(self.bot_user.id), intent=rules.INTENT_GUILDS)
         return guild
 
     def add_channel(
@@ -226,37 +228,113 @@ class EmulatorState:
         self._dispatch("CHANNEL_CREATE", channel.payload(), intent=rules.INTENT_GUILDS)
         return channel
 
-    def add_thread(self, parent: IdLike, name: str, *, owner: IdLike | None = None) -> Channel:
-        """A public thread (type 11) under the text channel ``parent``, started by ``owner`` (the guild owner by
-        default). THREAD_CREATE reaches the bot only if it can see the parent (``topics/threads``)."""
+    def add_thread(
+        self,
+        parent: IdLike,
+        name: str,
+        *,
+        owner: IdLike | None = None,
+        type: int | None = None,
+        members: Iterable[IdLike] = (),
+        invitable: bool = True,
+        auto_archive_duration: int = 1440,
+    ) -> Channel:
+        """A thread under ``parent`` started by ``owner`` (the guild owner by default), who is its first member;
+        ``members`` are added too (the bot among them, if named). The type follows the parent (``topics/threads``):
+        a public thread (11) under a text channel, an announcement thread (10) under an announcement channel (5);
+        ``type=12`` makes a private thread, in a text channel only. THREAD_CREATE reaches the bot only if it can
+        see the thread: the parent's View Channel, and for a private thread membership or Manage Threads."""
         parent_channel = self._channel(parent)
-        if parent_channel.guild_id is None or parent_channel.type not in (0, 5):
-            raise EmulatorError(f"channel {parent_channel.id} cannot hold threads")
+        natural = {0: rules.PUBLIC_THREAD, 5: rules.ANNOUNCEMENT_THREAD}.get(parent_channel.type)
+        if parent_channel.guild_id is None or natural is None:
+            raise EmulatorError(f"channel {parent_channel.id} (type {parent_channel.type}) cannot hold threads")
+        wanted = natural if type is None else type
+        private_ok = natural == rules.PUBLIC_THREAD  # private threads only in text channels
+        if wanted not in (natural, rules.PRIVATE_THREAD) or (wanted == rules.PRIVATE_THREAD and not private_ok):
+            raise EmulatorError(
+                f"a channel of type {parent_channel.type} holds threads of type {natural}"
+                + (" and private threads (12)" if natural == rules.PUBLIC_THREAD else "")
+                + f", not {wanted}"
+            )
+        if auto_archive_duration not in rules.AUTO_ARCHIVE_DURATIONS:
+            raise EmulatorError(f"auto_archive_duration must be one of {sorted(rules.AUTO_ARCHIVE_DURATIONS)}")
         target = self.guilds[parent_channel.guild_id]
+        owner_id = target.owner_id if owner is None else as_id(owner)
         thread = Channel(
             self.ids.next(),
             name,
             target.id,
-            type=rules.PUBLIC_THREAD,
+            type=wanted,
             parent_id=parent_channel.id,
-            owner_id=target.owner_id if owner is None else as_id(owner),
+            owner_id=owner_id,
+            invitable=invitable,
+            auto_archive_duration=auto_archive_duration,
+            last_activity=self.now(),
         )
+        for user_id in dict.fromkeys([owner_id, *(as_id(m) for m in members)]):
+            if user_id not in target.members:
+                raise EmulatorError(f"user {user_id} is not a member of guild {target.id}")
+            thread.thread_members[user_id] = iso()
         target.channels[thread.id] = thread
         self.channels[thread.id] = thread
         self._dispatch_thread("THREAD_CREATE", thread, newly_created=True)
+        self._thread_members_update(thread, added=list(thread.thread_members))
         return thread
 
     def archive_thread(self, thread: IdLike, *, locked: bool = False) -> None:
-        """Archive a thread (as a member or the inactivity timer would), ``locked`` as a moderator would: only
-        active threads can be manipulated (50083), and a locked one is not reopened by a message."""
+        """Archive a thread (as a member would; the inactivity timer does it in :meth:`advance`), ``locked`` as a
+        moderator would: only active threads can be manipulated (50083), and a locked one is not reopened by a
+        message."""
         target = self._thread(thread)
         target.archived, target.locked, target.archive_timestamp = True, locked, iso()
         self._dispatch_thread("THREAD_UPDATE", target)
 
     def unarchive_thread(self, thread: IdLike) -> None:
+        """Unarchive (an activity): THREAD_UPDATE, then THREAD_MEMBER_UPDATE to the bot if it is a member
+        (``topics/threads``: Unarchiving a Thread)."""
         target = self._thread(thread)
         target.archived, target.locked, target.archive_timestamp = False, False, iso()
+        target.last_activity = self.now()
         self._dispatch_thread("THREAD_UPDATE", target)
+        self._thread_member_update(target)
+
+    def add_thread_member(self, thread: IdLike, user: IdLike) -> None:
+        """Add ``user`` (a member, or the bot) to a thread, as the thread's members or a moderator would: only an
+        active thread (a test asking otherwise gets :class:`EmulatorError`). THREAD_MEMBERS_UPDATE goes to the
+        bot when it is the one added, or, with the GUILD_MEMBERS intent, when it sees the thread; an added bot gets
+        THREAD_CREATE first (``events/gateway-events``: Thread Create, Thread Members Update)."""
+        target = self._thread(thread)
+        user_id = as_id(user)
+        guild = self.guilds[target.guild_id or 0]
+        if user_id not in guild.members:
+            raise EmulatorError(f"user {user_id} is not a member of guild {guild.id}")
+        if target.archived:
+            raise EmulatorError(f"thread {target.id} is archived: nobody can be added to it")
+        self._add_to_thread(target, user_id)
+
+    def remove_thread_member(self, thread: IdLike, user: IdLike) -> None:
+        """Remove ``user`` from a thread (leaving, or removed by a moderator): THREAD_MEMBERS_UPDATE as for
+        :meth:`add_thread_member`. The bot removed from a private thread stops seeing it."""
+        target = self._thread(thread)
+        user_id = as_id(user)
+        if user_id not in target.thread_members:
+            raise EmulatorError(f"user {user_id} is not a member of thread {target.id}")
+        if target.archived:
+            raise EmulatorError(f"thread {target.id} is archived: nobody can be removed from it")
+        self._remove_from_thread(target, user_id)
+
+    def _add_to_thread(self, thread: Channel, user_id: int) -> None:
+        if user_id in thread.thread_members:
+            return
+        thread.thread_members[user_id] = iso()
+        if user_id == self.bot_user.id:
+            self._dispatch_thread("THREAD_CREATE", thread)  # sent on being added to any thread (topics/threads)
+        self._thread_members_update(thread, added=[user_id])
+
+    def _remove_from_thread(self, thread: Channel, user_id: int) -> None:
+        if thread.thread_members.pop(user_id, None) is None:
+            return
+        self._thread_members_update(thread, removed=[user_id])
 
     def _thread(self, thread: IdLike) -> Channel:
         target = self._channel(thread)
@@ -264,12 +342,87 @@ class EmulatorState:
             raise EmulatorError(f"channel {target.id} is not a thread")
         return target
 
+    def bot_sees(self, channel: Channel) -> bool:
+        """Whether the bot can view ``channel`` (for a private thread: as a member or with Manage Threads)."""
+        return bool(self.bot_permissions(channel) & rules.VIEW_CHANNEL)
+
     def _dispatch_thread(self, event: str, thread: Channel, *, newly_created: bool = False) -> None:
         """The gateway tells the bot about threads it can see (``topics/threads``, Gateway Events)."""
-        if not self.bot_permissions(thread) & rules.VIEW_CHANNEL:
+        if not self.bot_sees(thread):
             return
-        data = thread.payload() | ({"newly_created": True} if newly_created else {})
+        data = thread.thread_payload(self.bot_user.id) | ({"newly_created": True} if newly_created else {})
         self._dispatch(event, data, intent=rules.INTENT_GUILDS)
+
+    def _thread_member_update(self, thread: Channel) -> None:
+        """THREAD_MEMBER_UPDATE: the bot's own thread member object, to the bot only when it is a member."""
+        if self.bot_user.id not in thread.thread_members or not self.bot_sees(thread):
+            return
+        data = thread.thread_member(self.bot_user.id) | {"guild_id": str(thread.guild_id)}
+        self._dispatch("THREAD_MEMBER_UPDATE", data, intent=rules.INTENT_GUILDS)
+
+    def _thread_members_update(
+        self, thread: Channel, *, added: Sequence[int] = (), removed: Sequence[int] = ()
+    ) -> None:
+        """THREAD_MEMBERS_UPDATE (``events/gateway-events``): always to the bot when it is among those added or
+        removed (even from a private thread it no longer sees); about other users only with the GUILD_MEMBERS
+        intent, and only for a thread it can see. Added members carry their guild member and a null presence."""
+        about_bot = self.bot_user.id in added or self.bot_user.id in removed
+        if not about_bot and not self.bot_sees(thread):
+            return
+        guild = self.guilds[thread.guild_id or 0]
+        data: dict[str, Any] = {
+            "id": str(thread.id),
+            "guild_id": str(guild.id),
+            "member_count": min(len(thread.thread_members), 50),
+        }
+        if added:
+            data["added_members"] = [
+                thread.thread_member(user_id) | {"member": guild.members[user_id].payload(), "presence": None}
+                for user_id in added
+            ]
+        if removed:
+            data["removed_member_ids"] = [str(user_id) for user_id in removed]
+        self._dispatch(
+            "THREAD_MEMBERS_UPDATE", data, intent=rules.INTENT_GUILDS if about_bot else rules.INTENT_GUILD_MEMBERS
+        )
+
+    def _archive_idle_threads(self) -> None:
+        """Threads archive themselves after ``auto_archive_duration`` minutes without activity (a message, being
+        unarchived; ``topics/threads``: Active & Archived Threads), each with a THREAD_UPDATE."""
+        now = self.now()
+        for channel in list(self.channels.values()):
+            idle = now - channel.last_activity >= channel.auto_archive_duration * 60
+            if channel.is_thread and not channel.archived and idle:
+                self.archive_thread(channel)
+
+    def _visible_parents(self) -> dict[int, set[int]]:
+        """guild id → the ids of the channels that can hold threads the bot can view."""
+        parents = rules.THREAD_PARENT_TYPES
+        return {
+            guild.id: {c.id for c in guild.channels.values() if c.type in parents and self.bot_sees(c)}
+            for guild in self.guilds.values()
+        }
+
+    def _sync_gained_channels(self, before: Mapping[int, set[int]]) -> None:
+        """THREAD_LIST_SYNC when the bot gains access to channels (``events/gateway-events``: Thread List Sync;
+        ``topics/threads``: Gaining Access to Channels): their active threads it can see, and its thread members."""
+        for guild_id, visible in self._visible_parents().items():
+            gained = visible - before.get(guild_id, set())
+            if not gained:
+                continue
+            guild = self.guilds[guild_id]
+            threads = [
+                c
+                for c in guild.channels.values()
+                if c.is_thread and c.parent_id in gained and not c.archived and self.bot_sees(c)
+            ]
+            data = {
+                "guild_id": str(guild_id),
+                "channel_ids": [str(c) for c in sorted(gained)],
+                "threads": [t.thread_payload() for t in threads],
+                "members": [t.thread_member(self.bot_user.id) for t in threads if self.bot_user.id in t.thread_members],
+            }
+            self._dispatch("THREAD_LIST_SYNC", data, intent=rules.INTENT_GUILDS)
 
     def add_role(
         self, guild: IdLike, name: str, permissions: int | discord.Permissions = 0, *, mentionable: bool = False
@@ -322,28 +475,34 @@ class EmulatorState:
         target = self._guild(guild)
         member = target.members[as_id(user)]
         role_id = as_id(role)
+        before = self._visible_parents()
         if role_id not in member.roles:
             member.roles.append(role_id)
         self._dispatch(
             "GUILD_MEMBER_UPDATE", member.payload() | {"guild_id": str(target.id)}, intent=rules.INTENT_GUILD_MEMBERS
         )
+        self._sync_gained_channels(before)
 
     def take_role(self, guild: IdLike, user: IdLike, role: IdLike) -> None:
         """Remove a role from a member (the next interaction carries the member's new roles and permissions)."""
         target = self._guild(guild)
         member = target.members[as_id(user)]
+        before = self._visible_parents()
         member.roles = [r for r in member.roles if r != as_id(role)]
         self._dispatch(
             "GUILD_MEMBER_UPDATE", member.payload() | {"guild_id": str(target.id)}, intent=rules.INTENT_GUILD_MEMBERS
         )
+        self._sync_gained_channels(before)
 
     def set_role_permissions(self, guild: IdLike, role: IdLike, permissions: int | discord.Permissions) -> None:
         target = self._guild(guild)
         entry = target.roles[as_id(role)]
+        before = self._visible_parents()
         entry.permissions = permissions.value if isinstance(permissions, discord.Permissions) else int(permissions)
         self._dispatch(
             "GUILD_ROLE_UPDATE", {"guild_id": str(target.id), "role": entry.payload()}, intent=rules.INTENT_GUILDS
         )
+        self._sync_gained_channels(before)
 
     def set_bot_permissions(
         self, guild: IdLike, permissions: int | discord.Permissions, *, channel: IdLike | None = None
@@ -357,11 +516,15 @@ class EmulatorState:
             self.set_role_permissions(target, target.bot_role_id, value)
             return
         entry = self._channel(channel)
+        if entry.is_thread:
+            raise EmulatorError("threads have no overwrites of their own: set the parent channel's")
+        before = self._visible_parents()
         entry.overwrites = [o for o in entry.overwrites if int(o["id"]) != self.bot_user.id]
         entry.overwrites.append(
             {"id": str(self.bot_user.id), "type": 1, "allow": str(value), "deny": str(rules.ALL_PERMISSIONS & ~value)}
         )
         self._dispatch("CHANNEL_UPDATE", entry.payload(), intent=rules.INTENT_GUILDS)
+        self._sync_gained_channels(before)
 
     def permissions(self, guild: IdLike, user: IdLike, channel: IdLike | None = None) -> int:
         """A member's permissions in the guild, or in ``channel`` (overwrites applied)."""
@@ -643,6 +806,8 @@ class EmulatorState:
             self.ephemeral_messages[message.id] = message
         else:
             channel.messages[message.id] = message
+            if channel.is_thread:
+                channel.last_activity = self.now()  # a message is activity (topics/threads)
         self._notify()
 
     def _bot_sees_content(self, message: StoredMessage, channel: Channel) -> bool:
@@ -670,6 +835,8 @@ class EmulatorState:
             return
         if int(message["author"]["id"]) == self.bot_user.id and not self.echo_own_messages:
             return
+        if channel.guild_id is not None and not self.bot_sees(channel):
+            return  # the gateway sends nothing about channels (and private threads) the bot cannot view
         intent = rules.INTENT_GUILD_MESSAGES if channel.guild_id is not None else rules.INTENT_DIRECT_MESSAGES
         self._dispatch(event, self._event_payload(message, channel), intent=intent)
 
