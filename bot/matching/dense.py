@@ -28,8 +28,7 @@ import numpy as np
 from bot.matching.ann import SavedIndexes, index_keys, new_index
 from bot.matching.background import BACKGROUND
 from bot.matching.embedding import Embedder, QueryCache
-from bot.store import Ledger
-from bot.store.base import VectorSearch
+from bot.store import Ledger, VectorSearch
 
 log = logging.getLogger(__name__)
 

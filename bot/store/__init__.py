@@ -5,7 +5,7 @@ dicts the formats read and write.
 """
 
 from bot.store.backups import BackupInfo, backup, restore
-from bot.store.base import Change, ChangeFeed, NoChanges
+from bot.store.base import Change, ChangeFeed, NoChanges, VectorSearch
 from bot.store.bulk import (
     Batch,
     data_token,
@@ -44,6 +44,7 @@ __all__ = [
     "Ledger",
     "MigrationReport",
     "NoChanges",
+    "VectorSearch",
     "backup",
     "claim_record",
     "claim_text",

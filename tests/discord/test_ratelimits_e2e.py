@@ -4,6 +4,7 @@ the real bot (discord.py honours the headers) gets through bursts past lowered p
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import AsyncIterator
 from functools import partial
 
@@ -14,7 +15,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from tests.emulator import MANAGE_GUILD, DiscordEmulator, Guild
-from tests.emulator.ratelimits import RATE_LIMITED_MESSAGE, bucket_hash
+from tests.emulator.ratelimits import RATE_LIMITED_MESSAGE, RateLimitHit, bucket_hash
 from tests.harness import Running, running_bot
 
 BUCKET_HEADERS = (
@@ -123,6 +124,15 @@ async def test_global_limit_spans_routes_but_not_interaction_endpoints(
         assert response.status == 200
 
 
+def assert_waited(limited: list[RateLimitHit], *, per: float, windows: int) -> None:
+    """discord.py waits out a window it knows is spent. A request sent as a new window opens can still meet a 429
+    when the client's idea of the reset and the emulator's differ by a few milliseconds (seen on a loaded machine),
+    at most once a window; hammering would be several 429s in one window."""
+    assert len(limited) <= windows, f"discord.py should wait out the bucket, not hammer it: {limited}"
+    gaps = [later.at - earlier.at for earlier, later in itertools.pairwise(limited)]
+    assert all(gap >= 0.9 * per for gap in gaps), f"two 429s in one window: {limited}"
+
+
 async def test_the_bot_waits_out_a_lowered_message_limit_and_every_reply_arrives_once(
     emu: DiscordEmulator, guild: Guild, running: Running
 ) -> None:
@@ -152,7 +162,7 @@ async def test_the_bot_waits_out_a_lowered_message_limit_and_every_reply_arrives
     limited = emu.rate_limits.hits_in("message_create", f"channel:{guild.channel_id}")
     assert [r.status for r in creates].count(200) == len(posted)
     assert len(creates) == len(posted) + len(limited)
-    assert len(limited) <= 1, f"discord.py should wait out the bucket, not hammer it: {limited}"
+    assert_waited(limited, per=1.0, windows=-(-len(posted) // 2))
     # the bucket did bind: some replies had to wait for a new window
     sent_at = sorted(r.at for r in creates if r.status == 200)
     assert sent_at[-1] - sent_at[0] >= 1.0 * (len(posted) // 2 - 1)
@@ -194,7 +204,7 @@ async def test_summary_edits_past_a_lowered_edit_limit_all_land(
         patches = emu.requests_to("PATCH", edits)
         limited = emu.rate_limits.hits_in("message_edit")
         assert [p.status for p in patches].count(200) >= changes
-        assert len(limited) <= 1, f"discord.py should wait out the bucket, not hammer it: {limited}"
+        assert_waited(limited, per=1.0, windows=changes)
         assert emu.channel_messages(guild.channel_id).count(summary) == 1, "edited in place, not reposted"
         assert emu.internal_errors == []
 
@@ -224,6 +234,6 @@ async def test_followups_past_a_lowered_webhook_limit_all_land_once(emu: Discord
         assert inter.original is not None and inter.original["content"] == "starting"
         token = f"webhook:{emu.app_id}+{inter.token}"
         limited = emu.rate_limits.hits_in("webhook", token)
-        assert len(limited) <= 1, f"discord.py should wait out the bucket, not hammer it: {limited}"
+        assert_waited(limited, per=1.0, windows=-(-(followups + 1) // 2))
         assert [r.status for r in emu.requests_to("POST", rf"/webhooks/\d+/{inter.token}$")].count(200) == followups
         assert emu.rate_limits.hits_in("interaction_callback") == [] and emu.internal_errors == []
