@@ -47,3 +47,13 @@ def location(where: int | str) -> str:
 
 class LedgerBusyError(LedgerError):
     """Another process held the ledger's write lock for longer than the busy timeout."""
+
+
+class LedgerUnavailableError(LedgerError):
+    """The ledger's database server cannot be reached (restarting, down, the connection lost). Nothing of the
+    interrupted write was saved, unless ``unsure``: the connection broke while the write was committing and the
+    server could not be asked afterwards whether the commit happened."""
+
+    def __init__(self, message: str, *, unsure: bool = False) -> None:
+        self.unsure = unsure
+        super().__init__(message)

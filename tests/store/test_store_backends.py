@@ -701,7 +701,7 @@ def test_migrate_copies_a_whole_ledger_both_ways_with_history(bk: Any) -> None:
 def test_postgres_lost_connections_are_replaced_and_a_broken_write_says_try_again(pg_store: Any, bk: Any) -> None:
     import psycopg
 
-    from bot.errors import LedgerBusyError
+    from bot.errors import LedgerUnavailableError
 
     def kill_connections() -> int:
         with psycopg.connect(bk.PG_URL, autocommit=True) as admin:
@@ -715,7 +715,7 @@ def test_postgres_lost_connections_are_replaced_and_a_broken_write_says_try_agai
     pg_store.add_claim(A, text="Committed before the restart.", actor="t")
     assert kill_connections() >= 1
     assert pg_store.count_claims(A) == 1  # the pool replaced the dead connection by itself
-    with pytest.raises(LedgerBusyError, match="try again"), pg_store.transaction():
+    with pytest.raises(LedgerUnavailableError, match="nothing was saved. Try again"), pg_store.transaction():
         pg_store.add_claim(A, text="Lost with its connection.", actor="t")
         kill_connections()
         pg_store.add_claim(A, text="Never written.", actor="t")
