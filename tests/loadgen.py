@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.store.core import claim_record
-from tests.emulator import MANAGE_GUILD, DiscordEmulator, EmulatedInteraction, Guild
+from tests.emulator import MANAGE_GUILD, DiscordEmulator, EmulatedInteraction, Guild, StoredMessage
 from tests.emulator.rules import FLAG_LOADING
 from tests.harness import Running
 
@@ -60,6 +60,14 @@ class BurstResult:
         )
 
 
+def final_message(inter: EmulatedInteraction) -> StoredMessage | None:
+    """The message a member sees last from an interaction, once it is no longer "thinking…" (None before)."""
+    shown = inter.original or (inter.visible[0] if inter.visible else None)
+    if shown is None or int(shown.get("flags") or 0) & FLAG_LOADING:
+        return None
+    return shown
+
+
 def burst_ref(i: int) -> str:
     """The seeded claim that moderator write ``i`` of a burst sets the evidence of (27 claims, in turn)."""
     return f"crocus-2024-{i % 27 + 1:03d}"
@@ -95,17 +103,16 @@ async def burst(
     answers: list[float] = []
     started = time.perf_counter()
 
-    def final(inter: EmulatedInteraction) -> bool:
-        shown = inter.original or (inter.visible[0] if inter.visible else None)
-        return shown is not None and not int(shown.get("flags") or 0) & FLAG_LOADING
-
     async def one_ask(i: int) -> None:
         await asyncio.sleep(rng.random() * spread)
         user = users[i % members]
         inter = await emu.slash(guild.id, guild.channel_id, user.id, "ask", {"question": rng.choice(QUESTIONS)})
         records.append(inter)
         asked.append(inter)
-        if await emu.wait_until(lambda: final(inter) or inter.errors, timeout=30, what="the final answer") is True:
+        done = await emu.wait_until(
+            lambda: final_message(inter) is not None or inter.errors, timeout=30, what="the final answer"
+        )
+        if done is True:
             answers.append(emu.now() - inter.dispatched_at)
 
     async def one_write(i: int) -> None:

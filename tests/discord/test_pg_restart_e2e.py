@@ -13,10 +13,9 @@ from typing import Any
 
 from bot.discord.client import UNEXPECTED
 from bot.store.postgres import NOT_SAVED, UNREACHABLE, UNSURE
-from tests.emulator import MANAGE_GUILD, DiscordEmulator, EmulatedInteraction, Guild, StoredMessage
-from tests.emulator.rules import FLAG_LOADING
+from tests.emulator import MANAGE_GUILD, DiscordEmulator, EmulatedInteraction, Guild
 from tests.harness import running_bot
-from tests.loadgen import burst, burst_writes_found, claims_out_of_step
+from tests.loadgen import burst, burst_writes_found, claims_out_of_step, final_message
 
 pytest_plugins = ["tests.backends"]
 
@@ -26,14 +25,6 @@ ASKS, WRITES, MEMBERS = 40, 16, 10  # at most 5 questions a member (the /ask coo
 SPREAD = 4.0  # seconds over which the burst's interactions are sent
 QUESTION = "Who claimed responsibility for the Crocus City Hall attack?"
 PROBE_CLAIM = "crocus-2024-020"  # no burst write touches it (the burst's 16 writes: claims 1-16)
-
-
-def final_message(inter: EmulatedInteraction) -> StoredMessage | None:
-    """The message the member sees last, once it is no longer "thinking…"."""
-    shown = inter.original or (inter.visible[0] if inter.visible else None)
-    if shown is None or int(shown.get("flags") or 0) & FLAG_LOADING:
-        return None
-    return shown
 
 
 def outcome(inter: EmulatedInteraction) -> str:
