@@ -49,6 +49,16 @@ class LedgerBusyError(LedgerError):
     """Another process held the ledger's write lock for longer than the busy timeout."""
 
 
+# What a user is told when the ledger's database server cannot be reached (each true where it is raised: see
+# bot.store.postgres.PostgresLedger.transaction).
+UNREACHABLE = "The ledger's database is unreachable right now (restarting?). Try again in a moment."
+NOT_SAVED = "The ledger's database is unreachable right now (restarting?); nothing was saved. Try again in a moment."
+UNSURE = (
+    "The ledger's database went away while saving, and whether the change was saved is not known yet."
+    " Check before trying again."
+)
+
+
 class LedgerUnavailableError(LedgerError):
     """The ledger's database server cannot be reached (restarting, down, the connection lost). Nothing of the
     interrupted write was saved, unless ``unsure``: the connection broke while the write was committing and the

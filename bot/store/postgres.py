@@ -33,7 +33,15 @@ from psycopg import sql
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 import bot.store.pg_schema as pg_schema
-from bot.errors import InvalidInputError, LedgerBusyError, LedgerError, LedgerUnavailableError
+from bot.errors import (
+    NOT_SAVED,
+    UNREACHABLE,
+    UNSURE,
+    InvalidInputError,
+    LedgerBusyError,
+    LedgerError,
+    LedgerUnavailableError,
+)
 from bot.store.base import Change, ChangeCallback, is_postgres_url, process_origin
 from bot.store.core import (
     Dialect,
@@ -46,16 +54,9 @@ from bot.store.sqlite import DEFAULT_SCOPE
 
 log = logging.getLogger(__name__)
 
-__all__ = ["DEFAULT_SCOPE", "PostgresLedger", "is_postgres_url"]
+__all__ = ["DEFAULT_SCOPE", "NOT_SAVED", "UNREACHABLE", "UNSURE", "PostgresLedger", "is_postgres_url"]
 
 BUSY_TIMEOUT = 60.0  # seconds a write waits for another writer, as on SQLite
-# What a user is told when the server cannot be reached (all true: see PostgresLedger.transaction).
-UNREACHABLE = "The ledger's database is unreachable right now (restarting?). Try again in a moment."
-NOT_SAVED = "The ledger's database is unreachable right now (restarting?); nothing was saved. Try again in a moment."
-UNSURE = (
-    "The ledger's database went away while saving, and whether the change was saved is not known yet."
-    " Check before trying again."
-)
 # Seconds a statement waits for a pooled connection: while the server answers there is always one at once (the
 # pool has a connection for each of the bot's threads) unless it must connect anew; once a wait has failed, the
 # others fail fast until a connection is had again, so a bot answers "try again" well within Discord's 3 seconds

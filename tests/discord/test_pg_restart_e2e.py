@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from bot.discord.client import UNEXPECTED
-from bot.store.postgres import NOT_SAVED, UNREACHABLE, UNSURE
+from bot.errors import NOT_SAVED, UNREACHABLE, UNSURE
 from tests.emulator import MANAGE_GUILD, DiscordEmulator, EmulatedInteraction, Guild
 from tests.harness import running_bot
 from tests.loadgen import burst, burst_writes_found, claims_out_of_step, final_message
