@@ -47,3 +47,23 @@ def location(where: int | str) -> str:
 
 class LedgerBusyError(LedgerError):
     """Another process held the ledger's write lock for longer than the busy timeout."""
+
+
+# What a user is told when the ledger's database server cannot be reached (each true where it is raised: see
+# bot.store.postgres.PostgresLedger.transaction).
+UNREACHABLE = "The ledger's database is unreachable right now (restarting?). Try again in a moment."
+NOT_SAVED = "The ledger's database is unreachable right now (restarting?); nothing was saved. Try again in a moment."
+UNSURE = (
+    "The ledger's database went away while saving, and whether the change was saved is not known yet."
+    " Check before trying again."
+)
+
+
+class LedgerUnavailableError(LedgerError):
+    """The ledger's database server cannot be reached (restarting, down, the connection lost). Nothing of the
+    interrupted write was saved, unless ``unsure``: the connection broke while the write was committing and the
+    server could not be asked afterwards whether the commit happened."""
+
+    def __init__(self, message: str, *, unsure: bool = False) -> None:
+        self.unsure = unsure
+        super().__init__(message)

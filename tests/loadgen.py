@@ -6,9 +6,11 @@ import asyncio
 import random
 import statistics
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
-from tests.emulator import MANAGE_GUILD, DiscordEmulator, EmulatedInteraction, Guild
+from bot.store.core import claim_record
+from tests.emulator import MANAGE_GUILD, DiscordEmulator, EmulatedInteraction, Guild, StoredMessage
 from tests.emulator.rules import FLAG_LOADING
 from tests.harness import Running
 
@@ -34,6 +36,8 @@ class BurstResult:
     writes: int
     worst_stall: float
     answers: list[float]  # seconds from each /ask to its final answer (the "thinking…" message replaced)
+    asked: list[EmulatedInteraction] = field(default_factory=list)  # each /ask
+    written: dict[int, EmulatedInteraction] = field(default_factory=dict)  # write i (details "burst edit i")
 
     @property
     def throughput(self) -> float:
@@ -56,6 +60,24 @@ class BurstResult:
         )
 
 
+def final_message(inter: EmulatedInteraction) -> StoredMessage | None:
+    """The message a member sees last from an interaction, once it is no longer "thinking…" (None before)."""
+    shown = inter.original or (inter.visible[0] if inter.visible else None)
+    if shown is None or int(shown.get("flags") or 0) & FLAG_LOADING:
+        return None
+    return shown
+
+
+def burst_ref(i: int) -> str:
+    """The seeded claim that moderator write ``i`` of a burst sets the evidence of (27 claims, in turn)."""
+    return f"crocus-2024-{i % 27 + 1:03d}"
+
+
+def burst_details(i: int) -> str:
+    """The evidence details moderator write ``i`` of a burst sets: each write's own."""
+    return f"burst edit {i}"
+
+
 async def watch_loop(stop: asyncio.Event, interval: float = 0.005) -> float:
     """The worst delay of a short sleep on this event loop: how long the loop was blocked."""
     worst = 0.0
@@ -73,23 +95,24 @@ async def burst(
     rng = random.Random(5)
     users = [emu.add_member(guild.id, f"user{i}") for i in range(members)]
     mod = emu.add_member(guild.id, "burst-mod", permissions=MANAGE_GUILD)
-    refs = [f"crocus-2024-{n:03d}" for n in range(1, 28)]
     stop = asyncio.Event()
     watcher = asyncio.create_task(watch_loop(stop))
     records = []
+    asked: list[EmulatedInteraction] = []
+    written: dict[int, EmulatedInteraction] = {}
     answers: list[float] = []
     started = time.perf_counter()
-
-    def final(inter: EmulatedInteraction) -> bool:
-        shown = inter.original or (inter.visible[0] if inter.visible else None)
-        return shown is not None and not int(shown.get("flags") or 0) & FLAG_LOADING
 
     async def one_ask(i: int) -> None:
         await asyncio.sleep(rng.random() * spread)
         user = users[i % members]
         inter = await emu.slash(guild.id, guild.channel_id, user.id, "ask", {"question": rng.choice(QUESTIONS)})
         records.append(inter)
-        if await emu.wait_until(lambda: final(inter) or inter.errors, timeout=30, what="the final answer") is True:
+        asked.append(inter)
+        done = await emu.wait_until(
+            lambda: final_message(inter) is not None or inter.errors, timeout=30, what="the final answer"
+        )
+        if done is True:
             answers.append(emu.now() - inter.dispatched_at)
 
     async def one_write(i: int) -> None:
@@ -99,9 +122,10 @@ async def burst(
             guild.channel_id,
             mod.id,
             "evidence set",
-            {"claim": refs[i % len(refs)], "status": "disputed", "details": f"burst edit {i}"},
+            {"claim": burst_ref(i), "status": "disputed", "details": burst_details(i)},
         )
         records.append(inter)
+        written[i] = inter
 
     await asyncio.gather(*(one_ask(i) for i in range(asks)), *(one_write(i) for i in range(writes)))
     # Writes acknowledge first ("thinking…") and answer when the write landed: wait for every final answer.
@@ -112,4 +136,25 @@ async def burst(
     latencies = [r.latency for r in records if r.latency is not None]
     errors = [e for r in records for e in r.errors]
     late = sum(1 for x in latencies if x > 3.0)
-    return BurstResult(len(records), seconds, latencies, errors, late, writes, worst, answers)
+    return BurstResult(len(records), seconds, latencies, errors, late, writes, worst, answers, asked, written)
+
+
+def claims_out_of_step(ledger: Any, scope: str) -> list[str]:
+    """The claims of ``scope`` whose row is not what their last revision says it is: a write half applied (the row
+    changed without its revision, or a revision without the row's change). Empty for a consistent ledger."""
+    wrong = []
+    for claim in ledger.list_claims(scope, include_removed=True):
+        history = ledger.history(scope, "claim", claim.id)
+        if not history or history[-1].new != claim_record(claim):
+            wrong.append(claim.ref or str(claim.id))
+    return wrong
+
+
+def burst_writes_found(ledger: Any, scope: str, writes: int) -> dict[int, int]:
+    """For each moderator write ``i`` of a burst, how many revisions carry it (1: landed once, 0: not at all)."""
+    found = {}
+    for i in range(writes):
+        claim = ledger.get_claim(scope, burst_ref(i))
+        details = [(r.new or {}).get("evidence", {}).get("details") for r in ledger.history(scope, "claim", claim.id)]
+        found[i] = details.count(burst_details(i))
+    return found

@@ -24,7 +24,7 @@ from typing import Any, Protocol, TypeVar, cast
 from bot.matching import DenseIndex, Matcher
 from bot.models import Answer
 from bot.seed import seed_if_empty
-from bot.store import Change, ChangeFeed, Ledger, NoChanges, open_store
+from bot.store import Change, ChangeFeed, Ledger, NoChanges, is_postgres_url, open_store
 
 log = logging.getLogger(__name__)
 
@@ -69,19 +69,28 @@ class LedgerService:
         # quick reads a command needs before it answers (the moderator role); questions asked together are
         # embedded together (QueryCache), so more threads mean larger batches, not more model calls.
         self._askers = ThreadPoolExecutor(max(readers, ASKERS), thread_name_prefix="ledger-asker")
+        self.threads = 1 + readers + max(readers, ASKERS) + 1  # the writer, readers, askers and the embedder
         self._feed: ChangeFeed | None = None
         self._relay_task: asyncio.Task[None] | None = None
+        # A PostgreSQL ledger (a pool of connections, safe to share) is opened once, for every thread: a thread
+        # first used while the server is down then fails at once instead of waiting to open a pool of its own.
+        # SQLite: one connection per thread, opened on the thread's first call.
+        self._shared: Ledger | None = None
         # Open the writer first, in its own thread, so migrations run before any reader connects.
-        self._writer.submit(self._ledger).result()
+        writer_ledger = self._writer.submit(self._ledger).result()
+        if is_postgres_url(self.path):
+            self._shared = writer_ledger
 
     def _ledger(self) -> Ledger:
         ledger = getattr(self._local, "ledger", None)
         if ledger is None:
-            ledger = cast(Ledger, open_store(self.path))
+            ledger = self._shared
+            if ledger is None:
+                ledger = cast(Ledger, open_store(self.path, connections=self.threads + 2))
+                with self._opened_lock:
+                    self._opened.append(ledger)
             self._local.ledger = ledger
             self._local.matcher = Matcher(ledger, threshold=self.threshold, dense=self.dense)
-            with self._opened_lock:
-                self._opened.append(ledger)
         return ledger
 
     def _matcher(self) -> Matcher:

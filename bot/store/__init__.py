@@ -5,7 +5,7 @@ dicts the formats read and write.
 """
 
 from bot.store.backups import BackupInfo, backup, restore
-from bot.store.base import Change, ChangeFeed, NoChanges, VectorSearch
+from bot.store.base import Change, ChangeFeed, NoChanges, VectorSearch, is_postgres_url
 from bot.store.bulk import (
     Batch,
     data_token,
@@ -23,14 +23,15 @@ from bot.store.sqlite import DEFAULT_SCOPE, Ledger, claim_record, incident_recor
 from bot.store.vectors import claim_text
 
 
-def open_store(url_or_path):  # a str or Path; returns a bot.store.base.Store
+def open_store(url_or_path, *, connections=None):  # a str or Path, an int; returns a bot.store.base.Store
     """The ledger at a ``postgresql://`` URL (PostgreSQL, needs the ``postgres`` extra), or at a path or
-    ``sqlite:///path`` (SQLite; ``:memory:`` for a throwaway one)."""
+    ``sqlite:///path`` (SQLite; ``:memory:`` for a throwaway one). ``connections``: the most a PostgreSQL
+    ledger's pool holds (one per thread that uses it at once; default 8)."""
     text = str(url_or_path)
-    if text.startswith(("postgresql://", "postgres://")):
+    if is_postgres_url(text):
         from bot.store.postgres import PostgresLedger  # psycopg is needed only for PostgreSQL ledgers
 
-        return PostgresLedger.open(text)
+        return PostgresLedger.open(text, max_size=connections or 8)
     text = text.removeprefix("sqlite:///") if text.startswith("sqlite:///") else text.removeprefix("sqlite://")
     return Ledger.memory() if text in ("", ":memory:") else Ledger.open(text)
 
@@ -50,6 +51,7 @@ __all__ = [
     "claim_text",
     "data_token",
     "incident_record",
+    "is_postgres_url",
     "load_claim_sources",
     "load_claims",
     "load_incidents",

@@ -256,3 +256,8 @@ __all__ = [
     "process_origin",
     "public_methods",
 ]
+
+
+def is_postgres_url(target: object) -> bool:
+    """Whether ``target`` names a PostgreSQL ledger (a ``postgresql://`` URL; anything else is SQLite)."""
+    return isinstance(target, str) and target.startswith(("postgresql://", "postgres://"))

@@ -331,7 +331,7 @@ class LedgerCore(ABC):
             if self._fetch("SELECT 1 FROM incidents WHERE scope = ? AND slug = ?", [scope, record["slug"]]):
                 raise InvalidInputError(f"An incident with the slug '{record['slug']}' already exists.", "slug")
             incident_id = self._create_row(scope, "incident", record, actor)
-        return self.get_incident(scope, incident_id)
+            return self.get_incident(scope, incident_id)
 
     def update_incident(
         self,
@@ -360,7 +360,7 @@ class LedgerCore(ABC):
             if aliases is not UNSET:
                 new["aliases"] = list(clean_list(aliases, "alias", limit=MAX_ALIASES))
             self._update_row(scope, "incident", incident.id, actor, old, new)
-        return self.get_incident(scope, incident.id)
+            return self.get_incident(scope, incident.id)
 
     # ----------------------------------------------------------------- speakers
 
@@ -419,7 +419,7 @@ class LedgerCore(ABC):
             ):
                 raise InvalidInputError(f"A speaker named '{record['name']}' already exists.", "name")
             speaker_id = self._create_row(scope, "speaker", record, actor)
-        return self.get_speaker(scope, speaker_id)
+            return self.get_speaker(scope, speaker_id)
 
     def update_speaker(
         self,
@@ -448,7 +448,7 @@ class LedgerCore(ABC):
             if aliases is not UNSET:
                 new["aliases"] = list(clean_list(aliases, "alias", limit=MAX_ALIASES))
             self._update_row(scope, "speaker", speaker.id, actor, old, new)
-        return self.get_speaker(scope, speaker.id)
+            return self.get_speaker(scope, speaker.id)
 
     def add_speaker_alias(self, scope: str, key: str | int, alias: str, *, actor: str) -> Speaker:
         speaker = self.get_speaker(scope, key)
@@ -775,7 +775,7 @@ class LedgerCore(ABC):
                 raise InvalidInputError(f"A claim with the ref '{record['ref']}' already exists.", "ref")
             claim_id = self._write_claim(scope, None, record)
             self._revise(scope, "claim", claim_id, "create", actor, None, record)
-        return self.get_claim(scope, claim_id)
+            return self.get_claim(scope, claim_id)
 
     def update_claim(self, scope: str, claim_id: int | str, *, actor: str, **changes: Any) -> Claim:
         """Change some fields of a claim. Keys: text, quote, speaker, incident, said_at, said_where, tags,
@@ -816,7 +816,7 @@ class LedgerCore(ABC):
             if new != old:
                 self._write_claim(scope, claim.id, new)
                 self._revise(scope, "claim", claim.id, "update", actor, old, new)
-        return self.get_claim(scope, claim.id)
+            return self.get_claim(scope, claim.id)
 
     def set_evidence(
         self,
@@ -846,7 +846,7 @@ class LedgerCore(ABC):
                 [why, clock.now(), claim.id, scope],
             )
             self._revise(scope, "claim", claim.id, "remove", actor, old, {**old, "removed": {"reason": why}})
-        return self.get_claim(scope, claim.id)
+            return self.get_claim(scope, claim.id)
 
     def restore_claim(self, scope: str, claim_id: int | str, *, actor: str) -> Claim:
         with self.transaction():
@@ -859,7 +859,7 @@ class LedgerCore(ABC):
                 [clock.now(), claim.id, scope],
             )
             self._revise(scope, "claim", claim.id, "restore", actor, old, {**old, "removed": None})
-        return self.get_claim(scope, claim.id)
+            return self.get_claim(scope, claim.id)
 
     def undo_claim(self, scope: str, claim_id: int | str, *, actor: str) -> Claim:
         """Revert the last change to a claim (itself recorded as a new revision, so undo can be undone)."""
@@ -893,7 +893,7 @@ class LedgerCore(ABC):
                     )
             self._write_claim(scope, claim.id, target)
             self._revise(scope, "claim", claim.id, "undo", actor, current, target)
-        return self.get_claim(scope, claim.id)
+            return self.get_claim(scope, claim.id)
 
     def history(self, scope: str, entity: str, entity_id: int) -> list[Revision]:
         rows = self._fetch(

@@ -19,6 +19,7 @@ import json
 import logging
 import re
 import threading
+import time
 import uuid
 import zlib
 from collections.abc import Callable, Iterator, Sequence
@@ -29,11 +30,19 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import psycopg
 from psycopg import sql
-from psycopg_pool import ConnectionPool
+from psycopg_pool import ConnectionPool, PoolTimeout
 
 import bot.store.pg_schema as pg_schema
-from bot.errors import InvalidInputError, LedgerBusyError, LedgerError
-from bot.store.base import Change, ChangeCallback, process_origin
+from bot.errors import (
+    NOT_SAVED,
+    UNREACHABLE,
+    UNSURE,
+    InvalidInputError,
+    LedgerBusyError,
+    LedgerError,
+    LedgerUnavailableError,
+)
+from bot.store.base import Change, ChangeCallback, is_postgres_url, process_origin
 from bot.store.core import (
     Dialect,
     LedgerCore,
@@ -45,19 +54,22 @@ from bot.store.sqlite import DEFAULT_SCOPE
 
 log = logging.getLogger(__name__)
 
-__all__ = ["DEFAULT_SCOPE", "PostgresLedger", "is_postgres_url"]
+__all__ = ["DEFAULT_SCOPE", "NOT_SAVED", "UNREACHABLE", "UNSURE", "PostgresLedger", "is_postgres_url"]
 
 BUSY_TIMEOUT = 60.0  # seconds a write waits for another writer, as on SQLite
-UNAVAILABLE = "The ledger's database did not answer (restarting?); nothing was lost, try again in a moment."
+# Seconds a statement waits for a pooled connection: while the server answers there is always one at once (the
+# pool has a connection for each of the bot's threads) unless it must connect anew; once a wait has failed, the
+# others fail fast until a connection is had again, so a bot answers "try again" well within Discord's 3 seconds
+# instead of queueing behind waits. The pool reconnects by itself, in the background.
+CONNECTION_WAIT = 2.0
+CONNECTION_WAIT_UNREACHABLE = 0.2
+OUTCOME_WAIT = 10.0  # seconds to reach the server again to learn whether a commit cut short happened
+OUTCOME_POLL = 0.25
 _SCHEMA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 _ORIGIN = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 LISTEN_POLL = 0.5  # seconds the listener waits for notices before looking whether it should stop
 LISTEN_RETRY = 2.0  # seconds between attempts to reconnect a lost listener
 LISTEN_START_TIMEOUT = 30.0
-
-
-def is_postgres_url(target: object) -> bool:
-    return isinstance(target, str) and target.startswith(("postgresql://", "postgres://"))
 
 
 def split_url(url: str) -> tuple[str, str | None]:
@@ -75,6 +87,15 @@ def _placeholders(statement: str) -> str:
     if "%" in statement:
         raise NotImplementedError(f"A '%' in a core statement needs escaping for psycopg: {statement}")
     return statement.replace("?", "%s")
+
+
+def unreachable(error: psycopg.OperationalError) -> bool:
+    """Whether ``error`` means the server cannot be reached: no connection came from the pool, a connection broke
+    (no SQLSTATE: psycopg's own), or the server refused or ended it (class 08, shutting down, starting up)."""
+    if isinstance(error, PoolTimeout):
+        return True
+    state = error.sqlstate
+    return state is None or state.startswith("08") or state in ("57P01", "57P02", "57P03")
 
 
 class PostgresDialect(Dialect):
@@ -123,6 +144,7 @@ class PostgresLedger(LedgerCore):
         self.schema = schema
         self.origin = origin or process_origin()
         self._local = threading.local()
+        self._reachable = True  # the last wait for a pooled connection got one
         self._lock_key = zlib.crc32(b"claimledger-write:" + schema.encode())
         with self.pool.connection() as conn:
             self.features = pg_schema.detect_features(conn)
@@ -214,43 +236,111 @@ class PostgresLedger(LedgerCore):
 
     @contextmanager
     def connection(self) -> Iterator[psycopg.Connection]:
-        """The calling thread's transaction connection, or a pooled one in autocommit."""
+        """The calling thread's transaction connection, or a pooled one in autocommit. A server that cannot be
+        reached raises :class:`LedgerUnavailableError` (in a transaction: nothing of it is saved)."""
         held = getattr(self._local, "conn", None)
-        try:
-            if held is not None:
+        if held is not None:
+            try:
                 yield held
-                return
-            with self.pool.connection() as conn:
+            except psycopg.OperationalError as error:
+                if unreachable(error):  # the transaction is lost with its connection
+                    raise LedgerUnavailableError(NOT_SAVED) from error
+                raise
+            return
+        try:
+            with self._pooled() as conn:
                 yield conn
-        except psycopg.OperationalError as error:  # server restarting, connection lost, pool exhausted
-            raise LedgerBusyError(UNAVAILABLE) from error
+        except psycopg.OperationalError as error:
+            if unreachable(error):
+                raise LedgerUnavailableError(UNREACHABLE) from error
+            raise
+
+    @contextmanager
+    def _pooled(self) -> Iterator[psycopg.Connection]:
+        """A connection of the pool, waited for :data:`CONNECTION_WAIT` seconds (less while the server is known to
+        be unreachable); ``PoolTimeout`` (an ``OperationalError``) when none came."""
+        wait = CONNECTION_WAIT if self._reachable else CONNECTION_WAIT_UNREACHABLE
+        try:
+            with self.pool.connection(timeout=wait) as conn:
+                self._reachable = True
+                yield conn
+        except psycopg.OperationalError as error:
+            if unreachable(error):
+                self._reachable = False
+            raise
 
     @contextmanager
     def transaction(self) -> Iterator[PostgresLedger]:
         """All writes inside succeed together or not at all (nests with savepoints).
 
         The outermost transaction takes the ledger's write lock: a second writer waits its turn (60 s at most,
-        then :class:`LedgerBusyError`), as on SQLite."""
+        then :class:`LedgerBusyError`), as on SQLite.
+
+        A server that cannot be reached raises :class:`LedgerUnavailableError`, and nothing of the transaction is
+        saved, but for one case that is told apart: the connection breaking while committing. Then the server is
+        asked (for :data:`OUTCOME_WAIT` seconds, on a new connection) whether the transaction committed: if it did,
+        the transaction ends normally, as it would have; if it did not, nothing was saved; if the server cannot be
+        asked, the error says that whether it was saved is not known (``unsure``)."""
         held = getattr(self._local, "conn", None)
         if held is not None:
             with held.transaction():
                 yield self
             return
-        with self.connection() as conn:
-            self._local.conn = conn
+        xid: int | None = None
+        committing = False
+        try:
+            with self._pooled() as conn:
+                self._local.conn = conn
+                try:
+                    with conn.transaction():
+                        xid = self._begin(conn)
+                        yield self
+                        committing = True
+                finally:
+                    self._local.conn = None
+        except psycopg.OperationalError as error:
+            if not unreachable(error):
+                raise
+            if not committing:
+                raise LedgerUnavailableError(NOT_SAVED) from error
+            outcome = self._outcome(xid)
+            log.warning("The connection broke while transaction %s committed; it %s", xid, outcome or "is unknown")
+            if outcome == "committed":
+                return
+            if outcome == "aborted":
+                raise LedgerUnavailableError(NOT_SAVED) from error
+            raise LedgerUnavailableError(UNSURE, unsure=True) from error
+
+    def _begin(self, conn: psycopg.Connection) -> int:
+        """Take the write lock (waiting :data:`BUSY_TIMEOUT` at most); the transaction's id."""
+        try:
+            conn.execute(f"SET LOCAL lock_timeout = '{int(BUSY_TIMEOUT * 1000)}ms'")
+            row = conn.execute("SELECT txid_current(), pg_advisory_xact_lock(%s)", [self._lock_key]).fetchone()
+            conn.execute("SET LOCAL lock_timeout = 0")
+        except psycopg.errors.LockNotAvailable as error:
+            raise LedgerBusyError(
+                "The ledger is busy with another long write (an import?); try again in a minute."
+            ) from error
+        assert row is not None
+        return int(row[0])
+
+    def _outcome(self, xid: int | None) -> str | None:
+        """Whether transaction ``xid`` ``committed``, ``aborted`` (or is still ``in progress``), asked on a new
+        connection for up to :data:`OUTCOME_WAIT` seconds; None when the server could not be asked."""
+        if xid is None:
+            return None
+        conninfo = self.pool.conninfo
+        assert isinstance(conninfo, str)  # as open() gave it
+        deadline = time.monotonic() + OUTCOME_WAIT
+        while True:
             try:
-                with conn.transaction():
-                    try:
-                        conn.execute(f"SET LOCAL lock_timeout = '{int(BUSY_TIMEOUT * 1000)}ms'")
-                        conn.execute("SELECT pg_advisory_xact_lock(%s)", [self._lock_key])
-                        conn.execute("SET LOCAL lock_timeout = 0")
-                    except psycopg.errors.LockNotAvailable as error:
-                        raise LedgerBusyError(
-                            "The ledger is busy with another long write (an import?); try again in a minute."
-                        ) from error
-                    yield self
-            finally:
-                self._local.conn = None
+                with psycopg.connect(conninfo, autocommit=True, connect_timeout=2) as conn:
+                    row = conn.execute("SELECT txid_status(%s)", [xid]).fetchone()
+                    return str(row[0]) if row and row[0] is not None else None
+            except psycopg.OperationalError:
+                if time.monotonic() >= deadline:
+                    return None
+                time.sleep(OUTCOME_POLL)
 
     def _execute(self, query: str, params: Sequence[Any] = ()) -> psycopg.Cursor:
         """Run one statement (inside the thread's transaction, if any); the cursor is already fully read."""

@@ -701,7 +701,7 @@ def test_migrate_copies_a_whole_ledger_both_ways_with_history(bk: Any) -> None:
 def test_postgres_lost_connections_are_replaced_and_a_broken_write_says_try_again(pg_store: Any, bk: Any) -> None:
     import psycopg
 
-    from bot.errors import LedgerBusyError
+    from bot.errors import LedgerUnavailableError
 
     def kill_connections() -> int:
         with psycopg.connect(bk.PG_URL, autocommit=True) as admin:
@@ -715,11 +715,56 @@ def test_postgres_lost_connections_are_replaced_and_a_broken_write_says_try_agai
     pg_store.add_claim(A, text="Committed before the restart.", actor="t")
     assert kill_connections() >= 1
     assert pg_store.count_claims(A) == 1  # the pool replaced the dead connection by itself
-    with pytest.raises(LedgerBusyError, match="try again"), pg_store.transaction():
+    with pytest.raises(LedgerUnavailableError, match="nothing was saved"), pg_store.transaction():
         pg_store.add_claim(A, text="Lost with its connection.", actor="t")
         kill_connections()
         pg_store.add_claim(A, text="Never written.", actor="t")
     assert [c.text for c in pg_store.list_claims(A)] == ["Committed before the restart."]
+
+
+@pytest.mark.parametrize("outcome", ["committed", "aborted", "unknown"])
+def test_postgres_a_connection_lost_while_committing_is_resolved_by_asking_the_server(
+    pg_store: Any, monkeypatch: pytest.MonkeyPatch, outcome: str
+) -> None:
+    """The connection breaks at COMMIT: a write the server committed is reported saved, one it did not is reported
+    not saved, and when the server cannot be asked, the error says whether it was saved is not known."""
+    import psycopg
+
+    import bot.store.postgres as pg
+    from bot.errors import LedgerUnavailableError
+
+    real_exit = psycopg.Transaction.__exit__
+
+    def lost_at_commit(tx: Any, *exc: Any) -> bool:
+        if exc[0] is not None or not tx._outer_transaction:
+            return real_exit(tx, *exc)
+        lost = psycopg.OperationalError("consuming input failed: server closed the connection unexpectedly")
+        if outcome == "aborted":
+            real_exit(tx, type(lost), lost, None)  # rolled back
+        else:
+            real_exit(tx, None, None, None)  # committed, but the answer never came
+        tx.connection.close()
+        raise lost
+
+    monkeypatch.setattr(psycopg.Transaction, "__exit__", lost_at_commit)
+    if outcome == "unknown":
+        monkeypatch.setattr(pg, "OUTCOME_WAIT", 0.0)
+
+        def unreachable(*args: Any, **kwargs: Any) -> Any:
+            raise psycopg.OperationalError("connection refused")
+
+        monkeypatch.setattr(pg.psycopg, "connect", unreachable)
+    if outcome == "committed":
+        claim = pg_store.add_claim(A, text="Saved as the connection broke.", actor="t")
+        assert claim.text == "Saved as the connection broke."
+    else:
+        with pytest.raises(LedgerUnavailableError) as raised:
+            pg_store.add_claim(A, text="Saved as the connection broke.", actor="t")
+        assert raised.value.unsure is (outcome == "unknown")
+        assert str(raised.value) == (pg.UNSURE if outcome == "unknown" else pg.NOT_SAVED)
+    monkeypatch.undo()
+    expected = ["Saved as the connection broke."] if outcome != "aborted" else []
+    assert [c.text for c in pg_store.list_claims(A)] == expected
 
 
 def test_the_command_line_asks_a_postgresql_ledger(bk: Any, capsys: pytest.CaptureFixture) -> None:
