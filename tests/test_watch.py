@@ -7,6 +7,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import discord
 import pytest
 
 from bot.config import Settings
@@ -214,6 +215,7 @@ def message(n: int, channel: int = 5) -> Any:
         channel=SimpleNamespace(id=channel),
         author=SimpleNamespace(bot=False),
         webhook_id=None,
+        type=discord.MessageType.default,  # a member's own message (system messages are never answered)
     )
 
 
