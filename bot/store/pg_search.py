@@ -29,7 +29,6 @@ def _idf(total: int, df: int) -> float:
     return value if value > 0 else 1e-6
 
 
-DF_BATCH = 32  # words whose document frequencies are counted in one query
 STEMS_CACHED = 100_000  # tokens whose stems are remembered (the text search configuration never changes)
 
 
@@ -103,8 +102,8 @@ class PostgresSearch:
     def _doc_freqs(self, scope: str, words: Iterable[str]) -> dict[str, int]:
         """How many of the server's claims hold each word (as the index stems it); words none holds are left out.
 
-        Counted within the server only, so one server's claims never change another's statistics; remembered
-        until the ledger changes."""
+        Counted within the server only, so one server's claims never change another's statistics; read from the
+        schema's per-server table of document frequencies, and remembered until the ledger changes."""
         version = self.version()
         freqs: dict[str, int] = {}
         with self.lock:
@@ -114,20 +113,23 @@ class PostgresSearch:
                 self.df_version = version
             wanted = sorted({w.replace("\x00", "") for w in words if w})
             missing = [w for w in wanted if (scope, w) not in self.df_cache]
-        for start in range(0, len(missing), DF_BATCH):
-            # the words counted together, in one pass over the claims holding any of them (one scan of the index,
-            # or of the table, for all of them, where each word took a pass of its own)
-            batch = missing[start : start + DF_BATCH]
-            word_query = "plainto_tsquery(%s::regconfig, %s)"
-            counts = ", ".join(f"count(*) FILTER (WHERE f.document @@ {word_query})" for _ in batch)
-            pairs = [value for word in batch for value in (CONFIG, word)]
-            row = self._rows(
-                f"SELECT {counts} FROM claims_fts f WHERE f.scope = %s"
-                f" AND f.document @@ ({' || '.join(word_query for _ in batch)})",
-                [*pairs, scope, *pairs],
-            )[0]
+        if missing:
+            # One query for every new word: the lexemes the index makes of it, then its frequency from the
+            # server's document-frequency table (``claims_df``, kept by the schema's triggers) when the word is one
+            # lexeme; a word of several lexemes ("f-16": 'f-16' & 'f' & '16') is counted among the server's
+            # documents as before, and a word of none is in no document.
+            rows = self._rows(
+                "SELECT w.word, CASE cardinality(l.lexemes) WHEN 0 THEN 0"
+                " WHEN 1 THEN coalesce((SELECT d.df FROM claims_df d WHERE d.scope = %s AND d.lexeme = l.lexemes[1]),"
+                " 0)"
+                " ELSE (SELECT count(*) FROM claims_fts f WHERE f.scope = %s"
+                " AND f.document @@ plainto_tsquery(%s::regconfig, w.word)) END"
+                " FROM unnest(%s::text[]) AS w(word),"
+                " LATERAL (SELECT tsvector_to_array(to_tsvector(%s::regconfig, w.word)) AS lexemes) AS l",
+                [scope, scope, CONFIG, missing, CONFIG],
+            )
             with self.lock:
-                for word, count in zip(batch, row, strict=True):
+                for word, count in rows:
                     self.df_cache[(scope, word)] = int(count)
         with self.lock:
             for word in wanted:
