@@ -47,3 +47,8 @@ def location(where: int | str) -> str:
 
 class LedgerBusyError(LedgerError):
     """Another process held the ledger's write lock for longer than the busy timeout."""
+
+
+class ConnectionLostError(LedgerBusyError):
+    """The database connection was found dead (the server restarted, or ended it) while running a statement
+    outside a transaction: a read can run again on a fresh connection."""

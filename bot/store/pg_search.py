@@ -14,10 +14,13 @@ from __future__ import annotations
 import math
 import re
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
+from bot.errors import ConnectionLostError
+
+T = TypeVar("T")
 CONFIG = "claimledger"
 _PREFIX_CHARS = re.compile(r"[^\w]+", re.UNICODE)
 K1, B = 1.2, 0.75  # BM25's parameters, as FTS5's bm25()
@@ -56,12 +59,25 @@ class PostgresSearch:
             finally:
                 self._held.conn = self._held.version = None
 
+    def _reading(self, work: Callable[[], T]) -> T:
+        """``work`` (reads only) in one session; run again once on a fresh connection when the pooled one was dead
+        (the server restarted since it was last used)."""
+        if getattr(self._held, "conn", None) is not None:
+            return work()
+        try:
+            with self._session():
+                return work()
+        except ConnectionLostError:
+            if self.ledger.in_transaction:
+                raise
+            with self._session():
+                return work()
+
     def _rows(self, query: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         held = getattr(self._held, "conn", None)
         if held is not None:
             return held.execute(query, params or None).fetchall()
-        with self.ledger.connection() as conn:
-            return conn.execute(query, params or None).fetchall()
+        return self._reading(lambda: self._rows(query, params))
 
     def version(self) -> tuple[int, int]:
         """Changes whenever the ledger changes, whichever process or connection wrote (the database's counter)."""
@@ -96,8 +112,7 @@ class PostgresSearch:
         return [known.get(t, "") for t in cleaned]
 
     def doc_freqs(self, scope: str, words: Iterable[str]) -> dict[str, int]:
-        with self._session():
-            return self._doc_freqs(scope, words)
+        return self._reading(lambda: self._doc_freqs(scope, words))
 
     def _doc_freqs(self, scope: str, words: Iterable[str]) -> dict[str, int]:
         """How many of the server's claims hold each word (as the index stems it); words none holds are left out.
@@ -168,8 +183,7 @@ class PostgresSearch:
 
         Scored as FTS5's ``bm25`` scores (k1 1.2, b 0.75, the same column weights, statistics of the server).
         Unranked: the first ``limit`` claims holding the words (by id) are scored, not every claim holding them."""
-        with self._session():
-            return self._match(scope, words, mode=mode, prefix=prefix, ranked=ranked, limit=limit)
+        return self._reading(lambda: self._match(scope, words, mode=mode, prefix=prefix, ranked=ranked, limit=limit))
 
     def _match(
         self,

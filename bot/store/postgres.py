@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import select
 import threading
 import uuid
 import zlib
@@ -32,7 +33,7 @@ from psycopg import sql
 from psycopg_pool import ConnectionPool
 
 import bot.store.pg_schema as pg_schema
-from bot.errors import InvalidInputError, LedgerBusyError, LedgerError
+from bot.errors import ConnectionLostError, InvalidInputError, LedgerBusyError, LedgerError
 from bot.store.base import Change, ChangeCallback, process_origin
 from bot.store.core import (
     Dialect,
@@ -54,6 +55,24 @@ _ORIGIN = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 LISTEN_POLL = 0.5  # seconds the listener waits for notices before looking whether it should stop
 LISTEN_RETRY = 2.0  # seconds between attempts to reconnect a lost listener
 LISTEN_START_TIMEOUT = 30.0
+
+
+def check_connection(conn: psycopg.Connection) -> None:
+    """The pool's check of a connection before handing it out, without a round trip when nothing is wrong.
+
+    An idle connection has nothing to read: when the server ends it (a restart, ``pg_terminate_backend``), its
+    last message or the end of the stream is waiting on the socket. Only then is the connection asked a question
+    (psycopg_pool's check, which raises for a dead connection, so the pool replaces it). A connection lost
+    without a word (the network) is found by the statement itself: a read is retried once on a fresh connection
+    (:class:`ConnectionLostError`), anything else is reported as "try again"."""
+    if conn.closed:
+        raise psycopg.OperationalError("the connection is closed")
+    try:
+        waiting, _, _ = select.select([conn.fileno()], [], [], 0)
+    except (OSError, ValueError):
+        waiting = [True]
+    if waiting:
+        ConnectionPool.check_connection(conn)
 
 
 def is_postgres_url(target: object) -> bool:
@@ -173,7 +192,7 @@ class PostgresLedger(LedgerCore):
                 "connect_timeout": 10,
                 "application_name": f"claimledger:{schema}"[:63],
             },
-            check=ConnectionPool.check_connection,  # a restarted server: stale connections are replaced
+            check=check_connection,  # a restarted server: stale connections are replaced
             name=f"claimledger-{uuid.uuid4().hex[:8]}",
             open=False,
         )
@@ -215,13 +234,16 @@ class PostgresLedger(LedgerCore):
     def connection(self) -> Iterator[psycopg.Connection]:
         """The calling thread's transaction connection, or a pooled one in autocommit."""
         held = getattr(self._local, "conn", None)
+        pooled: psycopg.Connection | None = None
         try:
             if held is not None:
                 yield held
                 return
-            with self.pool.connection() as conn:
-                yield conn
+            with self.pool.connection() as pooled:
+                yield pooled
         except psycopg.OperationalError as error:  # server restarting, connection lost, pool exhausted
+            if pooled is not None and pooled.broken:
+                raise ConnectionLostError(UNAVAILABLE) from error
             raise LedgerBusyError(UNAVAILABLE) from error
 
     @contextmanager
@@ -264,6 +286,15 @@ class PostgresLedger(LedgerCore):
                 raise
 
     def _rows(self, query: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        try:
+            return self._rows_once(query, params)
+        except ConnectionLostError:
+            if self.in_transaction or not query.lstrip()[:6].upper() == "SELECT":
+                raise
+            log.info("A pooled connection to the ledger was dead; reading again on a fresh one")
+            return self._rows_once(query, params)
+
+    def _rows_once(self, query: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         with self.connection() as conn:
             try:
                 cursor = conn.execute(query, params or None)

@@ -126,3 +126,28 @@ def test_the_migration_counts_the_claims_already_there(bk: Any, monkeypatch: Any
     finally:
         bk.drop_schema(schema)
 
+
+def test_the_pool_check_costs_no_round_trip_and_reads_survive_ended_connections(pg_store: Any, bk: Any) -> None:
+    """A healthy idle connection is handed out without a question to the server; after the server ended every
+    connection of the ledger, reads (the store's, the search's) are answered at once, on fresh connections."""
+    import psycopg
+
+    from bot.store.postgres import check_connection
+
+    claim = pg_store.add_claim(A, text="Committed before the connections ended.", actor="t")
+    with pg_store.pool.connection() as conn:
+        sent: list[object] = []
+        original = conn.execute
+        conn.execute = lambda *args, **kwargs: sent.append(args) or original(*args, **kwargs)  # type: ignore[method-assign]
+        check_connection(conn)
+        assert sent == []
+        conn.execute = original  # type: ignore[method-assign]
+    for _ in range(5):
+        with psycopg.connect(bk.PG_URL, autocommit=True) as admin:
+            ended = admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = %s",
+                [f"claimledger:{pg_store.schema}"],
+            ).fetchall()
+        assert ended
+        assert [c.id for c in pg_store.get_claims(A, [claim.id])] == [claim.id]
+        assert [cid for cid, _ in pg_store.search.match(A, ["ended"])] == [claim.id]
