@@ -55,6 +55,7 @@ _ORIGIN = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 LISTEN_POLL = 0.5  # seconds the listener waits for notices before looking whether it should stop
 LISTEN_RETRY = 2.0  # seconds between attempts to reconnect a lost listener
 LISTEN_START_TIMEOUT = 30.0
+ANALYZE_AFTER = 1000  # claims written by one bulk write (and a tenth of the table) before its statistics are taken
 
 
 def check_connection(conn: psycopg.Connection) -> None:
@@ -272,6 +273,20 @@ class PostgresLedger(LedgerCore):
                     yield self
             finally:
                 self._local.conn = None
+
+    def refresh_statistics(self, written: int) -> None:
+        """After a bulk write of ``written`` claims (an import, inside its transaction): when that is many, and a
+        tenth of the claims or more, the planner's statistics of the tables a question reads are taken again now
+        (``ANALYZE``, which counts the transaction's own rows), not when autovacuum next comes by: without them a
+        search right after an import plans for an empty table (measured at 100k claims: a question's search
+        query 3.8 times slower)."""
+        if written < ANALYZE_AFTER:
+            return
+        with self.connection() as conn:
+            row = conn.execute("SELECT reltuples FROM pg_class WHERE oid = 'claims'::regclass").fetchone()
+            known = float(row[0]) if row else -1.0
+            if known < 0 or written >= 0.1 * known:
+                conn.execute("ANALYZE claims, claims_fts, claims_df")
 
     def _execute(self, query: str, params: Sequence[Any] = ()) -> psycopg.Cursor:
         """Run one statement (inside the thread's transaction, if any); the cursor is already fully read."""
