@@ -67,3 +67,8 @@ class LedgerUnavailableError(LedgerError):
     def __init__(self, message: str, *, unsure: bool = False) -> None:
         self.unsure = unsure
         super().__init__(message)
+
+
+class ConnectionLostError(LedgerUnavailableError):
+    """A pooled connection was found dead (the server restarted, or ended it) by a statement run outside a
+    transaction: a read can run again on a fresh connection."""

@@ -188,3 +188,6 @@ def write_batch(ledger: Ledger, batch: Batch) -> None:
         "INSERT INTO revisions (scope, entity, entity_id, action, actor, at, old, new) VALUES (?,?,?,?,?,?,?,?)",
         [(scope, *row) for row in batch.revisions],
     )
+    refresh = getattr(ledger, "refresh_statistics", None)  # PostgreSQL: the planner's statistics, after many rows
+    if refresh is not None:
+        refresh(len(batch.claims_new) + len(batch.claims_changed))

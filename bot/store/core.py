@@ -509,10 +509,16 @@ class LedgerCore(ABC):
         speaker_ids = sorted({r["speaker_id"] for r in rows if r["speaker_id"] is not None})
         incident_ids = sorted({r["incident_id"] for r in rows if r["incident_id"] is not None})
         claim_ids = [r["id"] for r in rows]
-        where, params = in_list("id", speaker_ids)
-        speakers = {r["id"]: self._speaker(r) for r in self._fetch(f"SELECT * FROM speakers WHERE {where}", params)}
-        where, params = in_list("id", incident_ids)
-        incidents = {r["id"]: self._incident(r) for r in self._fetch(f"SELECT * FROM incidents WHERE {where}", params)}
+        speakers: dict[int, Speaker] = {}
+        if speaker_ids:  # (no query for an empty list: claims without a speaker, or an incident, are common)
+            where, params = in_list("id", speaker_ids)
+            speakers = {r["id"]: self._speaker(r) for r in self._fetch(f"SELECT * FROM speakers WHERE {where}", params)}
+        incidents: dict[int, Incident] = {}
+        if incident_ids:
+            where, params = in_list("id", incident_ids)
+            incidents = {
+                r["id"]: self._incident(r) for r in self._fetch(f"SELECT * FROM incidents WHERE {where}", params)
+            }
         sources: dict[int, list[Source]] = {}
         where, params = in_list("cs.claim_id", claim_ids)
         for r in self._fetch(

@@ -141,9 +141,11 @@ def _read(ledger: Any, table: str, columns: tuple[str, ...], order: str) -> Iter
 def _write(target: Any, table: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
     names = ", ".join(columns)
     if _is_postgres(target):
+        from bot.store.pg_compat import insert_rows
+
         marks = ", ".join("%s" for _ in columns)
-        with target.connection() as conn, conn.cursor() as cursor:
-            cursor.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", rows)
+        with target.connection() as conn:  # many rows a statement: the schema's statement triggers run once
+            insert_rows(conn, f"INSERT INTO {table} ({names}) VALUES ({marks})", rows)
     else:
         marks = ", ".join("?" for _ in columns)
         target.conn.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", rows)

@@ -24,6 +24,10 @@ _IN_JSON_LIST = re.compile(r"(\b[\w.]+) IN \(SELECT value FROM json_each\(\?\)\)
 _NOCASE = re.compile(r"(\b[\w.]+) COLLATE NOCASE")
 _DATE_DESC = re.compile(r"\bdate DESC\b(?! NULLS)")
 _INSERT_WITH_ID = re.compile(r"^\s*INSERT INTO (\w+) \(id,", re.IGNORECASE)
+_INSERT_VALUES = re.compile(r"^\s*(INSERT INTO \w+ \([\w, ]+\)) VALUES \(([?, ]+)\)\s*$", re.IGNORECASE)
+_DELETE_ONE_KEY = re.compile(r"^\s*(DELETE FROM \w+ WHERE \w+) = \?\s*$", re.IGNORECASE)
+_UPDATE_BY_KEY = re.compile(r"^\s*UPDATE (\w+) SET ([\w=?, ]+?) WHERE (\w+ = \?(?: AND \w+ = \?)*)\s*$", re.IGNORECASE)
+MAX_PARAMS = 65_535  # bind parameters one PostgreSQL statement can carry
 _UNSUPPORTED = ("json_each", "json_extract", "PRAGMA", "INSERT OR", "group_concat", "rowid", "MATCH")
 ID_TABLES = frozenset({"incidents", "speakers", "sources", "claims", "revisions", "pinned_summaries"})
 
@@ -56,6 +60,24 @@ def _value(value: Any) -> Any:
     return value
 
 
+def insert_rows(conn: Any, statement: str, rows: Sequence[Sequence[Any]]) -> int:
+    """``INSERT INTO t (a, b) VALUES (?, ?)`` (or ``%s``) for every row, as few multi-row statements as the bind
+    parameters allow (PostgreSQL assigns each row's values to the columns' types as for a single row)."""
+    found = _INSERT_VALUES.match(statement.replace("%s", "?"))
+    if found is None:
+        raise NotImplementedError(f"Not an insert of one row of values: {statement}")
+    width = found.group(2).count("?")
+    marks = "(" + ", ".join(["%s"] * width) + ")"
+    per_statement = max(1, MAX_PARAMS // max(width, 1))
+    count = 0
+    for start in range(0, len(rows), per_statement):
+        chunk = rows[start : start + per_statement]
+        count += conn.execute(
+            f"{found.group(1)} VALUES {', '.join([marks] * len(chunk))}", [v for row in chunk for v in row]
+        ).rowcount
+    return count
+
+
 class Column(tuple):
     """A column of a result, as ``cursor.description`` gives it (name first)."""
 
@@ -84,6 +106,7 @@ class CompatConnection:
 
     def __init__(self, ledger: Any) -> None:  # a bot.store.postgres.PostgresLedger
         self.ledger = ledger
+        self._types: dict[str, dict[str, str]] = {}  # table → column → type, for batched updates
 
     @property
     def in_transaction(self) -> bool:
@@ -111,16 +134,78 @@ class CompatConnection:
         return Result(names, rows, rowcount)
 
     def executemany(self, statement: str, rows: Iterable[Sequence[Any]]) -> Result:
-        rows = [list(r) for r in rows]
-        if not rows:
+        """Every row in as few statements as possible (an insert of many rows, a delete by a list of keys, an
+        update joined to a list of rows), so that the schema's statement triggers (full text, document
+        frequencies, data version, change notices) run once per statement instead of once per row; a statement
+        of another form runs once per row."""
+        values = [list(r) for r in rows]
+        if not values:
             return Result(None, [], 0)
-        query = translate(statement)
+        translate(statement)  # refuses what it cannot run
         with self.ledger.connection() as conn:
-            cursor = conn.cursor()
-            cursor.executemany(query, rows)
-            rowcount = cursor.rowcount
+            if _INSERT_VALUES.match(statement):
+                rowcount = insert_rows(conn, statement, values)
+            elif (found := _DELETE_ONE_KEY.match(statement)) and all(len(r) == 1 for r in values):
+                rowcount = conn.execute(f"{found.group(1)} = ANY(%s)", [[r[0] for r in values]]).rowcount
+            elif (update := self._update_statement(conn, statement, values)) is not None:
+                rowcount = 0
+                for query, params in update:
+                    rowcount += conn.execute(query, params).rowcount
+            else:
+                cursor = conn.cursor()
+                cursor.executemany(translate(statement), values)
+                rowcount = cursor.rowcount
             self._advance_identity(conn, statement)
         return Result(None, [], rowcount)
+
+    def _update_statement(self, conn: Any, statement: str, rows: list[list[Any]]) -> list[tuple[str, list[Any]]] | None:
+        """``UPDATE t SET a=?, b=? WHERE id = ? AND scope = ?`` over many rows as ``UPDATE … FROM (VALUES …)``
+        statements, each value cast to its column's type; None when the statement has another form or two rows
+        name the same keys (then each row is its own statement, applied in order)."""
+        found = _UPDATE_BY_KEY.match(statement)
+        if found is None:
+            return None
+        table = found.group(1)
+        sets = [part.split("=")[0].strip() for part in found.group(2).split(",")]
+        if any(part.split("=")[1].strip() != "?" for part in found.group(2).split(",")):
+            return None
+        keys = [part.split("=")[0].strip() for part in found.group(3).split(" AND ")]
+        columns = [*sets, *keys]
+        if len(set(columns)) != len(columns) or any(len(r) != len(columns) for r in rows):
+            return None
+        if len({tuple(r[len(sets) :]) for r in rows}) != len(rows):
+            return None
+        types = self._column_types(conn, table)
+        if any(c not in types for c in columns):
+            return None
+        names = [f"v{i}" for i in range(len(columns))]
+        assign = ", ".join(f"{c} = v.{n}::{types[c]}" for c, n in zip(sets, names, strict=False))
+        match = " AND ".join(f"t.{c} = v.{n}::{types[c]}" for c, n in zip(keys, names[len(sets) :], strict=True))
+        marks = "(" + ", ".join(["%s"] * len(columns)) + ")"
+        out: list[tuple[str, list[Any]]] = []
+        per_statement = max(1, MAX_PARAMS // len(columns))
+        for start in range(0, len(rows), per_statement):
+            chunk = rows[start : start + per_statement]
+            out.append(
+                (
+                    f"UPDATE {table} AS t SET {assign} FROM (VALUES {', '.join([marks] * len(chunk))})"
+                    f" AS v({', '.join(names)}) WHERE {match}",
+                    [value for row in chunk for value in row],
+                )
+            )
+        return out
+
+    def _column_types(self, conn: Any, table: str) -> dict[str, str]:
+        """Column name → its SQL type (as ``format_type`` writes it) of a table of the ledger's schema."""
+        cache = self._types
+        if table not in cache:
+            rows = conn.execute(
+                "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute"
+                " WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped",
+                [table],
+            ).fetchall()
+            cache[table] = {str(name): str(kind) for name, kind in rows}
+        return cache[table]
 
     def _advance_identity(self, conn: Any, statement: str) -> None:
         """After rows were inserted with explicit ids, the table's identity goes past them."""

@@ -497,6 +497,98 @@ def _m0009_halfvec(pgvector: bool) -> str:
     return M0009_HALFVEC if pgvector else "SELECT 1"
 
 
+# Document frequencies kept by the schema: ``claims_df`` holds, for each server, how many of its full-text rows
+# hold each lexeme (what counting ``document @@ 'lexeme'`` in ``claims_fts`` gives), so a search reads a word's
+# frequency with one index lookup instead of visiting every claim holding it. Statement-level triggers with
+# transition tables add and subtract each statement's rows, one upsert per lexeme per statement, in (scope,
+# lexeme) order so that concurrent writers lock the rows they share in the same order. For that to be cheap the
+# writes that reach ``claims_fts`` come as statements of many rows: claims (insert, update) and claim sources
+# (insert, delete) now reindex once per statement, and ``reindex_claims`` writes all its claims' documents in one
+# statement (one document built per claim, by ``claim_document``, as before).
+M0010_DOC_FREQS = f"""
+CREATE TABLE claims_df (
+    scope text NOT NULL,
+    lexeme text COLLATE "C" NOT NULL,
+    df integer NOT NULL,
+    PRIMARY KEY (scope, lexeme)
+);
+INSERT INTO claims_df (scope, lexeme, df)
+SELECT f.scope, u.lexeme, count(*) FROM claims_fts f, unnest(tsvector_to_array(f.document)) AS u(lexeme)
+GROUP BY 1, 2 ORDER BY 1, 2;
+CREATE FUNCTION claims_df_count() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        INSERT INTO claims_df AS d (scope, lexeme, df)
+        SELECT r.scope, u.lexeme, count(*) FROM new_rows r, unnest(tsvector_to_array(r.document)) AS u(lexeme)
+        GROUP BY 1, 2 ORDER BY 1, 2
+        ON CONFLICT (scope, lexeme) DO UPDATE SET df = d.df + excluded.df;
+    ELSIF TG_OP = 'DELETE' THEN
+        INSERT INTO claims_df AS d (scope, lexeme, df)
+        SELECT r.scope, u.lexeme, -count(*) FROM old_rows r, unnest(tsvector_to_array(r.document)) AS u(lexeme)
+        GROUP BY 1, 2 ORDER BY 1, 2
+        ON CONFLICT (scope, lexeme) DO UPDATE SET df = d.df + excluded.df;
+        DELETE FROM claims_df d WHERE d.df <= 0 AND (d.scope, d.lexeme) IN (
+            SELECT r.scope, u.lexeme FROM old_rows r, unnest(tsvector_to_array(r.document)) AS u(lexeme));
+    ELSE
+        INSERT INTO claims_df AS d (scope, lexeme, df)
+        SELECT t.scope, t.lexeme, sum(t.n) FROM (
+            SELECT r.scope, u.lexeme, 1 AS n FROM new_rows r, unnest(tsvector_to_array(r.document)) AS u(lexeme)
+            UNION ALL
+            SELECT r.scope, u.lexeme, -1 FROM old_rows r, unnest(tsvector_to_array(r.document)) AS u(lexeme)
+        ) AS t GROUP BY 1, 2 HAVING sum(t.n) <> 0 ORDER BY 1, 2
+        ON CONFLICT (scope, lexeme) DO UPDATE SET df = d.df + excluded.df;
+        DELETE FROM claims_df d WHERE d.df <= 0 AND (d.scope, d.lexeme) IN (
+            SELECT r.scope, u.lexeme FROM old_rows r, unnest(tsvector_to_array(r.document)) AS u(lexeme));
+    END IF;
+    RETURN NULL;
+END $$;
+CREATE FUNCTION claims_df_clear() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM claims_df;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER claims_df_i AFTER INSERT ON claims_fts REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION claims_df_count();
+CREATE TRIGGER claims_df_u AFTER UPDATE ON claims_fts REFERENCING NEW TABLE AS new_rows OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION claims_df_count();
+CREATE TRIGGER claims_df_d AFTER DELETE ON claims_fts REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION claims_df_count();
+CREATE TRIGGER claims_df_t AFTER TRUNCATE ON claims_fts FOR EACH STATEMENT EXECUTE FUNCTION claims_df_clear();
+CREATE OR REPLACE FUNCTION reindex_claims(ids bigint[]) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM claims_fts WHERE claim_id = ANY (ids);
+    INSERT INTO claims_fts (claim_id, scope, document, doc_len, tf)
+    SELECT c.id, c.scope, d.doc, (SELECT coalesce(sum(array_length(u.positions, 1)), 0) FROM unnest(d.doc) AS u),
+        {TF_EXPRESSION.format(doc="d.doc")}
+    FROM claims c CROSS JOIN LATERAL (SELECT claim_document(c) AS doc OFFSET 0) AS d
+    WHERE c.id = ANY (ids) ORDER BY c.id;
+END $$;
+CREATE FUNCTION claims_reindex_statement() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_TABLE_NAME = 'claims' THEN
+        PERFORM reindex_claims(ARRAY(SELECT id FROM new_rows ORDER BY id));
+    ELSIF TG_OP = 'DELETE' THEN
+        PERFORM reindex_claims(ARRAY(SELECT DISTINCT claim_id FROM old_rows ORDER BY claim_id));
+    ELSE
+        PERFORM reindex_claims(ARRAY(SELECT DISTINCT claim_id FROM new_rows ORDER BY claim_id));
+    END IF;
+    RETURN NULL;
+END $$;
+DROP TRIGGER claims_fts_ai ON claims;
+DROP TRIGGER claims_fts_au ON claims;
+DROP TRIGGER claim_sources_fts_ai ON claim_sources;
+DROP TRIGGER claim_sources_fts_ad ON claim_sources;
+CREATE TRIGGER claims_fts_ai AFTER INSERT ON claims REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION claims_reindex_statement();
+CREATE TRIGGER claims_fts_au AFTER UPDATE ON claims REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION claims_reindex_statement();
+CREATE TRIGGER claim_sources_fts_ai AFTER INSERT ON claim_sources REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION claims_reindex_statement();
+CREATE TRIGGER claim_sources_fts_ad AFTER DELETE ON claim_sources REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION claims_reindex_statement();
+"""
+
+
 Migration = tuple[str, Callable[["Features"], str]]
 
 
@@ -523,6 +615,7 @@ MIGRATIONS: list[Migration] = [
     ("m0007_faster_writes", lambda f: M0007_FASTER_WRITES),
     ("m0008_term_frequencies", lambda f: M0008_TERM_FREQUENCIES),
     ("m0009_halfvec", lambda f: _m0009_halfvec(f.pgvector)),
+    ("m0010_doc_freqs", lambda f: M0010_DOC_FREQS),
 ]
 
 

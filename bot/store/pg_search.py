@@ -14,10 +14,13 @@ from __future__ import annotations
 import math
 import re
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
+from bot.errors import ConnectionLostError
+
+T = TypeVar("T")
 CONFIG = "claimledger"
 _PREFIX_CHARS = re.compile(r"[^\w]+", re.UNICODE)
 K1, B = 1.2, 0.75  # BM25's parameters, as FTS5's bm25()
@@ -29,7 +32,6 @@ def _idf(total: int, df: int) -> float:
     return value if value > 0 else 1e-6
 
 
-DF_BATCH = 32  # words whose document frequencies are counted in one query
 STEMS_CACHED = 100_000  # tokens whose stems are remembered (the text search configuration never changes)
 
 
@@ -57,12 +59,25 @@ class PostgresSearch:
             finally:
                 self._held.conn = self._held.version = None
 
+    def _reading(self, work: Callable[[], T]) -> T:
+        """``work`` (reads only) in one session; run again once on a fresh connection when the pooled one was dead
+        (the server restarted since it was last used)."""
+        if getattr(self._held, "conn", None) is not None:
+            return work()
+        try:
+            with self._session():
+                return work()
+        except ConnectionLostError:
+            if self.ledger.in_transaction:
+                raise
+            with self._session():
+                return work()
+
     def _rows(self, query: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         held = getattr(self._held, "conn", None)
         if held is not None:
             return held.execute(query, params or None).fetchall()
-        with self.ledger.connection() as conn:
-            return conn.execute(query, params or None).fetchall()
+        return self._reading(lambda: self._rows(query, params))
 
     def version(self) -> tuple[int, int]:
         """Changes whenever the ledger changes, whichever process or connection wrote (the database's counter)."""
@@ -97,14 +112,13 @@ class PostgresSearch:
         return [known.get(t, "") for t in cleaned]
 
     def doc_freqs(self, scope: str, words: Iterable[str]) -> dict[str, int]:
-        with self._session():
-            return self._doc_freqs(scope, words)
+        return self._reading(lambda: self._doc_freqs(scope, words))
 
     def _doc_freqs(self, scope: str, words: Iterable[str]) -> dict[str, int]:
         """How many of the server's claims hold each word (as the index stems it); words none holds are left out.
 
-        Counted within the server only, so one server's claims never change another's statistics; remembered
-        until the ledger changes."""
+        Counted within the server only, so one server's claims never change another's statistics; read from the
+        schema's per-server table of document frequencies, and remembered until the ledger changes."""
         version = self.version()
         freqs: dict[str, int] = {}
         with self.lock:
@@ -114,20 +128,23 @@ class PostgresSearch:
                 self.df_version = version
             wanted = sorted({w.replace("\x00", "") for w in words if w})
             missing = [w for w in wanted if (scope, w) not in self.df_cache]
-        for start in range(0, len(missing), DF_BATCH):
-            # the words counted together, in one pass over the claims holding any of them (one scan of the index,
-            # or of the table, for all of them, where each word took a pass of its own)
-            batch = missing[start : start + DF_BATCH]
-            word_query = "plainto_tsquery(%s::regconfig, %s)"
-            counts = ", ".join(f"count(*) FILTER (WHERE f.document @@ {word_query})" for _ in batch)
-            pairs = [value for word in batch for value in (CONFIG, word)]
-            row = self._rows(
-                f"SELECT {counts} FROM claims_fts f WHERE f.scope = %s"
-                f" AND f.document @@ ({' || '.join(word_query for _ in batch)})",
-                [*pairs, scope, *pairs],
-            )[0]
+        if missing:
+            # One query for every new word: the lexemes the index makes of it, then its frequency from the
+            # server's document-frequency table (``claims_df``, kept by the schema's triggers) when the word is one
+            # lexeme; a word of several lexemes ("f-16": 'f-16' & 'f' & '16') is counted among the server's
+            # documents as before, and a word of none is in no document.
+            rows = self._rows(
+                "SELECT w.word, CASE cardinality(l.lexemes) WHEN 0 THEN 0"
+                " WHEN 1 THEN coalesce((SELECT d.df FROM claims_df d WHERE d.scope = %s AND d.lexeme = l.lexemes[1]),"
+                " 0)"
+                " ELSE (SELECT count(*) FROM claims_fts f WHERE f.scope = %s"
+                " AND f.document @@ plainto_tsquery(%s::regconfig, w.word)) END"
+                " FROM unnest(%s::text[]) AS w(word),"
+                " LATERAL (SELECT tsvector_to_array(to_tsvector(%s::regconfig, w.word)) AS lexemes) AS l",
+                [scope, scope, CONFIG, missing, CONFIG],
+            )
             with self.lock:
-                for word, count in zip(batch, row, strict=True):
+                for word, count in rows:
                     self.df_cache[(scope, word)] = int(count)
         with self.lock:
             for word in wanted:
@@ -166,8 +183,7 @@ class PostgresSearch:
 
         Scored as FTS5's ``bm25`` scores (k1 1.2, b 0.75, the same column weights, statistics of the server).
         Unranked: the first ``limit`` claims holding the words (by id) are scored, not every claim holding them."""
-        with self._session():
-            return self._match(scope, words, mode=mode, prefix=prefix, ranked=ranked, limit=limit)
+        return self._reading(lambda: self._match(scope, words, mode=mode, prefix=prefix, ranked=ranked, limit=limit))
 
     def _match(
         self,

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import select
 import threading
 import time
 import uuid
@@ -37,6 +38,7 @@ from bot.errors import (
     NOT_SAVED,
     UNREACHABLE,
     UNSURE,
+    ConnectionLostError,
     InvalidInputError,
     LedgerBusyError,
     LedgerError,
@@ -70,6 +72,25 @@ _ORIGIN = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 LISTEN_POLL = 0.5  # seconds the listener waits for notices before looking whether it should stop
 LISTEN_RETRY = 2.0  # seconds between attempts to reconnect a lost listener
 LISTEN_START_TIMEOUT = 30.0
+ANALYZE_AFTER = 1000  # claims written by one bulk write (and a tenth of the table) before its statistics are taken
+
+
+def check_connection(conn: psycopg.Connection) -> None:
+    """The pool's check of a connection before handing it out, without a round trip when nothing is wrong.
+
+    An idle connection has nothing to read: when the server ends it (a restart, ``pg_terminate_backend``), its
+    last message or the end of the stream is waiting on the socket. Only then is the connection asked a question
+    (psycopg_pool's check, which raises for a dead connection, so the pool replaces it). A connection lost
+    without a word (the network) is found by the statement itself: a read is retried once on a fresh connection
+    (:class:`ConnectionLostError`), anything else is reported as "try again"."""
+    if conn.closed:
+        raise psycopg.OperationalError("the connection is closed")
+    try:
+        waiting, _, _ = select.select([conn.fileno()], [], [], 0)
+    except (OSError, ValueError):
+        waiting = [True]
+    if waiting:
+        ConnectionPool.check_connection(conn)
 
 
 def split_url(url: str) -> tuple[str, str | None]:
@@ -196,7 +217,7 @@ class PostgresLedger(LedgerCore):
                 "connect_timeout": 10,
                 "application_name": f"claimledger:{schema}"[:63],
             },
-            check=ConnectionPool.check_connection,  # a restarted server: stale connections are replaced
+            check=check_connection,  # a restarted server: stale connections are replaced
             name=f"claimledger-{uuid.uuid4().hex[:8]}",
             open=False,
         )
@@ -247,10 +268,13 @@ class PostgresLedger(LedgerCore):
                     raise LedgerUnavailableError(NOT_SAVED) from error
                 raise
             return
+        pooled: psycopg.Connection | None = None
         try:
-            with self._pooled() as conn:
-                yield conn
+            with self._pooled() as pooled:
+                yield pooled
         except psycopg.OperationalError as error:
+            if pooled is not None and pooled.broken:  # found dead by its statement: a read may run again
+                raise ConnectionLostError(UNREACHABLE) from error
             if unreachable(error):
                 raise LedgerUnavailableError(UNREACHABLE) from error
             raise
@@ -342,6 +366,20 @@ class PostgresLedger(LedgerCore):
                     return None
                 time.sleep(OUTCOME_POLL)
 
+    def refresh_statistics(self, written: int) -> None:
+        """After a bulk write of ``written`` claims (an import, inside its transaction): when that is many, and a
+        tenth of the claims or more, the planner's statistics of the tables a question reads are taken again now
+        (``ANALYZE``, which counts the transaction's own rows), not when autovacuum next comes by: without them a
+        search right after an import plans for an empty table (measured at 100k claims: a question's search
+        query 3.8 times slower)."""
+        if written < ANALYZE_AFTER:
+            return
+        with self.connection() as conn:
+            row = conn.execute("SELECT reltuples FROM pg_class WHERE oid = 'claims'::regclass").fetchone()
+            known = float(row[0]) if row else -1.0
+            if known < 0 or written >= 0.1 * known:
+                conn.execute("ANALYZE claims, claims_fts, claims_df")
+
     def _execute(self, query: str, params: Sequence[Any] = ()) -> psycopg.Cursor:
         """Run one statement (inside the thread's transaction, if any); the cursor is already fully read."""
         with self.connection() as conn:
@@ -355,6 +393,15 @@ class PostgresLedger(LedgerCore):
                 raise
 
     def _rows(self, query: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        try:
+            return self._rows_once(query, params)
+        except ConnectionLostError:
+            if self.in_transaction or not query.lstrip()[:6].upper() == "SELECT":
+                raise
+            log.info("A pooled connection to the ledger was dead; reading again on a fresh one")
+            return self._rows_once(query, params)
+
+    def _rows_once(self, query: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         with self.connection() as conn:
             try:
                 cursor = conn.execute(query, params or None)
