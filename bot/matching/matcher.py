@@ -43,7 +43,7 @@ from bot.matching.textnorm import (
     strip_noise,
     words,
 )
-from bot.models import Answer, Claim, EvidenceStatus, Match, Speaker
+from bot.models import Answer, Claim, EvidenceStatus, Incident, Match, Speaker
 from bot.store import Ledger
 from bot.validation import LIMITS
 
@@ -77,6 +77,14 @@ SHOW_SHARE_HYBRID = 0.75
 GENERIC_NAME_WORDS = frozenset(
     {"president", "russian", "ukrainian", "russia", "ukraine", "state", "agency", "service", "news"}
 )
+# Words of incidents' titles and aliases that name no incident in particular ("Crocus City Hall attack")
+GENERIC_INCIDENT_WORDS = frozenset(
+    {"attack", "attacks", "shooting", "bombing", "massacre", "terror", "terrorist", "hall", "city", "explosion",
+     "crash", "fire", "strike", "war", "incident", "killing", "killings", "siege", "raid", "riot", "protest"}
+)  # fmt: skip
+# A question that names an incident ("the moscow concert massacre", "Крокус") ranks that incident's claims this much
+# higher, and other incidents' claims this much lower (claims without an incident: neither)
+INCIDENT_RANK = 0.3
 # Ranking: BM25 (normalised within the candidates), question coverage, claim coverage, fuzzy similarity.
 RANK_WEIGHTS = (0.6, 0.2, 0.4, 0.1)
 CLAIM_WORDS_CACHE = 16_384  # claims whose words are kept between questions
@@ -93,6 +101,7 @@ class _ScopeVocab:
     speaker_words: dict[int, set[str]]  # speaker id -> normalised name/alias words
     name_words: list[str]  # every speaker's distinctive name words, for names written in Cyrillic
     name_index: dict[str, set[int]]  # distinctive name word -> the speakers it names
+    incident_index: dict[str, set[int]]  # distinctive word of an incident's title or aliases -> the incidents
     speaker_phrases: list[tuple[re.Pattern[str], int]]  # alias/name pattern -> speaker id
     spokespeople: dict[int, set[int]]  # speaker id -> speakers whose role names it ("Spokeswoman for the NSC")
     incident_titles: list[str]
@@ -116,6 +125,31 @@ def _claim_words(body: str, context: str) -> tuple[frozenset[str], frozenset[str
     body_norms = frozenset(norm(w) for w in body_words)
     doc_norms = body_norms | {norm(w) for w in content_words(context)}
     return doc_norms, body_norms, utils.default_process(" ".join(body_words))
+
+
+def _incident_index(incidents: list[Incident]) -> dict[str, set[int]]:
+    index: dict[str, set[int]] = {}
+    for incident in incidents:
+        for name in (incident.title, *incident.aliases):
+            for word in content_words(name):
+                if len(word) > 2 and not word.isdigit() and word not in GENERIC_INCIDENT_WORDS:
+                    index.setdefault(norm(word), set()).add(incident.id)
+    return index
+
+
+def _words_naming(term: _Term, index: dict[str, set[int]]) -> set[int]:
+    """What one word of the question names in ``index`` (distinctive name words -> ids): as typed, as corrected,
+    or written in Cyrillic ("Путина", "Крокусе")."""
+    named: set[int] = set()
+    for word in (term.norm, norm(term.correction) if term.correction else None):
+        if word is not None:
+            named |= index.get(word, set())
+    spelled = latin(term.word)
+    if spelled != term.word:
+        for word, ids in index.items():
+            if spelled == word or names_word(term.word, word):
+                named |= ids
+    return named
 
 
 def _ramp(value: float, low: float, high: float) -> float:
@@ -153,6 +187,7 @@ class _Query:
     name_words: set[str] = field(default_factory=set)  # the words that name the speakers asked about
     about: list[_Term] = field(default_factory=list)  # what it asks about beyond the names ("born", "f-16")
     without_names: str = ""  # the question with the names taken out
+    incidents: set[int] = field(default_factory=set)  # the incidents the question names
 
 
 class Matcher:
@@ -213,6 +248,7 @@ class Matcher:
             speaker_words=speaker_words,
             name_words=sorted({w for ws in speaker_words.values() for w in ws} - GENERIC_NAME_WORDS),
             name_index=_name_index(speaker_words),
+            incident_index=_incident_index(incidents),
             speaker_phrases=speaker_phrases,
             spokespeople=spokespeople,
             incident_titles=incident_titles,
@@ -258,6 +294,7 @@ class Matcher:
             name_words=name_words,
         )
         query.norm_set = {t.norm for t in terms} | {norm(t.correction) for t in terms if t.correction}
+        query.incidents = {i for t in terms for i in _words_naming(t, vocab.incident_index)}
         if speakers:
             query.about = [t for t in terms if t.word not in name_words and t.word not in ASKING_WORDS]
             query.without_names = " ".join(w for w in words(cleaned) if w not in name_words)
@@ -305,16 +342,7 @@ class Matcher:
     @staticmethod
     def _named_by(term: _Term, vocab: _ScopeVocab) -> set[int]:
         """The speakers one word of the question names: as typed, as corrected, or written in Cyrillic."""
-        named: set[int] = set()
-        for word in (term.norm, norm(term.correction) if term.correction else None):
-            if word is not None:
-                named |= vocab.name_index.get(word, set())
-        spelled = latin(term.word)
-        if spelled != term.word:  # a name written in Cyrillic
-            for word in vocab.name_words:
-                if spelled == word or names_word(term.word, word):
-                    named |= vocab.name_index[word]
-        return named
+        return _words_naming(term, vocab.name_index)
 
     # ------------------------------------------------------------------ search
 
@@ -499,6 +527,8 @@ class Matcher:
         confidence = min(max(confidence + (bonus if q_cov > 0.15 else 0.0), 0.0), 1.0)
         rank = RANK_WEIGHTS[0] * bm25_norm + RANK_WEIGHTS[1] * q_cov + RANK_WEIGHTS[2] * d_cov
         rank += RANK_WEIGHTS[3] * fuzzy + bonus
+        if query.incidents and claim.incident is not None:
+            rank += INCIDENT_RANK if claim.incident.id in query.incidents else -INCIDENT_RANK
         if query.dates:
             # A date asked is a strong constraint: claims said then come first, claims said at another time fall.
             agreement = max(d.agreement(claim.said_at) for d in query.dates)

@@ -182,3 +182,30 @@ def test_an_organisation_asked_about_answers_with_its_spokespeoples_claims(match
     answer = matcher.ask(S, "what did the white house say")
     first = [m.claim for m in answer.matches if not m.other_side]
     assert first and all(c.speaker is not None and c.speaker.name == "Adrienne Watson" for c in first)
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("who said they did the moscow concert massacre", "concert"),
+        ("who said they did the las vegas massacre", "vegas"),
+    ],
+)
+def test_a_question_naming_an_incident_ranks_its_claims_first(question: str, expected: str) -> None:
+    """Two incidents with claims worded alike: the incident the question names (by a distinctive word of its title
+    or aliases, also in Cyrillic) comes first; words every incident shares ("massacre", "attack") name none."""
+    with Ledger.memory() as ledger:
+        aliases = ["Moscow concert hall attack", "Крокус Сити Холл"]
+        ledger.create_incident(S, title="Crocus City Hall attack", slug="concert", aliases=aliases, actor="t")
+        ledger.create_incident(S, title="Las Vegas shooting", slug="vegas", actor="t")
+        # the other incident's claim shares more of each question's words
+        ledger.add_claim(S, text="A group said it carried out the concert massacre.", incident="vegas", actor="t")
+        ledger.add_claim(S, text="A group said it carried out the massacre in Las Vegas.", incident="concert",
+                         actor="t")  # fmt: skip
+        matcher = Matcher(ledger, threshold=0.0)
+        matches = matcher.ask(S, question).matches
+        assert [m.claim.incident.slug for m in matches if m.claim.incident][:1] == [expected]
+        # named in Cyrillic and inflected ("в Крокусе"), the incident is the same (its claims rank first once found)
+        [crocus] = [i.id for i in ledger.list_incidents(S) if i.slug == "concert"]
+        assert matcher._parse(S, "Кто взял ответственность за теракт в Крокусе?").incidents == {crocus}
+        assert matcher._parse(S, "who did the massacre").incidents == set()
