@@ -132,9 +132,15 @@ async def test_mention_answers_without_reply_or_embed_permissions(
 
 async def test_message_without_mention_is_ignored(emu: DiscordEmulator, guild: Guild, running: Running) -> None:
     member = emu.add_member(guild.id, "erin")
-    await emu.post_message(guild.channel_id, member.id, "did ukraine do it?")
-    await asyncio.sleep(0.2)
-    assert not emu.requests_to("POST", rf"/channels/{guild.channel_id}/messages$")
+    ignored = await emu.post_message(guild.channel_id, member.id, "did ukraine do it?")
+    # a barrier: a mention after it, answered; the bot handles messages in the order they come
+    asked = await emu.post_message(guild.channel_id, member.id, f"<@{emu.app_id}> did ukraine do it?", mention_bot=True)
+    await emu.wait_until(
+        lambda: bool(emu.requests_to("POST", rf"/channels/{guild.channel_id}/messages$")), timeout=10, what="a reply"
+    )
+    replies = [m for m in emu.channel_messages(guild.channel_id) if m["author"]["id"] == str(emu.app_id)]
+    assert [(m.get("message_reference") or {}).get("message_id") for m in replies] == [asked["id"]]
+    assert ignored["id"] != asked["id"]
 
 
 async def test_context_menu_answers_ephemerally(emu: DiscordEmulator, guild: Guild, running: Running) -> None:

@@ -312,10 +312,13 @@ async def test_pinned_summary_is_edited_in_place_once_per_burst(
             {"claim": f"crocus-2024-01{i}", "status": "disputed", "details": f"change {i}"},
         )
         await inter.wait_message()
-    await emu.wait_until(
-        lambda: bool(emu.requests_to("PATCH", rf"/messages/{pins[0]}$")), timeout=3, what="the summary edit"
-    )
-    await asyncio.sleep(0.5)
+    incidents = running.bot.get_cog("Incidents")
+    assert incidents is not None
+
+    def settled() -> bool:  # the edit made, and no refresh waiting: nothing else will edit the summary
+        return bool(emu.requests_to("PATCH", rf"/messages/{pins[0]}$")) and not incidents.pending  # type: ignore[attr-defined]
+
+    await emu.wait_until(settled, timeout=3, what="the summary edit, and no refresh waiting")
     assert len(emu.requests_to("PATCH", rf"/channels/{guild.channel_id}/messages/{pins[0]}$")) == 1
     assert len(emu.requests_to("POST", rf"/channels/{guild.channel_id}/messages$")) == posts_before
     assert (
