@@ -187,6 +187,8 @@ class _Query:
     name_words: set[str] = field(default_factory=set)  # the words that name the speakers asked about
     about: list[_Term] = field(default_factory=list)  # what it asks about beyond the names ("born", "f-16")
     without_names: str = ""  # the question with the names taken out
+    words_naming: dict[int, set[str]] = field(default_factory=dict)  # speaker id -> the words that name it
+    asked_words: list[str] = field(default_factory=list)  # the question's words, in order
     incidents: set[int] = field(default_factory=set)  # the incidents the question names
 
 
@@ -283,7 +285,8 @@ class Matcher:
             freqs = self.ledger.search.doc_freqs(scope, [t.correction or "" for t in corrections])
             for term in corrections:
                 term.correction_df = freqs.get(term.correction or "", 0) or 1
-        speakers, name_words = self._speakers_named(terms, vocab, cleaned)
+        speakers, words_naming = self._speakers_named(terms, vocab, cleaned)
+        name_words = {w for named in words_naming.values() for w in named}
         query = _Query(
             question=question,
             terms=terms,
@@ -297,7 +300,9 @@ class Matcher:
         query.incidents = {i for t in terms for i in _words_naming(t, vocab.incident_index)}
         if speakers:
             query.about = [t for t in terms if t.word not in name_words and t.word not in ASKING_WORDS]
-            query.without_names = " ".join(w for w in words(cleaned) if w not in name_words)
+            query.asked_words = words(cleaned)
+            query.without_names = " ".join(w for w in query.asked_words if w not in name_words)
+            query.words_naming = words_naming
         return query
 
     def _correct(self, terms: list[_Term], vocab: _ScopeVocab) -> None:
@@ -320,24 +325,25 @@ class Matcher:
                 term.correction = found[0]
                 term.similarity = found[1] / 100
 
-    def _speakers_named(self, terms: list[_Term], vocab: _ScopeVocab, text: str) -> tuple[set[int], set[str]]:
-        """Speakers the question names, and the question's words that name them: a name or alias as a phrase,
-        a distinctive name word (fuzzy-corrected), or one written in Cyrillic ("Путина", "Зеленського"). A
-        speaker whose role names an organisation asked about speaks for it ("Spokeswoman for the US NSC")."""
-        found: set[int] = set()
-        name_words: set[str] = set()
+    def _speakers_named(
+        self, terms: list[_Term], vocab: _ScopeVocab, text: str
+    ) -> tuple[set[int], dict[int, set[str]]]:
+        """Speakers the question names, and for each the question's words that name it: a name or alias as a
+        phrase, a distinctive name word (fuzzy-corrected), or one written in Cyrillic ("Путина", "Зеленського").
+        A speaker whose role names an organisation asked about speaks for it ("Spokeswoman for the US NSC"), named
+        by the organisation's words."""
+        naming: dict[int, set[str]] = {}
         for term in terms:
-            named = self._named_by(term, vocab)
-            if named:
-                found |= named
-                name_words.add(term.word)
+            for sid in self._named_by(term, vocab):
+                naming.setdefault(sid, set()).add(term.word)
         for pattern, sid in vocab.speaker_phrases:
             for match in pattern.finditer(text):
-                found.add(sid)
-                name_words.update(words(match.group(0)))
+                naming.setdefault(sid, set()).update(words(match.group(0)))
         # what an organisation said includes what its spokespeople said for it
-        found |= {person for sid in list(found) for person in vocab.spokespeople.get(sid, ())}
-        return found, name_words
+        for sid in list(naming):
+            for person in vocab.spokespeople.get(sid, ()):
+                naming.setdefault(person, set()).update(naming[sid])
+        return set(naming), naming
 
     @staticmethod
     def _named_by(term: _Term, vocab: _ScopeVocab) -> set[int]:
@@ -477,19 +483,37 @@ class Matcher:
         scored.sort(key=lambda item: (-item[0], item[2].id))
         return scored
 
-    def _about(self, scope: str, query: _Query, claims: list[Claim]) -> dict[int, float]:
+    def _about(self, scope: str, query: _Query, claims: list[Claim]) -> dict[int, tuple[float, frozenset[str]]]:
         """For a question that names speakers and asks something about them ("how old is Putin?", "what did
-        Zelensky say about the F-16s?"): how close the question without the names is to each claim (0..1), by
-        meaning. A question that asks only what they said ("what did Putin say?") has nothing to check."""
+        Zelensky say about the F-16s?"): how close the question is to each claim (0..1) by meaning without the
+        words naming the claim's speaker (other people named stay: "what did Zelensky say about Putin" asks
+        Zelensky's claims about Putin), or without every name for a claim of someone not named; and the words
+        taken out. A question that asks only what they said ("what did Putin say?") has nothing to check."""
         if self.dense is None or not query.about or not claims:
             return {}
-        vector = self.dense.encode([query.without_names])[0]
-        baseline = self.dense.baseline(vector)
-        cosines = self.dense.similarities(self.ledger, scope, vector, [c.id for c in claims])
-        return {c.id: _ramp(cosines.get(c.id, -1.0) - baseline, CONTENT_FLOOR, CONTENT_FULL) for c in claims}
+        everyone = frozenset(w for named in query.words_naming.values() for w in named)
+        removed: dict[int, frozenset[str]] = {}
+        for claim in claims:
+            sid = claim.speaker.id if claim.speaker is not None else None
+            names = query.words_naming.get(sid) if sid is not None else None
+            removed[claim.id] = frozenset(names) if names else everyone
+        texts = {cut: " ".join(w for w in query.asked_words if w not in cut) for cut in set(removed.values())}
+        vectors = dict(zip(texts, self.dense.encode(list(texts.values())), strict=True))
+        out: dict[int, tuple[float, frozenset[str]]] = {}
+        for cut, vector in vectors.items():
+            mine = [c.id for c in claims if removed[c.id] == cut]
+            baseline = self.dense.baseline(vector)
+            cosines = self.dense.similarities(self.ledger, scope, vector, mine)
+            for cid in mine:
+                out[cid] = (_ramp(cosines.get(cid, -1.0) - baseline, CONTENT_FLOOR, CONTENT_FULL), cut)
+        return out
 
     def _confidence(
-        self, query: _Query, claim: Claim, bm25_norm: float, semantic: tuple[float, float | None] | None = None
+        self,
+        query: _Query,
+        claim: Claim,
+        bm25_norm: float,
+        semantic: tuple[float, tuple[float, frozenset[str]] | None] | None = None,
     ) -> tuple[float, float]:
         """(ranking score, confidence in 0..1) of one claim for one question.
 
@@ -540,9 +564,11 @@ class Matcher:
             rank += SEMANTIC_WEIGHT * max(margin - RANK_FLOOR, 0.0) / (SEMANTIC_FULL - SEMANTIC_FLOOR)
             confidence = max(confidence, _ramp(margin, SEMANTIC_FLOOR, SEMANTIC_FULL))
             if about is not None:
-                about_idf = sum(t.idf for t in query.about) or 1.0
-                shared = sum(t.idf for t in query.about if t.norm in doc_norms) / about_idf
-                confidence = min(confidence, max(about, shared))
+                closeness, cut = about
+                asked = [t for t in query.terms if t.word not in cut and t.word not in ASKING_WORDS]
+                about_idf = sum(t.idf for t in asked) or 1.0
+                shared = sum(t.idf for t in asked if t.norm in doc_norms) / about_idf
+                confidence = min(confidence, max(closeness, shared))
         return rank, confidence
 
     # ------------------------------------------------------------ suggestions

@@ -102,6 +102,13 @@ def test_a_question_naming_a_speaker_about_something_else_gets_no_answer(hybrid:
     assert hybrid.ask(S, question).matches == ()
 
 
+def test_other_people_a_question_names_are_part_of_what_it_asks(hybrid: Matcher) -> None:
+    """A claim by Zelenskiy about Putin is checked against the question without Zelenskiy's name only: Putin's is
+    part of what is asked (taking every name out left "on keeping his mouth shut", close to no claim)."""
+    answer = hybrid.ask(S, "zelensky on putin keeping his mouth shut")
+    assert [m.claim.ref for m in answer.matches if not m.other_side][:1] == ["crocus-2024-021"]
+
+
 def test_order_follows_relevance_and_other_sides_are_labelled(hybrid: Matcher) -> None:
     answer = hybrid.ask(S, "did ukraine have anything to do with the attack?")
     ranked = [m.score for m in answer.matches if not m.other_side]
