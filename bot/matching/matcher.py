@@ -540,8 +540,8 @@ class Matcher:
         fuzzy = fuzz.token_set_ratio(query.processed, body_processed) / 100
         confidence = 0.6 * q_cov + 0.25 * d_cov + 0.15 * fuzzy * min(q_cov * 2, 1.0)
         bonus = 0.0
-        if query.speakers and claim.speaker is not None:
-            bonus += 0.15 if claim.speaker.id in query.speakers else -0.05
+        if query.speakers:  # a claim of someone else, or of no one, is not what the speaker asked about said
+            bonus += 0.15 if claim.speaker is not None and claim.speaker.id in query.speakers else -0.05
         if query.wants_evidence:
             status = claim.evidence.status
             if status in (EvidenceStatus.PRESENTED, EvidenceStatus.NOT_PRESENTED, EvidenceStatus.PARTIAL):

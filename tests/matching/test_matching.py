@@ -209,3 +209,14 @@ def test_a_question_naming_an_incident_ranks_its_claims_first(question: str, exp
         [crocus] = [i.id for i in ledger.list_incidents(S) if i.slug == "concert"]
         assert matcher._parse(S, "Кто взял ответственность за теракт в Крокусе?").incidents == {crocus}
         assert matcher._parse(S, "who did the massacre").incidents == set()
+
+
+def test_a_claim_attributed_to_no_one_is_not_what_a_named_speaker_said() -> None:
+    """ "What did the White House say…" in a server that also holds unattributed claims mentioning the White
+    House: the claim of the speaker named ranks above an unattributed one that shares more words."""
+    with Ledger.memory() as ledger:
+        ledger.create_speaker(S, name="White House", actor="t")
+        ledger.add_claim(S, text="The White House phone line blamed the other party.", actor="t")
+        ledger.add_claim(S, text="The phone line blamed nobody in particular.", speaker="White House", actor="t")
+        matches = Matcher(ledger, threshold=0.0).ask(S, "what did the white house say about the phone line").matches
+        assert [m.claim.speaker.name if m.claim.speaker else None for m in matches][:1] == ["White House"]
