@@ -186,7 +186,6 @@ class _Query:
     norm_set: set[str] = field(default_factory=set)
     name_words: set[str] = field(default_factory=set)  # the words that name the speakers asked about
     about: list[_Term] = field(default_factory=list)  # what it asks about beyond the names ("born", "f-16")
-    without_names: str = ""  # the question with the names taken out
     words_naming: dict[int, set[str]] = field(default_factory=dict)  # speaker id -> the words that name it
     asked_words: list[str] = field(default_factory=list)  # the question's words, in order
     incidents: set[int] = field(default_factory=set)  # the incidents the question names
@@ -301,7 +300,6 @@ class Matcher:
         if speakers:
             query.about = [t for t in terms if t.word not in name_words and t.word not in ASKING_WORDS]
             query.asked_words = words(cleaned)
-            query.without_names = " ".join(w for w in query.asked_words if w not in name_words)
             query.words_naming = words_naming
         return query
 
