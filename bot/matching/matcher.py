@@ -7,10 +7,10 @@
 3. Candidates come from the FTS5 index (BM25), queried with the rarest few words only, each quoted:
    nothing a member types can act as FTS syntax, and common words cannot blow up the candidate set.
 4. Candidates are re-scored: how much of the question they cover (IDF-weighted), how much of the claim
-   the question covers, fuzzy similarity, and what the question asks about: a speaker, evidence, a date.
-   With semantic search (``dense``), the claims closest in meaning join the candidates, the margin of their
-   cosine over everyday statements joins the score, and a question that names a speaker and asks about
-   something else must be close to a claim also without the names.
+   the question covers, fuzzy similarity, and what the question asks about: a speaker, an incident,
+   evidence, a date. With semantic search (``dense``), the claims closest in meaning join the candidates,
+   the margin of their cosine over everyday statements joins the score, and a question that names a speaker
+   and asks about something else must be close to that speaker's claim also without the speaker's name.
 5. The confidence must reach a threshold, else the answer is "nothing matches". Ties break by claim id.
 
 Pure Python over the ledger's SQLite connection; no Discord.
