@@ -21,11 +21,11 @@ from bot.validation import LIMITS, clean_url, looks_like_date, parse_partial_dat
 from .common import (
     AuthorView,
     Interaction,
+    LedgerModal,
     ModeratorGroup,
     acknowledge,
     actor,
     answer,
-    bot_of,
     claim_choices,
     ensure_moderator,
     incident_choices,
@@ -61,7 +61,7 @@ def split_when_where(text: str | None) -> tuple[str | None, str | None]:
     return None, text.strip()
 
 
-class ClaimForm(discord.ui.Modal):
+class ClaimForm(LedgerModal):
     """The claim's text fields, each in a Label. ``on_done`` receives the validated values; ``shown`` is what the
     boxes were prefilled with (never longer than a box allows)."""
 
@@ -142,9 +142,6 @@ class ClaimForm(discord.ui.Modal):
             "evidence_details": self.details.value or None,
         }
         await self.on_done(interaction, values)
-
-    async def on_error(self, interaction: discord.Interaction, error: Exception, /, *_: object) -> None:
-        await bot_of(interaction).handle_error(interaction, error)
 
 
 class EvidenceChoice(AuthorView):

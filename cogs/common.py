@@ -205,6 +205,13 @@ def labelled_input(
     return box
 
 
+class LedgerModal(discord.ui.Modal):
+    """A form whose errors go to the tree's one error handler, like a command's."""
+
+    async def on_error(self, interaction: discord.Interaction, error: Exception, /, *_: object) -> None:
+        await bot_of(interaction).handle_error(interaction, error)
+
+
 class AuthorView(discord.ui.View):
     """A view only the member who started it may use (others get ``refusal``, ephemerally); its errors go to the
     tree's one error handler, like a command's."""

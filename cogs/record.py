@@ -28,7 +28,7 @@ from bot.store import Ledger
 from bot.validation import LIMITS, clean_url, parse_partial_date
 from bot.watching import first_link
 
-from .common import GUILD_ONLY, AuthorView, Interaction, actor, bot_of, ensure_moderator, labelled_input
+from .common import GUILD_ONLY, AuthorView, Interaction, LedgerModal, actor, ensure_moderator, labelled_input
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +132,7 @@ def parse_sources(text: str | None, message_link: str) -> list[dict[str, str | N
     return out[:5]
 
 
-class RecordForm(discord.ui.Modal):
+class RecordForm(LedgerModal):
     """The claim, prefilled from the message, each input in a Label (prefills cut to what a box allows): the
     speaker list, a new speaker's name, the claim, the quote, and when/where with the source links."""
 
@@ -252,9 +252,6 @@ class RecordForm(discord.ui.Modal):
             )
             return
         await self.on_done(interaction, values)
-
-    async def on_error(self, interaction: discord.Interaction, error: Exception, /, *_: object) -> None:
-        await bot_of(interaction).handle_error(interaction, error)
 
 
 class BackToForm(AuthorView):
