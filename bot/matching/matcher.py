@@ -98,8 +98,7 @@ class _ScopeVocab:
     speakers: list[Speaker]
     key_words: list[str]  # lowercase words for fuzzy correction
     key_set: set[str]
-    speaker_words: dict[int, set[str]]  # speaker id -> normalised name/alias words
-    name_words: list[str]  # every speaker's distinctive name words, for names written in Cyrillic
+    name_words: list[str]  # every speaker's distinctive name words (name_index's), for names written in Cyrillic
     name_index: dict[str, set[int]]  # distinctive name word -> the speakers it names
     incident_index: dict[str, set[int]]  # distinctive word of an incident's title or aliases -> the incidents
     speaker_phrases: list[tuple[re.Pattern[str], int]]  # alias/name pattern -> speaker id
@@ -241,14 +240,14 @@ class Matcher:
             for text in self.ledger.search.texts(scope):
                 key |= {w for w in words(text) if len(w) > 3}
         total = self.ledger.search.total_claims(scope)
+        name_index = _name_index(speaker_words)
         vocab = _ScopeVocab(
             version=self.ledger.search.version(),
             speakers=speakers,
             key_words=sorted(key),
             key_set=key,
-            speaker_words=speaker_words,
-            name_words=sorted({w for ws in speaker_words.values() for w in ws} - GENERIC_NAME_WORDS),
-            name_index=_name_index(speaker_words),
+            name_words=sorted(name_index),
+            name_index=name_index,
             incident_index=_incident_index(incidents),
             speaker_phrases=speaker_phrases,
             spokespeople=spokespeople,
