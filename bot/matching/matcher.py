@@ -331,7 +331,7 @@ class Matcher:
         by the organisation's words."""
         naming: dict[int, set[str]] = {}
         for term in terms:
-            for sid in self._named_by(term, vocab):
+            for sid in _words_naming(term, vocab.name_index):
                 naming.setdefault(sid, set()).add(term.word)
         for pattern, sid in vocab.speaker_phrases:
             for match in pattern.finditer(text):
@@ -341,11 +341,6 @@ class Matcher:
             for person in vocab.spokespeople.get(sid, ()):
                 naming.setdefault(person, set()).update(naming[sid])
         return set(naming), naming
-
-    @staticmethod
-    def _named_by(term: _Term, vocab: _ScopeVocab) -> set[int]:
-        """The speakers one word of the question names: as typed, as corrected, or written in Cyrillic."""
-        return _words_naming(term, vocab.name_index)
 
     # ------------------------------------------------------------------ search
 
