@@ -636,6 +636,15 @@ class LedgerCore(ABC):
         )
         return {int(row["speaker_id"]): int(row["n"]) for row in rows}
 
+    def claims_by_incident(self, scope: str) -> dict[int, int]:
+        """How many live claims each incident of the scope has (incidents without claims are left out)."""
+        rows = self._fetch(
+            "SELECT incident_id, count(*) AS n FROM claims WHERE scope = ? AND removed_reason IS NULL"
+            " AND incident_id IS NOT NULL GROUP BY incident_id",
+            [scope],
+        )
+        return {int(row["incident_id"]): int(row["n"]) for row in rows}
+
     def _claim_record(
         self,
         scope: str,

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from bot.errors import InvalidInputError
 from bot.matching import DEFAULT_THRESHOLD, Matcher
+from bot.matching.matcher import topic_incident
 from bot.matching.textnorm import DateAsked, content_words, dates_asked, latin, names_word, strip_noise
 from bot.store import DEFAULT_SCOPE, Ledger
 from tests.paths import REPO_ROOT
@@ -220,3 +221,17 @@ def test_a_claim_attributed_to_no_one_is_not_what_a_named_speaker_said() -> None
         ledger.add_claim(S, text="The phone line blamed nobody in particular.", speaker="White House", actor="t")
         matches = Matcher(ledger, threshold=0.0).ask(S, "what did the white house say about the phone line").matches
         assert [m.claim.speaker.name if m.claim.speaker else None for m in matches][:1] == ["White House"]
+
+
+def test_the_topic_incident_needs_a_share_of_the_closest_claims_well_above_its_share_of_the_server() -> None:
+    # 27 claims of incident 1 among 10,000: 4 of the 20 closest is 75 times its share
+    assert topic_incident({1: 4, 0: 16}, {1: 27}, 10_000) == 1
+    assert topic_incident({1: 1, 0: 19}, {1: 27}, 10_000) is None  # one claim is not a gathering
+    # incidents of like size, the closest claims spread over them: none stands out
+    assert topic_incident({1: 7, 2: 6, 3: 7}, {1: 30, 2: 30, 3: 30}, 90) is None
+    # one of three like incidents holds all the closest claims: three times its share
+    assert topic_incident({2: 20}, {1: 30, 2: 30, 3: 30}, 90) == 2
+    # claims of no incident are never the topic, and a server of one incident has none to prefer
+    assert topic_incident({0: 20}, {1: 27}, 10_000) is None
+    assert topic_incident({1: 20}, {1: 27}, 27) is None
+    assert topic_incident({}, {1: 27, 2: 3}, 30) is None

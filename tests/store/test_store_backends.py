@@ -796,3 +796,15 @@ def test_claims_are_counted_by_speaker_within_the_scope_and_removed_ones_left_ou
     store.remove_claim(A, second.id, reason="duplicate", actor="mod")
     assert store.claims_by_speaker(A) == {medvedev: 1}
     assert store.claims_by_speaker("no-such-server") == {}
+
+
+def test_claims_are_counted_by_incident_within_the_scope_and_removed_ones_left_out(store: Any) -> None:
+    make_basic(store)
+    make_basic(store, B)
+    second = store.add_claim(A, text="More about the attack.", incident="crocus", actor="mod")
+    store.add_claim(A, text="About no incident.", actor="mod")
+    crocus = store.get_incident(A, "crocus").id
+    assert store.claims_by_incident(A) == {crocus: 2}
+    store.remove_claim(A, second.id, reason="duplicate", actor="mod")
+    assert store.claims_by_incident(A) == {crocus: 1}
+    assert store.claims_by_incident("no-such-server") == {}
