@@ -211,3 +211,44 @@ ASKING_WORDS = frozenset(
     per reply replied answer answered speak spoke spoken talk talked talking regarding concerning
     заявление заявления заява ответ відповідь мнение думка behauptung aussage meinung""".split()  # noqa: SIM905
 )
+
+
+# Function words that mark a Latin-script text as English, or as another language members write in. A text
+# with none of them (a few names, "Yusov Reuters") has no language the matcher can tell.
+_ENGLISH_MARKS = frozenset(
+    """the a an and is are was were did does do what who whom why how when where which of to in on for with about
+    that this have has had been be it they their there from by as at or but not any said say""".split()  # noqa: SIM905
+)
+_OTHER_MARKS = frozenset(
+    # German, French, Spanish: words English does not use
+    """der das und ist nicht wer wie wann warum hat haben sich zum zur über von mit für auch noch ein eine einen
+    dem des im vom bei nach sind wurde werden gesagt
+    le les est une qui quoi pourquoi comment dans pour avec sur du au aux ont été dit
+    el los las es qué quién cómo una del con para por dijo son fue""".split()  # noqa: SIM905
+)
+
+
+@functools.lru_cache(maxsize=16_384)
+def language_family(text: str) -> str:
+    """ "cyrillic", "english", "latin" (another language in Latin letters) or "" (cannot tell): enough to know
+    whether a question and a claim are in the same language, which changes how close their vectors come."""
+    letters = [ch for ch in text if ch.isalpha()]
+    if not letters:
+        return ""
+    cyrillic = sum(1 for ch in letters if "\u0400" <= ch <= "\u04ff")
+    if cyrillic * 2 > len(letters):
+        return "cyrillic"
+    tokens = words(text)
+    english = sum(1 for w in tokens if w in _ENGLISH_MARKS)
+    other = sum(1 for w in tokens if w in _OTHER_MARKS) + sum(1 for ch in text.lower() if ch in "äöüßéèêñ¿¡")
+    if english > other:
+        return "english"
+    if other > english:
+        return "latin"
+    return ""
+
+
+def same_language(first: str, second: str) -> bool:
+    """Whether two texts are in one language as far as ``language_family`` tells (unknown counts as the same)."""
+    a, b = language_family(first), language_family(second)
+    return not a or not b or a == b

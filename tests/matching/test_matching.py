@@ -11,7 +11,16 @@ from hypothesis import strategies as st
 from bot.errors import InvalidInputError
 from bot.matching import DEFAULT_THRESHOLD, Matcher
 from bot.matching.matcher import topic_incident
-from bot.matching.textnorm import DateAsked, content_words, dates_asked, latin, names_word, strip_noise
+from bot.matching.textnorm import (
+    DateAsked,
+    content_words,
+    dates_asked,
+    language_family,
+    latin,
+    names_word,
+    same_language,
+    strip_noise,
+)
 from bot.store import DEFAULT_SCOPE, Ledger
 from tests.paths import REPO_ROOT
 
@@ -235,3 +244,28 @@ def test_the_topic_incident_needs_a_share_of_the_closest_claims_well_above_its_s
     assert topic_incident({0: 20}, {1: 27}, 10_000) is None
     assert topic_incident({1: 20}, {1: 27}, 27) is None
     assert topic_incident({}, {1: 27, 2: 3}, 30) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "family"),
+    [
+        ("Putin said the attackers were heading for Ukraine.", "english"),
+        ("did ukraine deny involvement", "english"),
+        ("Что сказал Путин про Украину?", "cyrillic"),
+        ("Що сказав Зеленський про теракт у Москві?", "cyrillic"),
+        ("Wann ist Putin geboren?", "latin"),
+        ("hat das weiße haus die ukraine entlastet", "latin"),
+        ("Qui a revendiqué l'attentat de Moscou ?", "latin"),
+        ("Yusov Reuters", ""),  # names only: no language to tell
+        ("🍕🍕", ""),
+    ],
+)
+def test_the_language_of_a_question_or_claim_is_told_by_script_and_function_words(text: str, family: str) -> None:
+    assert language_family(text) == family
+
+
+def test_texts_whose_language_cannot_be_told_count_as_the_same_language() -> None:
+    assert same_language("Yusov Reuters", "Что сказал Юсов?")
+    assert same_language("did ukraine deny it", "Yusov told Reuters that Ukraine was not involved.")
+    assert not same_language("Что сказал Юсов?", "Yusov told Reuters that Ukraine was not involved.")
+    assert not same_language("Was hat Jussow gesagt?", "Yusov told Reuters that Ukraine was not involved.")

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from bot.matching import INLINE_EMBED, DenseIndex, E5Embedder, Matcher
+from bot.matching import matcher as matcher_module
 from bot.seed import seed_scope
 from bot.store import DEFAULT_SCOPE, Ledger
 
@@ -167,3 +168,21 @@ def test_a_few_missing_vectors_are_made_while_asking(embedder: E5Embedder) -> No
         assert ledger.vectors.count_missing(S, counting.model_id) == ledger.count_claims(S) <= INLINE_EMBED
         Matcher(ledger, dense=DenseIndex(counting)).ask(S, "Кто взял на себя ответственность?")
         assert ledger.vectors.count_missing(S, counting.model_id) == 0
+
+
+def test_a_question_in_another_language_than_the_claims_has_its_margin_scaled(
+    hybrid: Matcher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Cosines across languages run closer together: a Russian question's margin over the English claims counts
+    CROSS_LINGUAL_GAIN times; an English question's does not change."""
+
+    def best(question: str) -> float:
+        matches = Matcher(hybrid.ledger, dense=hybrid.dense, threshold=0.0).ask(S, question).matches
+        return max(m.score for m in matches)
+
+    russian, english = "Кто взял на себя ответственность за теракт?", "who said they were behind the shooting"
+    scaled = best(russian), best(english)
+    monkeypatch.setattr(matcher_module, "CROSS_LINGUAL_GAIN", 1.0)
+    plain = best(russian), best(english)
+    assert scaled[0] > plain[0]
+    assert scaled[1] == plain[1]
