@@ -40,6 +40,7 @@ from bot.matching.textnorm import (
     latin,
     names_word,
     norm,
+    same_consonants,
     same_language,
     strip_noise,
     words,
@@ -338,6 +339,8 @@ class Matcher:
             spelled = latin(term.word)
             if spelled != term.word and not term.known:  # a name written in Cyrillic: "Медведеву", "ФСБ"
                 name = next((w for w in vocab.name_words if spelled == w or names_word(term.word, w)), None)
+                if name is None:  # spelled with other vowels: "медвєдєв" (medvyedyev), "Медвидев"
+                    name = next((w for w in vocab.name_words if same_consonants(spelled, w)), None)
                 if name is not None:
                     term.correction, term.similarity = name, 0.9
                     continue

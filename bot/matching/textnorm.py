@@ -203,6 +203,16 @@ def names_word(word: str, name_word: str) -> bool:
     return word.startswith(stem) and len(word) <= len(name_word) + 4
 
 
+_VOWELS_RE = re.compile(r"[aeiouy]")
+
+
+def same_consonants(word: str, name_word: str) -> bool:
+    """Whether two Latin-spelled words differ only in their vowels ("medvyedyev" and "medvedev", as a name written
+    in Cyrillic with Ukrainian or misremembered vowels comes out); at least four consonants each."""
+    consonants = _VOWELS_RE.sub("", name_word)
+    return len(consonants) >= 4 and _VOWELS_RE.sub("", word) == consonants
+
+
 # Words that ask rather than say what about: "what was Putin's claim", "Medvedev's response". A question made
 # only of these, stopwords and a speaker's name asks for everything the speaker said.
 ASKING_WORDS = frozenset(

@@ -269,3 +269,13 @@ def test_texts_whose_language_cannot_be_told_count_as_the_same_language() -> Non
     assert same_language("did ukraine deny it", "Yusov told Reuters that Ukraine was not involved.")
     assert not same_language("Что сказал Юсов?", "Yusov told Reuters that Ukraine was not involved.")
     assert not same_language("Was hat Jussow gesagt?", "Yusov told Reuters that Ukraine was not involved.")
+
+
+@pytest.mark.parametrize("question", ["чим медвєдєв погрожував?", "Что сказал Медвидев?", "що казав зєлєнський"])
+def test_a_name_written_in_cyrillic_another_way_still_names_the_speaker(matcher: Matcher, question: str) -> None:
+    named = {s.name for s in matcher.ledger.list_speakers(S) if s.id in matcher._parse(S, question).speakers}
+    assert named & {"Dmitry Medvedev", "Volodymyr Zelenskiy"}, named
+
+
+def test_a_cyrillic_word_is_not_taken_for_a_name_it_only_resembles(matcher: Matcher) -> None:
+    assert matcher._parse(S, "зелёный путешественник в Москве").speakers == set()
