@@ -19,7 +19,9 @@ STOPWORDS = frozenset(
     such than that the their theirs them themselves then there these they this those through to too under until
     up very was we were what when where which while who whom why will with would you your yours yourself
     yourselves anything something said say says tell told know think thing things like one ever really much
-    many via amp rt lol u ur im dont didnt doesnt isnt wasnt wont cant yes yeah ok okay please""".split()  # noqa: SIM905
+    many via amp rt lol u ur im dont didnt doesnt isnt wasnt wont cant yes yeah ok okay please
+    tbh ngl smth sth idk imo imho btw rn pls plz thx omg wtf kinda gonna wanna gotta yall actually basically
+    literally honestly seriously anyway anyways guys hey hi""".split()  # noqa: SIM905
 ) | frozenset(
     # Russian, Ukrainian and German: question and function words, and verbs of saying (as "said" above)
     """что чего чём кто кого как когда где почему зачем ли же это этот эта эти тот та те об о про по на в во

@@ -279,3 +279,8 @@ def test_a_name_written_in_cyrillic_another_way_still_names_the_speaker(matcher:
 
 def test_a_cyrillic_word_is_not_taken_for_a_name_it_only_resembles(matcher: Matcher) -> None:
     assert matcher._parse(S, "зелёный путешественник в Москве").speakers == set()
+
+
+def test_chat_fillers_are_not_what_a_question_is_about(matcher: Matcher) -> None:
+    query = matcher._parse(S, "tbh what did zelensky actually say about putin ngl")
+    assert {t.word for t in query.terms} == {"zelensky", "putin"}
