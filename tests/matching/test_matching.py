@@ -284,3 +284,22 @@ def test_a_cyrillic_word_is_not_taken_for_a_name_it_only_resembles(matcher: Matc
 def test_chat_fillers_are_not_what_a_question_is_about(matcher: Matcher) -> None:
     query = matcher._parse(S, "tbh what did zelensky actually say about putin ngl")
     assert {t.word for t in query.terms} == {"zelensky", "putin"}
+
+
+@pytest.mark.parametrize(
+    ("question", "event"),
+    [
+        ("did isis-k claim the kerman bombing", "kerman bombing"),
+        ("what did HUR say about the crimean bridge attack last year", "bridge attack"),
+        ("did isis-k claim the concert hall attack", None),  # the ledger knows "concert" and "hall"
+        ("does putin have a history of staging attacks", None),  # what was done, not which attack
+        ("what did putin say about the attack", None),
+    ],
+)
+def test_an_event_the_ledger_never_heard_of_is_told_apart(matcher: Matcher, question: str, event: str) -> None:
+    assert matcher._parse(S, question).other_event == event
+
+
+def test_a_question_about_another_event_is_not_answered_with_this_ones_claims(matcher: Matcher) -> None:
+    assert refs(matcher, "did isis-k claim the kerman bombing") == []
+    assert refs(matcher, "did isis-k claim the concert hall attack")[:1] == ["crocus-2024-002"]
