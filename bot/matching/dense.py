@@ -28,6 +28,7 @@ import numpy as np
 from bot.matching.ann import SavedIndexes, index_keys, new_index
 from bot.matching.background import BACKGROUND
 from bot.matching.embedding import Embedder, QueryCache
+from bot.matching.textnorm import for_embedding
 from bot.store import Ledger, VectorSearch
 
 log = logging.getLogger(__name__)
@@ -349,7 +350,8 @@ class DenseIndex:
         return self._background
 
     def encode(self, questions: list[str]) -> np.ndarray:
-        return self.queries.encode(questions)
+        """Questions' vectors (URLs and Discord markup left out: see ``for_embedding``), cached."""
+        return self.queries.encode([for_embedding(q) for q in questions])
 
     def baseline(self, vector: np.ndarray) -> float:
         """How close the question is to statements about nothing in particular (the mean of the closest three)."""

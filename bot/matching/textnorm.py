@@ -107,6 +107,16 @@ def strip_noise(text: str) -> str:
     return _HASHTAG_RE.sub(lambda m: " " + _CAMEL_RE.sub(" ", m.group(1)) + " ", text)
 
 
+_DISCORD_MARKUP_RE = re.compile(r"<(?:@[!&]?|#|a?:\w+:)\d+>")
+
+
+def for_embedding(text: str) -> str:
+    """The text the model reads: without URLs and Discord's mention and emoji markup (tokens that carry no
+    meaning and cost time); a tweet's @handles and signature stay, as they name who is speaking."""
+    cleaned = " ".join(_DISCORD_MARKUP_RE.sub(" ", _URL_RE.sub(" ", text)).split())
+    return cleaned or text.strip()
+
+
 def words(text: str) -> list[str]:
     """Lowercase words, possessives dropped ("Putin's" → "putin")."""
     out = []

@@ -186,3 +186,20 @@ def test_where_indexes_are_saved() -> None:
     assert index_dir_for("sqlite:////srv/ledger.db") == Path("/srv/ledger.db.ann")
     assert index_dir_for("postgresql://bot@db/ledger") is None
     assert index_dir_for(":memory:") is None
+
+
+class RecordingEmbedder(RandomEmbedder):
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        self.asked += texts
+        return unit(np.random.default_rng(0), len(texts))
+
+
+def test_questions_reach_the_model_without_urls_or_discord_markup() -> None:
+    embedder = RecordingEmbedder()
+    dense = DenseIndex(embedder)
+    dense.encode(["did <@123456789012345678> see https://t.co/abc pic.twitter.com/xyz <:pepe:42> this? — Ann (@ann)"])
+    dense.encode(["https://example.org/only-a-link"])  # nothing else to read: the link is kept
+    assert embedder.asked == ["did see this? — Ann (@ann)", "https://example.org/only-a-link"]
