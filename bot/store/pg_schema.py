@@ -605,6 +605,36 @@ class Features:
         self.hnsw = False
 
 
+# Migration 0011: a claim's vector is made from the titles of the sources it alone cites too (see
+# ``bot.store.vectors.claim_text``); citing a source, no longer citing it, a second claim citing a claim's own
+# source, and a title's change delete the vectors made from the old titles.
+M0011_VECTORS_FROM_SOURCES = """
+CREATE FUNCTION claim_vectors_sources_stale() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_TABLE_NAME = 'sources' THEN
+        DELETE FROM claim_vectors WHERE claim_id IN (SELECT claim_id FROM claim_sources WHERE source_id = new.id);
+    ELSIF TG_OP = 'INSERT' THEN
+        DELETE FROM claim_vectors WHERE claim_id = new.claim_id;
+        IF (SELECT count(*) FROM (SELECT 1 FROM claim_sources WHERE source_id = new.source_id LIMIT 3) AS s) = 2 THEN
+            DELETE FROM claim_vectors
+            WHERE claim_id IN (SELECT claim_id FROM claim_sources WHERE source_id = new.source_id);
+        END IF;
+    ELSE
+        DELETE FROM claim_vectors WHERE claim_id = old.claim_id;
+        IF (SELECT count(*) FROM (SELECT 1 FROM claim_sources WHERE source_id = old.source_id LIMIT 2) AS s) = 1 THEN
+            DELETE FROM claim_vectors
+            WHERE claim_id IN (SELECT claim_id FROM claim_sources WHERE source_id = old.source_id);
+        END IF;
+    END IF;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER claim_vectors_sources_aid AFTER INSERT OR DELETE ON claim_sources FOR EACH ROW
+    EXECUTE FUNCTION claim_vectors_sources_stale();
+CREATE TRIGGER claim_vectors_sources_au AFTER UPDATE OF title ON sources FOR EACH ROW
+    WHEN (old.title IS DISTINCT FROM new.title) EXECUTE FUNCTION claim_vectors_sources_stale();
+"""
+
+
 MIGRATIONS: list[Migration] = [
     ("m0001_initial", lambda f: M0001_INITIAL),
     ("m0002_data_version", lambda f: M0002_DATA_VERSION),
@@ -616,6 +646,7 @@ MIGRATIONS: list[Migration] = [
     ("m0008_term_frequencies", lambda f: M0008_TERM_FREQUENCIES),
     ("m0009_halfvec", lambda f: _m0009_halfvec(f.pgvector)),
     ("m0010_doc_freqs", lambda f: M0010_DOC_FREQS),
+    ("m0011_vectors_from_sources", lambda f: M0011_VECTORS_FROM_SOURCES),
 ]
 
 

@@ -53,6 +53,14 @@ def halfvec_text(vector: np.ndarray) -> str:
     return "[" + ",".join(f"{x:.5g}" for x in np.asarray(vector, dtype=np.float32).tolist()) + "]"
 
 
+# The titles of the sources only this claim cites (bot.store.vectors.OWN_TITLES_SQL's twin)
+OWN_TITLES_SQL = (
+    "(SELECT string_agg(src.title, '; ' ORDER BY src.id) FROM claim_sources cs JOIN sources src"
+    " ON src.id = cs.source_id WHERE cs.claim_id = c.id AND NOT EXISTS"
+    " (SELECT 1 FROM claim_sources o WHERE o.source_id = cs.source_id AND o.claim_id <> cs.claim_id))"
+)
+
+
 def hnsw_query(model: str, dim: int) -> sql.Composed:
     """The search through a model's HNSW index (parameters: scope, query vector, limit). The model and the
     dimension are literals: the index's predicate and expression, which the planner must see to use it."""
@@ -90,13 +98,13 @@ class PostgresVectors:
         """(claim id, text to embed) of the scope's live claims without a vector made by ``model``."""
         with self.ledger.connection() as conn:
             rows = conn.execute(
-                "SELECT c.id, s.name, s.role, c.text, c.quote FROM claims c"
+                f"SELECT c.id, s.name, s.role, c.text, c.quote, {OWN_TITLES_SQL} FROM claims c"
                 " LEFT JOIN speakers s ON s.id = c.speaker_id"
                 " LEFT JOIN claim_vectors v ON v.claim_id = c.id AND v.model = %s"
                 " WHERE c.scope = %s AND c.removed_reason IS NULL AND v.id IS NULL ORDER BY c.id LIMIT %s",
                 [model, scope, limit],
             ).fetchall()
-        return [(int(row[0]), claim_text(row[1], row[2], row[3], row[4])) for row in rows]
+        return [(int(row[0]), claim_text(row[1], row[2], row[3], row[4], row[5])) for row in rows]
 
     def count_missing(self, scope: str | None, model: str) -> int:
         """Live claims of a scope (or of every scope) without a vector made by ``model``."""

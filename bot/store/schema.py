@@ -250,5 +250,36 @@ def m0005_scoped_full_text(db: Database) -> None:
     )
 
 
+@migrations()
+def m0006_vectors_from_sources(db: Database) -> None:
+    """A claim's vector is made from the titles of the sources it alone cites too (``claim_text``): citing a
+    source, no longer citing it, a second claim citing a claim's own source, and a title's change delete the
+    vectors made from the old titles."""
+    db.executescript(
+        """
+        CREATE TRIGGER claim_vectors_sources_ai AFTER INSERT ON claim_sources BEGIN
+            DELETE FROM claim_vectors WHERE claim_id = new.claim_id;
+        END;
+        CREATE TRIGGER claim_vectors_sources_shared_ai AFTER INSERT ON claim_sources
+        WHEN (SELECT count(*) FROM (SELECT 1 FROM claim_sources WHERE source_id = new.source_id LIMIT 3)) = 2 BEGIN
+            DELETE FROM claim_vectors
+            WHERE claim_id IN (SELECT claim_id FROM claim_sources WHERE source_id = new.source_id);
+        END;
+        CREATE TRIGGER claim_vectors_sources_ad AFTER DELETE ON claim_sources BEGIN
+            DELETE FROM claim_vectors WHERE claim_id = old.claim_id;
+        END;
+        CREATE TRIGGER claim_vectors_sources_own_ad AFTER DELETE ON claim_sources
+        WHEN (SELECT count(*) FROM (SELECT 1 FROM claim_sources WHERE source_id = old.source_id LIMIT 2)) = 1 BEGIN
+            DELETE FROM claim_vectors
+            WHERE claim_id IN (SELECT claim_id FROM claim_sources WHERE source_id = old.source_id);
+        END;
+        CREATE TRIGGER claim_vectors_sources_au AFTER UPDATE OF title ON sources
+        WHEN old.title IS NOT new.title BEGIN
+            DELETE FROM claim_vectors WHERE claim_id IN (SELECT claim_id FROM claim_sources WHERE source_id = new.id);
+        END;
+        """
+    )
+
+
 def apply(db: Database) -> None:
     migrations.apply(db)

@@ -30,11 +30,24 @@ def speaker_text(speaker: str | None, role: str | None) -> str:
     return f"{speaker} ({role})" if speaker and role else speaker or ""
 
 
-def claim_text(speaker: str | None, role: str | None, text: str, quote: str | None) -> str:
-    """What a claim's vector is made from: who said it (name and role) and what they said."""
+def claim_text(speaker: str | None, role: str | None, text: str, quote: str | None, titles: str | None = None) -> str:
+    """What a claim's vector is made from: who said it (name and role), what they said, and the titles of the
+    sources that this claim alone cites (a source many claims cite, such as the article a whole incident comes
+    from, says nothing about one of them)."""
     who = speaker_text(speaker, role)
     said = f'{text} "{quote}"' if quote else text
+    if titles:
+        said = f"{said} ({titles})"
     return f"{who}: {said}" if who else said
+
+
+# The titles of the sources only this claim cites (SQLite; the PostgreSQL twin is in bot.store.pg_vectors)
+OWN_TITLES_SQL = (
+    "(SELECT group_concat(title, '; ') FROM (SELECT src.title FROM claim_sources cs"
+    " JOIN sources src ON src.id = cs.source_id WHERE cs.claim_id = c.id AND NOT EXISTS"
+    " (SELECT 1 FROM claim_sources o WHERE o.source_id = cs.source_id AND o.claim_id <> cs.claim_id)"
+    " ORDER BY src.id))"
+)
 
 
 class SqliteVectors:
@@ -48,13 +61,13 @@ class SqliteVectors:
         """(claim id, text to embed) of the scope's live claims without a vector made by ``model``."""
         with self.lock:
             rows = self.conn.execute(
-                "SELECT c.id, s.name, s.role, c.text, c.quote FROM claims c"
+                f"SELECT c.id, s.name, s.role, c.text, c.quote, {OWN_TITLES_SQL} FROM claims c"
                 " LEFT JOIN speakers s ON s.id = c.speaker_id"
                 " LEFT JOIN claim_vectors v ON v.claim_id = c.id AND v.model = ?"
                 " WHERE c.scope = ? AND c.removed_reason IS NULL AND v.id IS NULL ORDER BY c.id LIMIT ?",
                 [model, scope, limit],
             ).fetchall()
-        return [(row[0], claim_text(row[1], row[2], row[3], row[4])) for row in rows]
+        return [(row[0], claim_text(row[1], row[2], row[3], row[4], row[5])) for row in rows]
 
     def count_missing(self, scope: str | None, model: str) -> int:
         """Live claims of a scope (or of every scope) without a vector made by ``model``."""

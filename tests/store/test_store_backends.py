@@ -567,6 +567,29 @@ def test_vectors_stored_loaded_and_dropped_when_the_text_changes(store: Any) -> 
     assert store.vectors.load(B, model, 4).claim_ids.tolist() == []
 
 
+def test_a_vector_is_made_from_the_titles_of_the_sources_only_its_claim_cites(store: Any) -> None:
+    """A source that one claim alone cites says what it is about; one that several cite (the article a whole
+    incident comes from) says nothing about one of them. Which titles are a claim's own changes as other claims
+    cite its source, or stop citing it: the vectors made from the old titles are made again."""
+    model = "test-model"
+    vector = np.eye(1, 4, dtype=np.float32)[0]
+    report = {"title": "Kremlin blames Kyiv, offers no proof", "url": "https://example.org/k"}
+    first = store.add_claim(A, text="The FSB blamed Kyiv.", sources=[report], actor="t").id
+    assert store.vectors.missing(A, model) == [(first, "The FSB blamed Kyiv. (Kremlin blames Kyiv, offers no proof)")]
+    store.vectors.put(A, model, [(first, vector)])
+    second = store.add_claim(A, text="Putin said the gunmen fled.", sources=[report], actor="t").id
+    assert store.vectors.missing(A, model) == [(first, "The FSB blamed Kyiv."), (second, "Putin said the gunmen fled.")]
+    store.vectors.put(A, model, [(first, vector), (second, vector)])
+    store.update_claim(A, second, sources=[], actor="t")  # the report is the first claim's own again
+    assert store.vectors.missing(A, model) == [
+        (first, "The FSB blamed Kyiv. (Kremlin blames Kyiv, offers no proof)"),
+        (second, "Putin said the gunmen fled."),
+    ]
+    store.vectors.put(A, model, [(first, vector), (second, vector)])
+    store.update_claim(A, second, tags=["x"], actor="t")  # nothing a vector is made from: both stay
+    assert store.vectors.count_missing(A, model) == 0
+
+
 # ----------------------------------------------------------------------- matcher
 
 
