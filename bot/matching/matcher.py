@@ -88,6 +88,7 @@ INCIDENT_RANK = 0.3
 # Ranking: BM25 (normalised within the candidates), question coverage, claim coverage, fuzzy similarity.
 RANK_WEIGHTS = (0.6, 0.2, 0.4, 0.1)
 CLAIM_WORDS_CACHE = 16_384
+CLOSEST_KEPT = 16_384  # words whose closest key word is kept between questions (per scope, until the ledger changes)
 # A question that names no incident but whose closest claims by meaning gather in one (at least TOPIC_MIN of them,
 # TOPIC_LIFT times that incident's share of the server) ranks that incident's claims this much higher: a small
 # incident is not drowned by a large one (chosen on the tuning questions in a crowded ledger: hit@1 0.783 → 0.817)
@@ -113,6 +114,7 @@ class _ScopeVocab:
     incident_titles: list[str]
     total_docs: int
     incident_sizes: dict[int, int]  # incident id -> its live claims
+    closest: dict[str, tuple[str, float] | None] = field(default_factory=dict)  # word -> _closest_key's answer
 
 
 def _name_index(speaker_words: dict[int, set[str]]) -> dict[str, set[int]]:
@@ -143,6 +145,19 @@ def _any_phrase(phrases: tuple[tuple[str, bool], ...]) -> re.Pattern[str] | None
         return None
     parts = [re.escape(text) if exact_case else f"(?i:{re.escape(text)})" for text, exact_case in phrases]
     return re.compile(r"(?<!\w)(?:" + "|".join(parts) + r")(?!\w)")
+
+
+def _closest_key(word: str, vocab: _ScopeVocab) -> tuple[str, float] | None:
+    """The key word closest to ``word`` and its similarity (0..100), if close enough. The same for every question
+    until the ledger changes (and with it the vocabulary), so remembered: the words of questions repeat."""
+    if word in vocab.closest:
+        return vocab.closest[word]
+    found = process.extractOne(word, vocab.key_words, scorer=fuzz.ratio, score_cutoff=82 if len(word) > 5 else 74)
+    closest = (found[0], found[1]) if found else None
+    if len(vocab.closest) >= CLOSEST_KEPT:
+        vocab.closest.clear()
+    vocab.closest[word] = closest
+    return closest
 
 
 def _incident_index(incidents: list[Incident]) -> dict[str, set[int]]:
@@ -355,9 +370,7 @@ class Matcher:
                 continue
             if term.known and len(term.word) < 6:
                 continue
-            found = process.extractOne(
-                term.word, vocab.key_words, scorer=fuzz.ratio, score_cutoff=82 if len(term.word) > 5 else 74
-            )
+            found = _closest_key(term.word, vocab)
             if found and found[0] != term.word:
                 term.correction = found[0]
                 term.similarity = found[1] / 100
