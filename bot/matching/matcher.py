@@ -88,6 +88,7 @@ INCIDENT_RANK = 0.3
 # Ranking: BM25 (normalised within the candidates), question coverage, claim coverage, fuzzy similarity.
 RANK_WEIGHTS = (0.6, 0.2, 0.4, 0.1)
 CLAIM_WORDS_CACHE = 16_384
+CONTEXT_WORDS_CACHE = 4_096  # claim contexts (speaker, incident, tags, evidence) whose words are kept
 CLOSEST_KEPT = 16_384  # words whose closest key word is kept between questions (per scope, until the ledger changes)
 # A question that names no incident but whose closest claims by meaning gather in one (at least TOPIC_MIN of them,
 # TOPIC_LIFT times that incident's share of the server) ranks that incident's claims this much higher: a small
@@ -131,9 +132,15 @@ def _claim_words(body: str, context: str) -> tuple[frozenset[str], frozenset[str
     and context (speaker, incident, tags, evidence details); those of the body alone; the body for fuzzy
     comparison). Keyed by the text itself, so an edited claim is read afresh."""
     body_words = content_words(body)
-    body_norms = frozenset(norm(w) for w in body_words)
-    doc_norms = body_norms | {norm(w) for w in content_words(context)}
-    return doc_norms, body_norms, utils.default_process(" ".join(body_words))
+    body_norms = frozenset(map(norm, body_words))
+    return body_norms | _context_norms(context), body_norms, utils.default_process(" ".join(body_words))
+
+
+@functools.lru_cache(maxsize=CONTEXT_WORDS_CACHE)
+def _context_norms(context: str) -> frozenset[str]:
+    """The normalised words of a claim's context (see ``_claim_words``): many claims share one (a speaker's names,
+    an incident's title and aliases)."""
+    return frozenset(map(norm, content_words(context)))
 
 
 @functools.lru_cache(maxsize=16)
