@@ -96,6 +96,8 @@ INCIDENT_RANK = 0.3
 # Ranking: BM25 (normalised within the candidates), question coverage, claim coverage, fuzzy similarity.
 RANK_WEIGHTS = (0.6, 0.2, 0.4, 0.1)
 CLAIM_WORDS_CACHE = 16_384  # claims whose words are kept between questions
+CONTEXT_WORDS_CACHE = 4_096  # claim contexts (speaker, incident, tags, evidence) whose words are kept
+CLOSEST_KEPT = 16_384  # words whose closest key word is kept between questions (per scope, until the ledger changes)
 # A question that names no incident but whose closest claims by meaning gather in one (at least TOPIC_MIN of them,
 # TOPIC_LIFT times that incident's share of the server) ranks that incident's claims this much higher: a small
 # incident is not drowned by a large one (chosen on the tuning questions in a crowded ledger: hit@1 0.783 → 0.817)
@@ -123,10 +125,12 @@ class _ScopeVocab:
     name_index: dict[str, set[int]]  # distinctive name word -> the speakers it names
     incident_index: dict[str, set[int]]  # distinctive word of an incident's title or aliases -> the incidents
     speaker_phrases: list[tuple[re.Pattern[str], int]]  # alias/name pattern -> speaker id
+    any_phrase: re.Pattern[str] | None  # finds where any of speaker_phrases would (None: there are none)
     spokespeople: dict[int, set[int]]  # speaker id -> speakers whose role names it ("Spokeswoman for the NSC")
     incident_titles: list[str]
     total_docs: int
     incident_sizes: dict[int, int]  # incident id -> its live claims
+    closest: dict[str, tuple[str, float] | None] = field(default_factory=dict)  # word -> _closest_key's answer
 
 
 def _name_index(speaker_words: dict[int, set[str]]) -> dict[str, set[int]]:
@@ -143,9 +147,39 @@ def _claim_words(body: str, context: str) -> tuple[frozenset[str], frozenset[str
     and context (speaker, incident, tags, evidence details); those of the body alone; the body for fuzzy
     comparison). Keyed by the text itself, so an edited claim is read afresh."""
     body_words = content_words(body)
-    body_norms = frozenset(norm(w) for w in body_words)
-    doc_norms = body_norms | {norm(w) for w in content_words(context)}
-    return doc_norms, body_norms, utils.default_process(" ".join(body_words))
+    body_norms = frozenset(map(norm, body_words))
+    return body_norms | _context_norms(context), body_norms, utils.default_process(" ".join(body_words))
+
+
+@functools.lru_cache(maxsize=CONTEXT_WORDS_CACHE)
+def _context_norms(context: str) -> frozenset[str]:
+    """The normalised words of a claim's context (see ``_claim_words``): many claims share one (a speaker's names,
+    an incident's title and aliases)."""
+    return frozenset(map(norm, content_words(context)))
+
+
+@functools.lru_cache(maxsize=16)
+def _any_phrase(phrases: tuple[tuple[str, bool], ...]) -> re.Pattern[str] | None:
+    """One pattern for every speaker's name and alias, ``(text, exact_case)`` as the speaker phrases spell them: it
+    finds a phrase wherever one of theirs would, so a text it finds nothing in names no one, and the phrases need
+    not be tried one by one. Kept while the speakers are the same (compiling it costs about 20 µs a phrase)."""
+    if not phrases:
+        return None
+    parts = [re.escape(text) if exact_case else f"(?i:{re.escape(text)})" for text, exact_case in phrases]
+    return re.compile(r"(?<!\w)(?:" + "|".join(parts) + r")(?!\w)")
+
+
+def _closest_key(word: str, vocab: _ScopeVocab) -> tuple[str, float] | None:
+    """The key word closest to ``word`` and its similarity (0..100), if close enough. The same for every question
+    until the ledger changes (and with it the vocabulary), so remembered: the words of questions repeat."""
+    if word in vocab.closest:
+        return vocab.closest[word]
+    found = process.extractOne(word, vocab.key_words, scorer=fuzz.ratio, score_cutoff=82 if len(word) > 5 else 74)
+    closest = (found[0], found[1]) if found else None
+    if len(vocab.closest) >= CLOSEST_KEPT:
+        vocab.closest.clear()
+    vocab.closest[word] = closest
+    return closest
 
 
 def _incident_index(incidents: list[Incident]) -> dict[str, set[int]]:
@@ -266,6 +300,7 @@ class Matcher:
         phrases: list[str] = []
         speaker_words: dict[int, set[str]] = {}
         speaker_phrases: list[tuple[re.Pattern[str], int]] = []
+        phrase_texts: list[tuple[str, bool]] = []
         for speaker in speakers:
             names = [speaker.name, *speaker.aliases]
             phrases += names
@@ -275,6 +310,7 @@ class Matcher:
                 text = name if exact_case else name.lower()
                 flags = 0 if exact_case else re.IGNORECASE
                 speaker_phrases.append((re.compile(r"(?<!\w)" + re.escape(text) + r"(?!\w)", flags), speaker.id))
+                phrase_texts.append((text, exact_case))
             speaker_words[speaker.id] = {norm(w) for n in names for w in content_words(n) if len(w) > 2}
         spokespeople: dict[int, set[int]] = {}
         for speaker in speakers:
@@ -302,6 +338,7 @@ class Matcher:
             name_index=name_index,
             incident_index=_incident_index(incidents),
             speaker_phrases=speaker_phrases,
+            any_phrase=_any_phrase(tuple(phrase_texts)),
             spokespeople=spokespeople,
             incident_titles=incident_titles,
             total_docs=max(total, 1),
@@ -372,9 +409,7 @@ class Matcher:
                 continue
             if term.known and len(term.word) < 6:
                 continue
-            found = process.extractOne(
-                term.word, vocab.key_words, scorer=fuzz.ratio, score_cutoff=82 if len(term.word) > 5 else 74
-            )
+            found = _closest_key(term.word, vocab)
             if found and found[0] != term.word:
                 term.correction = found[0]
                 term.similarity = found[1] / 100
@@ -390,7 +425,8 @@ class Matcher:
         for term in terms:
             for sid in _words_naming(term, vocab.name_index):
                 naming.setdefault(sid, set()).add(term.word)
-        for pattern, sid in vocab.speaker_phrases:
+        phrases = vocab.speaker_phrases if vocab.any_phrase is not None and vocab.any_phrase.search(text) else []
+        for pattern, sid in phrases:
             for match in pattern.finditer(text):
                 naming.setdefault(sid, set()).update(words(match.group(0)))
         # what an organisation said includes what its spokespeople said for it

@@ -119,8 +119,11 @@ def for_embedding(text: str) -> str:
 
 def words(text: str) -> list[str]:
     """Lowercase words, possessives dropped ("Putin's" → "putin")."""
+    text = fold(text)
+    if "'" not in text and "’" not in text:  # no possessive and no apostrophe to straighten: lowercase only
+        return [word.lower() for word in _WORD_RE.findall(text)]
     out = []
-    for word in _WORD_RE.findall(fold(text)):
+    for word in _WORD_RE.findall(text):
         word = word.lower()
         if word.endswith(("'s", "’s")):
             word = word[:-2]

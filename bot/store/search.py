@@ -34,6 +34,7 @@ class SqliteSearch:
         self.tokenizer_ready = False
         self.df_cache: dict[tuple[str, str], int] = {}
         self.df_version: tuple[int, int] | None = None
+        self.sole_cache: dict[str, bool] = {}  # scope -> whether it holds every claim (cleared with df_cache)
 
     def version(self) -> tuple[int, int]:
         """Changes whenever the ledger changes: commits by other connections (``data_version``) or by this one."""
@@ -69,23 +70,48 @@ class SqliteSearch:
                 stems[doc] = term
         return stems
 
+    def _forget_if_changed(self) -> None:
+        """Drop what is remembered about the ledger (document frequencies, sole scopes) once it has changed."""
+        version = self.version()
+        if version != self.df_version:
+            self.df_cache.clear()
+            self.sole_cache.clear()
+            self.df_version = version
+
+    def _sole_scope(self, scope: str) -> bool:
+        """Whether every claim of the ledger is the scope's (remembered until the ledger changes)."""
+        sole = self.sole_cache.get(scope)
+        if sole is None:
+            others = self.conn.execute(
+                "SELECT EXISTS (SELECT 1 FROM claims WHERE scope < ?) OR EXISTS (SELECT 1 FROM claims WHERE scope > ?)",
+                [scope, scope],
+            ).fetchone()[0]
+            sole = self.sole_cache[scope] = not others
+        return sole
+
+    def _within(self, scope: str, expression: str) -> str:
+        """A full-text expression kept to the scope's claims by its token, unless the scope holds every claim.
+
+        Then every row of the index holds the token, so the rows are the same without it, and so are their BM25
+        scores (the token's column weighs 0, adding exactly 0.0 to a score); but FTS5 no longer reads the token's
+        postings, one for each claim of the server, to weigh it: at 100,000 claims most of a question's search."""
+        if self._sole_scope(scope):
+            return f"({expression})"
+        return f"{scope_token(scope)} AND ({expression})"
+
     def doc_freqs(self, scope: str, words: Iterable[str]) -> dict[str, int]:
         """How many of the server's claims hold each word (as the index stems it); words none holds are left out.
 
         Counted within the server only, so one server's claims never change another's statistics; remembered
         until the ledger changes."""
-        version = self.version()
-        if version != self.df_version:
-            self.df_cache.clear()
-            self.df_version = version
         freqs: dict[str, int] = {}
-        key = scope_token(scope)
         with self.lock:
+            self._forget_if_changed()
             for word in sorted({w for w in words if w}):
                 cached = self.df_cache.get((scope, word))
                 if cached is None:
                     cached = self.conn.execute(
-                        "SELECT count(*) FROM claims_fts WHERE claims_fts MATCH ?", [f"{key} AND {_quoted(word)}"]
+                        "SELECT count(*) FROM claims_fts WHERE claims_fts MATCH ?", [self._within(scope, _quoted(word))]
                     ).fetchone()[0]
                     self.df_cache[(scope, word)] = cached
                 if cached:
@@ -112,8 +138,9 @@ class SqliteSearch:
         if not parts:
             return []
         words_part = (" OR " if mode == "any" else " AND ").join(parts)
-        expression = f"{scope_token(scope)} AND ({words_part})"  # the index itself keeps to the server
         with self.lock:
+            self._forget_if_changed()
+            expression = self._within(scope, words_part)  # the index itself keeps to the server
             if ranked:
                 rows = self.conn.execute(
                     f"SELECT f.rowid, bm25(claims_fts, {FTS_WEIGHTS}) AS rank"
