@@ -629,21 +629,19 @@ class LedgerCore(ABC):
 
     def claims_by_speaker(self, scope: str) -> dict[int, int]:
         """How many live claims each speaker of the scope has (speakers without claims are left out)."""
-        rows = self._fetch(
-            "SELECT speaker_id, count(*) AS n FROM claims WHERE scope = ? AND removed_reason IS NULL"
-            " AND speaker_id IS NOT NULL GROUP BY speaker_id",
-            [scope],
-        )
-        return {int(row["speaker_id"]): int(row["n"]) for row in rows}
+        return self._live_claims_by(scope, "speaker_id")
 
     def claims_by_incident(self, scope: str) -> dict[int, int]:
         """How many live claims each incident of the scope has (incidents without claims are left out)."""
+        return self._live_claims_by(scope, "incident_id")
+
+    def _live_claims_by(self, scope: str, column: str) -> dict[int, int]:
         rows = self._fetch(
-            "SELECT incident_id, count(*) AS n FROM claims WHERE scope = ? AND removed_reason IS NULL"
-            " AND incident_id IS NOT NULL GROUP BY incident_id",
+            f"SELECT {column} AS key, count(*) AS n FROM claims WHERE scope = ? AND removed_reason IS NULL"
+            f" AND {column} IS NOT NULL GROUP BY {column}",
             [scope],
         )
-        return {int(row["incident_id"]): int(row["n"]) for row in rows}
+        return {int(row["key"]): int(row["n"]) for row in rows}
 
     def _claim_record(
         self,
