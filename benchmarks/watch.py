@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 from bot.matching import DenseIndex, Matcher, default_embedder  # noqa: E402
 from bot.store import Ledger  # noqa: E402
-from bot.watching import WATCH_THRESHOLD, pick, worth_checking  # noqa: E402
+from bot.watching import pick, watch_threshold, worth_checking  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "bench" / "checkthat-2020"
 PREBUILT = Path("/tmp/claimledger-bench/checkthat.db")
@@ -363,17 +363,18 @@ def main() -> int:
     if chosen is None:
         print(f"no threshold reaches precision {args.target} on train")
         return 1
-    print(f"\ntuned on train: {chosen} (the constant in bot/watching.py: {WATCH_THRESHOLD})")
+    constant = watch_threshold(not args.lexical)
+    print(f"\ntuned on train: {chosen} (the constant in bot/watching.py: {constant})")
     print("\n| split | threshold | replies | correct | precision | recall | off-topic replies |")
     print("|---|---|---|---|---|---|---|")
     results = {}
     for split, off in (("train", off_tune), ("dev", off_report)):
-        for threshold in dict.fromkeys((chosen, WATCH_THRESHOLD)):
+        for threshold in dict.fromkeys((chosen, constant)):
             row = evaluate(runs[split], off, threshold)
             results[f"{split}@{threshold}"] = row
             print(f"| {split} " + _row(row))
     all_off = off_tune + off_report
-    for threshold in dict.fromkeys((chosen, WATCH_THRESHOLD)):
+    for threshold in dict.fromkeys((chosen, constant)):
         count = sum(pick(m, threshold=threshold) is not None for m in all_off)
         print(f"replies to all {len(all_off)} off-topic messages at {threshold}: {count}")
     if args.json:

@@ -31,7 +31,6 @@ from bot.watching import (
     EMBED_CHUNK,
     MAX_WATCHED_CHANNELS,
     WATCH_CHANNELS_SETTING,
-    WATCH_THRESHOLD,
     Backlog,
     Throttle,
     format_ids,
@@ -40,6 +39,7 @@ from bot.watching import (
     parse_ids,
     pick,
     text_hash,
+    watch_threshold,
     worth_checking,
 )
 
@@ -191,7 +191,7 @@ class Watch(commands.Cog):
 
     def __init__(self, bot: ClaimLedgerBot) -> None:
         self.bot = bot
-        self.threshold = WATCH_THRESHOLD
+        self.threshold: float | None = None  # None: the threshold of the matching in use (see watch_threshold)
         self.throttle = Throttle()
         self.backlog: Backlog[discord.Message] = Backlog()
         self.batch_max = BATCH_MAX
@@ -384,14 +384,17 @@ class Watch(commands.Cog):
         scope = scope_of(message.guild.id)
         text = message.content[:TEXT_MAX]
         result: Answer = await self.bot.ledger.ask(scope, text, top=TOP)
-        chosen = pick(result.matches, threshold=self.threshold)
+        threshold = self.threshold
+        if threshold is None:
+            threshold = watch_threshold(getattr(self.bot.ledger, "dense", None) is not None)
+        chosen = pick(result.matches, threshold=threshold)
         if chosen is None:
             return "no match", None
         digest = text_hash(text)
         raw = await self.bot.ledger.read(lambda ledger: ledger.get_setting(scope, not_relevant_key(digest)))
         suppressed = parse_ids(raw)
         if suppressed:
-            chosen = pick(result.matches, threshold=self.threshold, suppressed=suppressed)
+            chosen = pick(result.matches, threshold=threshold, suppressed=suppressed)
             if chosen is None:
                 return "not relevant", None
         reason = self.throttle.decide(message.channel.id, chosen.claim.id)

@@ -12,6 +12,7 @@ import pytest
 
 from bot.config import Settings
 from bot.discord.client import intents, message_content_requested
+from bot.matching.matcher import HYBRID_THRESHOLD
 from bot.models import Answer, Claim, Match
 from bot.watching import (
     BATCH_MAX,
@@ -19,6 +20,7 @@ from bot.watching import (
     MAX_AGE,
     NOT_RELEVANT_PREFIX,
     WATCH_THRESHOLD,
+    WATCH_THRESHOLD_LEXICAL,
     Backlog,
     Throttle,
     first_link,
@@ -29,6 +31,7 @@ from bot.watching import (
     parse_ids,
     pick,
     text_hash,
+    watch_threshold,
     worth_checking,
 )
 from cogs.watch import Watch
@@ -53,8 +56,16 @@ def test_pick_needs_the_watch_threshold() -> None:
     assert pick([match(1, 0.95)], threshold=0.96) is None
 
 
+def test_the_watch_threshold_follows_the_matching_in_use() -> None:
+    """Semantic and lexical scores run on different scales; each has its threshold tuned by benchmarks/watch.py,
+    and an unasked reply needs more than an answer to /ask."""
+    assert watch_threshold(True) == WATCH_THRESHOLD
+    assert watch_threshold(False) == WATCH_THRESHOLD_LEXICAL
+    assert min(WATCH_THRESHOLD, WATCH_THRESHOLD_LEXICAL) > HYBRID_THRESHOLD
+
+
 def test_pick_skips_other_side_and_suppressed_claims() -> None:
-    matches = [match(7, 0.99, other_side=True), match(1, 0.9), match(2, 0.85), match(3, 0.5)]
+    matches = [match(7, 0.99, other_side=True), match(1, 0.97), match(2, 0.95), match(3, 0.5)]
     assert pick(matches).claim.id == 1
     assert pick(matches, suppressed=[1]).claim.id == 2
     assert pick(matches, suppressed=[1, 2]) is None  # the next one must reach the threshold on its own
