@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 from psycopg import sql
 
-from bot.store.vectors import DTYPE, VectorRows, claim_text
+from bot.store.vectors import DTYPE, VectorRows, claim_text, own_titles_sql
 
 log = logging.getLogger(__name__)
 
@@ -53,12 +53,7 @@ def halfvec_text(vector: np.ndarray) -> str:
     return "[" + ",".join(f"{x:.5g}" for x in np.asarray(vector, dtype=np.float32).tolist()) + "]"
 
 
-# The titles of the sources only this claim cites (bot.store.vectors.OWN_TITLES_SQL's twin)
-OWN_TITLES_SQL = (
-    "(SELECT string_agg(src.title, '; ' ORDER BY src.id) FROM claim_sources cs JOIN sources src"
-    " ON src.id = cs.source_id WHERE cs.claim_id = c.id AND NOT EXISTS"
-    " (SELECT 1 FROM claim_sources o WHERE o.source_id = cs.source_id AND o.claim_id <> cs.claim_id))"
-)
+OWN_TITLES_SQL = own_titles_sql("string_agg(t.title, '; ' ORDER BY t.id)")
 
 
 def hnsw_query(model: str, dim: int) -> sql.Composed:

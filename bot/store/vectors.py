@@ -41,13 +41,18 @@ def claim_text(speaker: str | None, role: str | None, text: str, quote: str | No
     return f"{who}: {said}" if who else said
 
 
-# The titles of the sources only this claim cites (SQLite; the PostgreSQL twin is in bot.store.pg_vectors)
-OWN_TITLES_SQL = (
-    "(SELECT group_concat(title, '; ') FROM (SELECT src.title FROM claim_sources cs"
-    " JOIN sources src ON src.id = cs.source_id WHERE cs.claim_id = c.id AND NOT EXISTS"
-    " (SELECT 1 FROM claim_sources o WHERE o.source_id = cs.source_id AND o.claim_id <> cs.claim_id)"
-    " ORDER BY src.id))"
-)
+def own_titles_sql(aggregate: str) -> str:
+    """SQL for the titles of the sources only the claim ``c`` cites, joined by ``aggregate`` over the rows ``t``
+    (``title``, ``id``) in source order: each dialect's own string aggregate."""
+    return (
+        f"(SELECT {aggregate} FROM (SELECT src.title, src.id FROM claim_sources cs"
+        " JOIN sources src ON src.id = cs.source_id WHERE cs.claim_id = c.id AND NOT EXISTS"
+        " (SELECT 1 FROM claim_sources o WHERE o.source_id = cs.source_id AND o.claim_id <> cs.claim_id)"
+        " ORDER BY src.id) AS t)"
+    )
+
+
+OWN_TITLES_SQL = own_titles_sql("group_concat(t.title, '; ')")
 
 
 class SqliteVectors:
