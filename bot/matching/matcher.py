@@ -355,6 +355,7 @@ class Matcher:
     def _parse(self, scope: str, question: str) -> _Query:
         vocab = self._scope_vocab(scope)
         cleaned = strip_noise(question)
+        asked = words(cleaned)  # the question's words, in order
         dates = dates_asked(cleaned)
         tokens = list(dict.fromkeys(content_words(cleaned)))
         if dates:  # the date itself is matched by said_at, not as words
@@ -382,7 +383,7 @@ class Matcher:
             question=question,
             terms=terms,
             dates=dates,
-            wants_evidence=asks_for_evidence(words(cleaned)),
+            wants_evidence=asks_for_evidence(asked),
             speakers=speakers,
             processed=utils.default_process(" ".join(t.word for t in terms)),
             name_words=name_words,
@@ -390,10 +391,10 @@ class Matcher:
         query.norm_set = {t.norm for t in terms} | {norm(t.correction) for t in terms if t.correction}
         query.incidents = {i for t in terms for i in _words_naming(t, vocab.incident_index)}
         if not query.incidents:
-            query.other_event = _other_event(words(cleaned), terms)
+            query.other_event = _other_event(asked, terms)
         if speakers:
             query.about = [t for t in terms if t.word not in name_words and t.word not in ASKING_WORDS]
-            query.asked_words = words(cleaned)
+            query.asked_words = asked
             query.words_naming = words_naming
         return query
 
