@@ -41,6 +41,7 @@ SETS = {
     "seed": ROOT / "tests" / "seed_questions.jsonl",
     "holdout": ROOT / "benchmarks" / "holdout_questions.jsonl",
     "final": ROOT / "benchmarks" / "final_questions.jsonl",
+    "blind": ROOT / "benchmarks" / "blind_questions.jsonl",
 }
 CHECKTHAT = ROOT.parent / "shared" / "bench" / "checkthat-2020" / "verified_claims.docs.tsv"
 CACHE = Path(tempfile.gettempdir()) / "claimledger-bench"  # benchmarks/checkthat.py --db CACHE/checkthat.db
