@@ -3,6 +3,12 @@
 A question's similarity to its best claims means little alone: e5's cosine runs high for any pair, and higher
 or lower by language. How much closer a question is to its best claim than to the closest of these statements
 is comparable across questions and languages; the matcher calibrates on that margin.
+
+``PUBLIC_AFFAIRS`` are statements about the subjects public figures are asked about besides any one incident
+(elections, the economy, sport, diplomacy, courts, their own lives). A question that names a speaker and asks
+about something ("when was Putin born?") is answered by that speaker's claim only if the rest of it is closer to
+the claim than to these; a statement close to the claim itself (a ledger about an election) is left out of that
+comparison, so a ledger about these subjects is not silenced.
 """
 
 from __future__ import annotations
@@ -72,4 +78,31 @@ BACKGROUND = (
     "Das Unternehmen meldete höhere Gewinne.",
     "Der Präsident traf sich mit Landwirten.",
     "Die Polizei sagte, die Ermittlungen zum Diebstahl dauern an.",
+)
+
+PUBLIC_AFFAIRS = (
+    "The party's candidate leads the latest opinion poll ahead of the vote.",
+    "Parliament passed a law raising the pension age and changing income tax.",
+    "Lawmakers agreed a deal on government spending and borrowing.",
+    "She was born in a small town, studied law and married in 1990.",
+    "He was appointed to lead the ministry after his predecessor resigned.",
+    "The national football team named a new head coach before the tournament.",
+    "Athletes are preparing for the Olympic Games next summer.",
+    "The leader flew to Beijing for talks on trade and energy.",
+    "Allies promised to deliver more fighter jets and air defence systems.",
+    "Gas exports through the pipeline fell after the contract expired.",
+    "The court sentenced the journalist to eight years in a prison colony.",
+    "Thousands protested in the capital against the new law.",
+    "The hospital opened a new ward for children with cancer.",
+    "The government extended cheap mortgages for young families.",
+    "The ruling party elected a new chairman at its congress.",
+    "The press secretary answered reporters' questions at the daily briefing.",
+    "Negotiators met to discuss a ceasefire and an exchange of prisoners.",
+    "The European Union adopted new sanctions on banks and oil.",
+    "Grain exports through the Black Sea ports rose this year.",
+    "The TV presenter spoke about her family and her new book in an interview.",
+    "The president's approval rating fell after the reform.",
+    "Universities will admit more students to medical courses.",
+    "New rules make it harder for migrants to get work permits.",
+    "The country pledged to halve its carbon emissions by 2035.",
 )

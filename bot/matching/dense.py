@@ -26,7 +26,7 @@ from typing import Any, cast
 import numpy as np
 
 from bot.matching.ann import SavedIndexes, index_keys, new_index
-from bot.matching.background import BACKGROUND
+from bot.matching.background import BACKGROUND, PUBLIC_AFFAIRS
 from bot.matching.embedding import Embedder, QueryCache
 from bot.matching.textnorm import for_embedding
 from bot.store import Ledger, VectorSearch
@@ -39,6 +39,10 @@ EXACT_LIMIT = 20_000  # vectors: above this a server's search goes through the a
 SAVE_AFTER_CHANGES = 1_000  # a loaded index this far behind the ledger is saved again at once
 ANN_OVERFETCH = 4  # the approximate index proposes this many times the claims asked for (at least ANN_MIN)
 ANN_MIN = 64
+# A public-affairs statement this close to a claim (cosine of their passages) is about the claim's own subject:
+# it is left out of that claim's comparison (the seed incident's claims come to at most 0.83 of them; claims about
+# a pension law, a new football coach or a delivery of jets come to 0.87-0.92 of theirs)
+AFFAIRS_NEAR = 0.85
 
 
 def _store_search(ledger: Ledger) -> VectorSearch | None:
@@ -186,6 +190,7 @@ class DenseIndex:
         self._scopes: dict[str, _Scope] = {}
         self._lock = threading.Lock()
         self._background: np.ndarray | None = None
+        self._affairs: np.ndarray | None = None
 
     @property
     def model_id(self) -> str:
@@ -352,6 +357,23 @@ class DenseIndex:
     def encode(self, questions: list[str]) -> np.ndarray:
         """Questions' vectors (URLs and Discord markup left out: see ``for_embedding``), cached."""
         return self.queries.encode([for_embedding(q) for q in questions])
+
+    def affairs_baselines(
+        self, ledger: Ledger, scope: str, vector: np.ndarray, claim_ids: list[int]
+    ) -> dict[int, float]:
+        """For each claim, how close the text is to public affairs other than the claim's own subject (the mean
+        of the closest three ``PUBLIC_AFFAIRS`` statements not within ``AFFAIRS_NEAR`` of the claim)."""
+        if self._affairs is None:
+            self._affairs = self.embedder.encode_passages(list(PUBLIC_AFFAIRS))
+        affairs = self._affairs
+        near = [self.similarities(ledger, scope, statement, claim_ids) for statement in affairs]
+        to_text = affairs @ np.asarray(vector, dtype=np.float32)
+        out: dict[int, float] = {}
+        for cid in claim_ids:
+            kept = np.sort([s for s, close in zip(to_text, near, strict=True) if close.get(cid, 0.0) < AFFAIRS_NEAR])
+            if len(kept):
+                out[cid] = float(np.mean(kept[::-1][:3]))
+        return out
 
     def baseline(self, vector: np.ndarray) -> float:
         """How close the question is to statements about nothing in particular (the mean of the closest three)."""

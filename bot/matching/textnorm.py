@@ -131,6 +131,17 @@ def words(text: str) -> list[str]:
     return out
 
 
+_ACRONYM = re.compile(r"(?<!\w)[A-Z]{2,5}(?!\w)")
+_BRACKETED_NAME = re.compile(r"\(((?:[A-Z][\w'-]*)(?: [A-Z][\w'-]*){0,4})\)")
+
+
+def role_names(role: str) -> list[str]:
+    """What a speaker's role names them by besides their name: its acronyms and the proper names in its brackets
+    ("Editor-in-chief of RT (Russia Today)": RT, Russia Today). A bracketed remark ("(opinion)") is no name."""
+    found = _ACRONYM.findall(role) + _BRACKETED_NAME.findall(role)
+    return list(dict.fromkeys(found))
+
+
 def content_words(text: str) -> list[str]:
     """Words that carry meaning: no stopwords, no single letters, no bare numbers other than years."""
     return [
@@ -228,13 +239,17 @@ def same_consonants(word: str, name_word: str) -> bool:
     return len(consonants) >= 4 and _VOWELS_RE.sub("", word) == consonants
 
 
-# Words that ask rather than say what about: "what was Putin's claim", "Medvedev's response". A question made
-# only of these, stopwords and a speaker's name asks for everything the speaker said.
+# Words that ask rather than say what about: "what was Putin's claim", "Medvedev's response"; and words for a
+# post, which beside a name only point at its holder ("the RT boss", "the FSB chief"). A question made only of
+# these, stopwords and a speaker's name asks for everything the speaker said.
 ASKING_WORDS = frozenset(
     """claim claimed claims claiming statement statements response respond responded react reacted reaction
     reactions comment comments commented position stance view views opinion take mean meant meaning according
     per reply replied answer answered speak spoke spoken talk talked talking regarding concerning
-    заявление заявления заява ответ відповідь мнение думка behauptung aussage meinung""".split()  # noqa: SIM905
+    заявление заявления заява ответ відповідь мнение думка behauptung aussage meinung
+    boss chief head leader editor spokesman spokeswoman spokesperson spox official officials representative
+    глава главред шеф руководитель представитель пресс-секретарь спикер очільник керівник голова речник
+    chef chefin leiter leiterin sprecher sprecherin""".split()  # noqa: SIM905
 )
 
 

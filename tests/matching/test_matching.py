@@ -18,6 +18,7 @@ from bot.matching.textnorm import (
     language_family,
     latin,
     names_word,
+    role_names,
     same_language,
     strip_noise,
 )
@@ -303,3 +304,15 @@ def test_an_event_the_ledger_never_heard_of_is_told_apart(matcher: Matcher, ques
 def test_a_question_about_another_event_is_not_answered_with_this_ones_claims(matcher: Matcher) -> None:
     assert refs(matcher, "did isis-k claim the kerman bombing") == []
     assert refs(matcher, "did isis-k claim the concert hall attack")[:1] == ["crocus-2024-002"]
+
+
+def test_a_speaker_is_named_by_what_their_role_names() -> None:
+    assert role_names("Editor-in-chief of RT (Russia Today), Russian state media") == ["RT", "Russia Today"]
+    assert role_names("Author of the source article (opinion)") == []  # a remark in brackets is no name
+    assert role_names("President of Russia") == []
+
+
+def test_a_question_naming_a_speaker_by_their_post_finds_their_claims(matcher: Matcher) -> None:
+    # "RT" is in Simonyan's role only; "boss" points at the post's holder and asks nothing more
+    theirs = [m.claim for m in matcher.ask(S, "what did the RT boss say").matches if not m.other_side]
+    assert theirs and all(c.speaker is not None and c.speaker.name == "Margarita Simonyan" for c in theirs)

@@ -186,3 +186,31 @@ def test_a_question_in_another_language_than_the_claims_has_its_margin_scaled(
     plain = best(russian), best(english)
     assert scaled[0] > plain[0]
     assert scaled[1] == plain[1]
+
+
+@pytest.mark.parametrize(
+    "question",
+    [  # each answered before public affairs were compared
+        "what did putin say about pension reform",
+        "what did the white house say about the budget deal",
+        "is medvedev still the head of his party",
+        "Что Путин говорил про повышение пенсионного возраста?",
+    ],
+)
+def test_a_question_naming_a_speaker_about_other_public_affairs_gets_no_answer(hybrid: Matcher, question: str) -> None:
+    """Close to a speaker's claims through the name only: the rest is nearer a pension law, a budget or party
+    politics than anything they said about the attack."""
+    assert hybrid.ask(S, question).matches == ()
+
+
+def test_public_affairs_about_a_claims_own_subject_are_left_out_of_its_comparison(dense: DenseIndex) -> None:
+    """A ledger about a pension law is not silenced: the public-affairs statement about pensions is no yardstick
+    for a claim about pensions, so a question about it stands out more against that claim than against another."""
+    with Ledger.memory() as ledger:
+        ledger.create_speaker(S, name="Anna Berg", role="Minister of Labour", actor="t")
+        pension = ledger.add_claim(S, text="The pension age rises to 67.", speaker="Anna Berg", actor="t")
+        floods = ledger.add_claim(S, text="The flood defences held through the storm.", speaker="Anna Berg", actor="t")
+        dense.sync(ledger, S)
+        asked = dense.encode(["what did she say about the pension age"])[0]
+        baselines = dense.affairs_baselines(ledger, S, asked, [pension.id, floods.id])
+    assert baselines[pension.id] < baselines[floods.id]
