@@ -536,7 +536,6 @@ class Matcher:
         order on the page follows the scores on it (a lower-ranked claim can be more confident on its own)."""
         if not scored or max(conf for _, conf, _ in scored) < self.threshold:
             return []
-
         shown: list[Match] = []
         share = SHOW_SHARE_HYBRID if self.dense is not None else 1.0
         ceiling = 1.0
