@@ -175,6 +175,14 @@ class _Scope:
             sims = self.matrix[[r for _, r in rows]] @ vector
         return {cid: float(s) for (cid, _), s in zip(rows, sims, strict=True)}
 
+    def cosines(self, vectors: np.ndarray, claim_ids: list[int]) -> dict[int, np.ndarray]:
+        with self.lock:
+            rows = [(cid, self.row_of[cid]) for cid in claim_ids if cid in self.row_of]
+            if not rows:
+                return {}
+            sims = self.matrix[[r for _, r in rows]] @ vectors.T
+        return {cid: row for (cid, _), row in zip(rows, sims, strict=True)}
+
 
 class DenseIndex:
     """Claim vectors of every server, for one embedder. Thread-safe; calls that embed block."""
@@ -365,14 +373,12 @@ class DenseIndex:
         of the closest three ``PUBLIC_AFFAIRS`` statements not within ``AFFAIRS_NEAR`` of the claim)."""
         if self._affairs is None:
             self._affairs = self.embedder.encode_passages(list(PUBLIC_AFFAIRS))
-        affairs = self._affairs
-        near = [self.similarities(ledger, scope, statement, claim_ids) for statement in affairs]
-        to_text = affairs @ np.asarray(vector, dtype=np.float32)
+        to_text = self._affairs @ np.asarray(vector, dtype=np.float32)
         out: dict[int, float] = {}
-        for cid in claim_ids:
-            kept = np.sort([s for s, close in zip(to_text, near, strict=True) if close.get(cid, 0.0) < AFFAIRS_NEAR])
+        for cid, near in self.cosines(ledger, scope, self._affairs, claim_ids).items():
+            kept = np.sort(to_text[near < AFFAIRS_NEAR])[::-1]
             if len(kept):
-                out[cid] = float(np.mean(kept[::-1][:3]))
+                out[cid] = float(np.mean(kept[:3]))
         return out
 
     def baseline(self, vector: np.ndarray) -> float:
@@ -396,3 +402,12 @@ class DenseIndex:
             return store.similarities(scope, self.model_id, np.asarray(vector, dtype=np.float32), claim_ids)
         held = self._scope(ledger, scope, fresh=True)  # search() just checked
         return held.similarities(np.asarray(vector, dtype=np.float32), claim_ids)
+
+    def cosines(self, ledger: Ledger, scope: str, vectors: np.ndarray, claim_ids: list[int]) -> dict[int, np.ndarray]:
+        """Cosines of several texts' vectors (the rows of ``vectors``) with each of these claims that has a
+        vector: one read of the claims' vectors for them all."""
+        vectors = np.asarray(vectors, dtype=np.float32)
+        store = _store_search(ledger)
+        if store is not None:
+            return {cid: row @ vectors.T for cid, row in store.vectors_of(scope, self.model_id, claim_ids).items()}
+        return self._scope(ledger, scope, fresh=True).cosines(vectors, claim_ids)

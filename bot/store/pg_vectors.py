@@ -222,6 +222,17 @@ class PostgresVectors:
             ).fetchall()
         return dict(rescored(rows, np.asarray(vector, dtype=np.float32), len(rows)))
 
+    def vectors_of(self, scope: str, model: str, claim_ids: list[int]) -> dict[int, np.ndarray]:
+        """The float32 vectors by ``model`` of these claims of the scope (claims without one left out)."""
+        if not claim_ids:
+            return {}
+        with self.ledger.connection() as conn:
+            rows = conn.execute(
+                "SELECT claim_id, vector FROM claim_vectors WHERE scope = %s AND model = %s AND claim_id = ANY(%s)",
+                [scope, model, [int(cid) for cid in claim_ids]],
+            ).fetchall()
+        return {int(row[0]): np.frombuffer(bytes(row[1]), dtype=DTYPE).astype(np.float32) for row in rows}
+
     @staticmethod
     def _bounded_count(conn: Any, scope: str, model: str, bound: int) -> int:
         """The scope's vectors by ``model``, counted up to ``bound`` (reads at most that many index entries)."""

@@ -101,6 +101,12 @@ def test_added_replaced_and_deleted_vectors_are_followed(
     assert dense.search(store, S, new_vectors[0], 1) == [(edited, pytest.approx(1.0, abs=2e-3))]
     assert dense.search(store, S, new_vectors[1], 1)[0][0] == added
     assert dense.similarities(store, S, new_vectors[0], [edited])[edited] == pytest.approx(1.0, abs=2e-3)
+    # several texts at once: each row's cosines are those one text at a time gives
+    both = dense.cosines(store, S, np.stack([new_vectors[0], vectors[30]]), [edited, deleted, unchanged])
+    assert both.keys() == {edited, unchanged}
+    for row, text in enumerate((new_vectors[0], vectors[30])):
+        one = dense.similarities(store, S, text, [edited, unchanged])
+        assert all(both[cid][row] == pytest.approx(one[cid], abs=1e-5) for cid in one)
     held = dense._scopes[S]
     assert len(held) == CLAIMS  # one deleted, one added
     if held.ann is not None:

@@ -159,6 +159,10 @@ def test_nearest_equals_exact_search(ledger: Any, monkeypatch: pytest.MonkeyPatc
     sims = ledger.vectors.similarities(A, MODEL, queries[0], wanted)
     assert sorted(sims) == ids[:5]
     assert all(abs(sims[cid] - float(vectors[ids.index(cid)] @ queries[0])) < 1e-3 for cid in sims)
+    stored = ledger.vectors.vectors_of(A, MODEL, wanted)
+    assert sorted(stored) == ids[:5]
+    assert all(np.allclose(stored[cid], vectors[ids.index(cid)], atol=1e-3) for cid in stored)
+    assert ledger.vectors.vectors_of(B, MODEL, wanted) == {} and ledger.vectors.vectors_of(A, "other", wanted) == {}
     assert ledger.vectors.nearest(B, MODEL, queries[0], 5) == []
 
 
