@@ -5,7 +5,8 @@ or lower by language. How much closer a question is to its best claim than to th
 is comparable across questions and languages; the matcher calibrates on that margin.
 
 ``PUBLIC_AFFAIRS`` are statements about the subjects public figures are asked about besides any one incident
-(elections, the economy, sport, diplomacy, courts, their own lives). A question that names a speaker and asks
+(elections, the economy, sport, diplomacy, courts, their own lives), none about war, attacks or security: the
+incidents this bot's ledgers hold are mostly those, and a yardstick near them would silence their questions. A question that names a speaker and asks
 about something ("when was Putin born?") is answered by that speaker's claim only if the rest of it is closer to
 the claim than to these; a statement close to the claim itself (a ledger about an election) is left out of that
 comparison, so a ledger about these subjects is not silenced.
@@ -89,7 +90,7 @@ PUBLIC_AFFAIRS = (
     "The national football team named a new head coach before the tournament.",
     "Athletes are preparing for the Olympic Games next summer.",
     "The leader flew to Beijing for talks on trade and energy.",
-    "Allies promised to deliver more fighter jets and air defence systems.",
+    "The new metro line will open to passengers in the autumn.",
     "Gas exports through the pipeline fell after the contract expired.",
     "The court sentenced the journalist to eight years in a prison colony.",
     "Thousands protested in the capital against the new law.",
@@ -97,8 +98,8 @@ PUBLIC_AFFAIRS = (
     "The government extended cheap mortgages for young families.",
     "The ruling party elected a new chairman at its congress.",
     "The press secretary answered reporters' questions at the daily briefing.",
-    "Negotiators met to discuss a ceasefire and an exchange of prisoners.",
-    "The European Union adopted new sanctions on banks and oil.",
+    "The minister promised higher salaries for teachers and nurses.",
+    "The government cut taxes on small businesses and fuel.",
     "Grain exports through the Black Sea ports rose this year.",
     "The TV presenter spoke about her family and her new book in an interview.",
     "The president's approval rating fell after the reform.",
