@@ -6,10 +6,11 @@ is comparable across questions and languages; the matcher calibrates on that mar
 
 ``PUBLIC_AFFAIRS`` are statements about the subjects public figures are asked about besides any one incident
 (elections, the economy, sport, diplomacy, courts, their own lives), none about war, attacks or security: the
-incidents this bot's ledgers hold are mostly those, and a yardstick near them would silence their questions. A question that names a speaker and asks
-about something ("when was Putin born?") is answered by that speaker's claim only if the rest of it is closer to
-the claim than to these; a statement close to the claim itself (a ledger about an election) is left out of that
-comparison, so a ledger about these subjects is not silenced.
+incidents this bot's ledgers hold are mostly those, and a yardstick near them would silence their questions.
+A question that names a speaker and asks about something ("when was Putin born?") is answered by that
+speaker's claim only if the rest of it is closer to the claim than to these; a statement close to the claim
+itself (a ledger about an election) is left out of that comparison, so a ledger about these subjects is not
+silenced.
 """
 
 from __future__ import annotations

@@ -36,6 +36,7 @@ from bot.matching.dense import DenseIndex
 from bot.matching.sides import balance
 from bot.matching.textnorm import (
     ASKING_WORDS,
+    SHORT_WORDS,
     DateAsked,
     asks_for_evidence,
     content_words,
@@ -141,9 +142,9 @@ class _ScopeVocab:
 
 
 def _name_pattern(name: str) -> tuple[re.Pattern[str], str, bool]:
-    """A speaker's name as a phrase to find in a question: (pattern, its text, whether case counts). Short all-caps
-    names (IS, RT, FSB) count only when typed in capitals: "is" is a word."""
-    exact_case = len(name) <= 3 and name.isupper()
+    """A speaker's name as a phrase to find in a question: (pattern, its text, whether case counts). A short
+    all-caps name that spells a word (IS, US) counts only when typed in capitals; "rt" and "fsb" are no words."""
+    exact_case = len(name) <= 3 and name.isupper() and name.lower() in SHORT_WORDS
     text = name if exact_case else name.lower()
     flags = 0 if exact_case else re.IGNORECASE
     return re.compile(r"(?<!\w)" + re.escape(text) + r"(?!\w)", flags), text, exact_case

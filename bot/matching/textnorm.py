@@ -36,6 +36,17 @@ STOPWORDS = frozenset(
     mit für bei nach sagt sagte sagten gesagt meint meinte gemeint erklärt erklärte""".split()  # noqa: SIM905
 )
 
+# Short words of the languages members write in, which a short all-caps name (IS, US, WHO) also spells: such a
+# name counts only when typed in capitals. Other short names (RT, FSB, NSC) count however they are typed.
+SHORT_WORDS = frozenset(
+    """a am an as at be by do go he hi if in is it me my no of oh ok on or so to up us we
+    all and any are ask bad big but can did due end far few for get got had has her him his how its let lot may
+    new nor not now off old one our out own per put saw say see set she sir six ten the too top two use war was
+    way who why win yes yet you
+    ab an da du er es ja ob um wo zu im am aus bei das dem den der des die ein hat ich ist mit nun sie so und
+    von vor was wer wie wir""".split()  # noqa: SIM905
+)
+
 _URL_RE = re.compile(r"https?://\S+|www\.\S+|pic\.twitter\.com/\S+|\b\S+\.(?:com|org|net|ly|co)/\S*", re.I)
 _MENTION_RE = re.compile(r"<(?:@[!&]?|#|a?:\w+:)\d+>|@\w+")
 # A tweet's trailing signature: "— Name (@handle) January 14, 2020"

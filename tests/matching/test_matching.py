@@ -316,3 +316,20 @@ def test_a_question_naming_a_speaker_by_their_post_finds_their_claims(matcher: M
     # "RT" is in Simonyan's role only; "boss" points at the post's holder and asks nothing more
     theirs = [m.claim for m in matcher.ask(S, "what did the RT boss say").matches if not m.other_side]
     assert theirs and all(c.speaker is not None and c.speaker.name == "Margarita Simonyan" for c in theirs)
+
+
+@pytest.mark.parametrize(
+    ("question", "named"),
+    [
+        ("what did the rt boss say", {"Margarita Simonyan"}),  # "rt" is no word: any case names RT
+        ("what did the fsb say", {"Federal Security Service of Russia"}),
+        ("tell us what the fsb said", {"Federal Security Service of Russia"}),  # "us" is a word: only "US" names
+        ("did the US rule it out", {"Adrienne Watson"}),
+        ("is it true", set()),  # "is", not "IS"
+    ],
+)
+def test_short_names_count_in_any_case_unless_they_spell_a_word(
+    matcher: Matcher, question: str, named: set[str]
+) -> None:
+    speakers = {s.id: s.name for s in matcher.ledger.list_speakers(S)}
+    assert {speakers[sid] for sid in matcher._parse(S, question).speakers} == named
