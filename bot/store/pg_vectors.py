@@ -213,14 +213,8 @@ class PostgresVectors:
 
     def similarities(self, scope: str, model: str, vector: np.ndarray, claim_ids: list[int]) -> dict[int, float]:
         """Exact cosine of ``vector`` with each of these claims of the scope that has a vector by ``model``."""
-        if not claim_ids:
-            return {}
-        with self.ledger.connection() as conn:
-            rows = conn.execute(
-                "SELECT claim_id, vector FROM claim_vectors WHERE scope = %s AND model = %s AND claim_id = ANY(%s)",
-                [scope, model, [int(cid) for cid in claim_ids]],
-            ).fetchall()
-        return dict(rescored(rows, np.asarray(vector, dtype=np.float32), len(rows)))
+        query = np.asarray(vector, dtype=np.float32)
+        return {cid: float(row @ query) for cid, row in self.vectors_of(scope, model, claim_ids).items()}
 
     def vectors_of(self, scope: str, model: str, claim_ids: list[int]) -> dict[int, np.ndarray]:
         """The float32 vectors by ``model`` of these claims of the scope (claims without one left out)."""
