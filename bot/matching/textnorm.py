@@ -36,13 +36,14 @@ STOPWORDS = frozenset(
     mit für bei nach sagt sagte sagten gesagt meint meinte gemeint erklärt erklärte""".split()  # noqa: SIM905
 )
 
-# Short words of the languages members write in, which a short all-caps name (IS, US, WHO) also spells: such a
-# name counts only when typed in capitals. Other short names (RT, FSB, NSC) count however they are typed.
+# Short words (and chat shorthands) of the languages members write in, which a short all-caps name (IS, US, WHO,
+# TV) also spells: such a name counts only when typed in capitals. Other short names (RT, FSB, NSC) count however
+# they are typed.
 SHORT_WORDS = frozenset(
     """a am an as at be by do go he hi if in is it me my no of oh ok on or so to up us we
     all and any are ask bad big but can did due end far few for get got had has her him his how its let lot may
     new nor not now off old one our out own per put saw say see set she sir six ten the too top two use war was
-    way who why win yes yet you
+    way who why win yes yet you ad ai cc dm id pm re tv vs fyi irl lol omg btw
     ab an da du er es ja ob um wo zu im am aus bei das dem den der des die ein hat ich ist mit nun sie so und
     von vor was wer wie wir""".split()  # noqa: SIM905
 )

@@ -333,3 +333,13 @@ def test_short_names_count_in_any_case_unless_they_spell_a_word(
 ) -> None:
     speakers = {s.id: s.name for s in matcher.ledger.list_speakers(S)}
     assert {speakers[sid] for sid in matcher._parse(S, question).speakers} == named
+
+
+def test_a_post_spelling_a_word_names_its_holder_only_in_capitals() -> None:
+    with Ledger.memory() as ledger:
+        ledger.create_speaker(S, name="Dana Moss", role="TV presenter (Channel Nine)", actor="t")
+        ledger.add_claim(S, text="The bridge was closed for repairs.", speaker="Dana Moss", actor="t")
+        matcher = Matcher(ledger)
+        assert matcher._parse(S, "what did the TV host say").speakers
+        assert matcher._parse(S, "what did channel nine say").speakers
+        assert not matcher._parse(S, "i saw it on tv at 5 pm").speakers
