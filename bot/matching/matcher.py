@@ -314,29 +314,22 @@ class Matcher:
             return cached
         speakers = self.ledger.list_speakers(scope)
         incidents = self.ledger.list_incidents(scope)
-        phrases: list[str] = []
-        speaker_words: dict[int, set[str]] = {}
-        speaker_phrases: list[tuple[re.Pattern[str], int]] = []
-        phrase_texts: list[tuple[str, bool]] = []
+        speaker_words = {
+            speaker.id: {norm(w) for n in (speaker.name, *speaker.aliases) for w in content_words(n) if len(w) > 2}
+            for speaker in speakers
+        }
+        # a speaker's name and aliases; then what their role names ("the RT boss", "the White House")
+        own_names = [(name, speaker.id) for speaker in speakers for name in (speaker.name, *speaker.aliases)]
+        role_named = [(name, speaker.id) for speaker in speakers for name in role_names(speaker.role or "")]
+        phrases = [name for name, _ in own_names + role_named]
+        patterns = [(_name_pattern(name), sid) for name, sid in own_names + role_named]
+        speaker_phrases = [(pattern, sid) for (pattern, _, _), sid in patterns]
+        phrase_texts = [(text, exact_case) for (_, text, exact_case), _ in patterns]
+        spokespeople: dict[int, set[int]] = {}  # a role that names another speaker by their own name speaks for it
         for speaker in speakers:
-            names = [speaker.name, *speaker.aliases]
-            phrases += names
-            for name in names:
-                pattern, text, exact_case = _name_pattern(name)
-                speaker_phrases.append((pattern, speaker.id))
-                phrase_texts.append((text, exact_case))
-            speaker_words[speaker.id] = {norm(w) for n in names for w in content_words(n) if len(w) > 2}
-        spokespeople: dict[int, set[int]] = {}
-        for speaker in speakers:
-            for pattern, sid in speaker_phrases:
+            for pattern, sid in speaker_phrases[: len(own_names)]:
                 if sid != speaker.id and speaker.role and pattern.search(speaker.role):
                     spokespeople.setdefault(sid, set()).add(speaker.id)
-        for speaker in speakers:  # "the RT boss", "the White House": what the role names, names the speaker
-            for name in role_names(speaker.role or ""):
-                pattern, text, exact_case = _name_pattern(name)
-                phrases.append(name)
-                speaker_phrases.append((pattern, speaker.id))
-                phrase_texts.append((text, exact_case))
         incident_titles = []
         for incident in incidents:
             phrases += [incident.title, *incident.aliases]
