@@ -621,12 +621,9 @@ class Matcher:
         out: dict[int, tuple[float, frozenset[str]]] = {}
         for cut, vector in vectors.items():
             mine = [c.id for c in claims if removed[c.id] == cut]
-            everyday = self.dense.baseline(vector)
-            affairs = self.dense.affairs_baselines(self.ledger, scope, vector, mine)
-            cosines = self.dense.similarities(self.ledger, scope, vector, mine)
-            for cid in mine:
-                baseline = max(everyday, affairs.get(cid, everyday))
-                out[cid] = (_ramp(cosines.get(cid, -1.0) - baseline, CONTENT_FLOOR, CONTENT_FULL), cut)
+            margins = self.dense.about_margins(self.ledger, scope, vector, mine)
+            for cid in mine:  # a claim without a vector: nothing to compare, so not close
+                out[cid] = (_ramp(margins[cid], CONTENT_FLOOR, CONTENT_FULL) if cid in margins else 0.0, cut)
         return out
 
     def _confidence(
