@@ -214,3 +214,26 @@ def test_public_affairs_about_a_claims_own_subject_are_left_out_of_its_compariso
         asked = dense.encode(["what did she say about the pension age"])[0]
         baselines = dense.affairs_baselines(ledger, S, asked, [pension.id, floods.id])
     assert baselines[pension.id] < baselines[floods.id]
+
+
+def test_a_question_farther_from_the_claims_than_its_speakers_name_gets_no_answer(
+    embedder: E5Embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """How old is Putin, in Russian: the whole question is farther from Putin's claims than "Путину" alone is,
+    so what it asks is not what they say (the pull). Without that comparison it was answered; questions whose
+    other words bring them nearer a speaker's claim still are."""
+    with Ledger.memory() as ledger:  # a ledger and an index of its own (the module's index has seen others)
+        seed_scope(ledger, S)
+        dense = DenseIndex(embedder)
+        dense.sync(ledger, S)
+        asked = "Сколько лет Путину?"
+        assert not Matcher(ledger, dense=dense).ask(S, asked).matches
+        pertinent = {
+            "Що Путін сказав про жалобу?": "crocus-2024-001",
+            "was hat medwedew über kiew gedroht": "crocus-2024-005",
+        }
+        for question, ref in pertinent.items():
+            assert ref in [m.claim.ref for m in Matcher(ledger, dense=dense).ask(S, question).matches[:3]]
+        monkeypatch.setattr(matcher_module, "PULL_FLOOR", -9.0)
+        monkeypatch.setattr(matcher_module, "PULL_FULL", -8.9)
+        assert Matcher(ledger, dense=dense).ask(S, asked).matches
