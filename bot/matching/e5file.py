@@ -10,6 +10,7 @@ model; ``e5onnx`` does.
 from __future__ import annotations
 
 import math
+import mmap
 import re
 import struct
 from pathlib import Path
@@ -113,7 +114,8 @@ class ModelFile:
     """Hyper-parameters, tokenizer and tensors (views of the file's bytes, nothing unpacked) of an E5S1 file."""
 
     def __init__(self, path: Path | None = None) -> None:
-        data = memoryview((path or model_file()).read_bytes())
+        with open(path or model_file(), "rb") as fh:  # mapped, not read: pages are loaded as they are used
+            data = memoryview(mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ))
         if bytes(data[:4]) != b"E5S1":
             raise ValueError("not an E5S1 model file")
         r = _Reader(data)
