@@ -203,9 +203,10 @@ def test_a_question_naming_a_speaker_about_other_public_affairs_gets_no_answer(h
     assert hybrid.ask(S, question).matches == ()
 
 
-def test_public_affairs_about_a_claims_own_subject_are_left_out_of_its_comparison(dense: DenseIndex) -> None:
+def test_public_affairs_about_a_claims_own_subject_are_left_out_of_its_comparison(embedder: E5Embedder) -> None:
     """A ledger about a pension law is not silenced: the public-affairs statement about pensions is no yardstick
     for a claim about pensions, so a question about it stands out more against that claim than against another."""
+    dense = DenseIndex(embedder)  # its own: the module's index holds the seed ledger under the same scope
     with Ledger.memory() as ledger:
         ledger.create_speaker(S, name="Anna Berg", role="Minister of Labour", actor="t")
         pension = ledger.add_claim(S, text="The pension age rises to 67.", speaker="Anna Berg", actor="t")
@@ -222,7 +223,7 @@ def test_a_question_farther_from_the_claims_than_its_speakers_name_gets_no_answe
     """How old is Putin, in Russian: the whole question is farther from Putin's claims than "Путину" alone is,
     so what it asks is not what they say (the pull). Without that comparison it was answered; questions whose
     other words bring them nearer a speaker's claim still are."""
-    with Ledger.memory() as ledger:  # a ledger and an index of its own (the module's index has seen others)
+    with Ledger.memory() as ledger:  # a ledger and an index of its own
         seed_scope(ledger, S)
         dense = DenseIndex(embedder)
         dense.sync(ledger, S)
