@@ -168,14 +168,10 @@ class _Scope:
             return [(int(ids[i]), float(sims[i])) for i in top]
 
     def similarities(self, vector: np.ndarray, claim_ids: list[int]) -> dict[int, float]:
-        with self.lock:
-            rows = [(cid, self.row_of[cid]) for cid in claim_ids if cid in self.row_of]
-            if not rows:
-                return {}
-            sims = self.matrix[[r for _, r in rows]] @ vector
-        return {cid: float(s) for (cid, _), s in zip(rows, sims, strict=True)}
+        return {cid: float(row[0]) for cid, row in self.cosines(vector[None, :], claim_ids).items()}
 
     def cosines(self, vectors: np.ndarray, claim_ids: list[int]) -> dict[int, np.ndarray]:
+        """Each claim's cosines with the rows of ``vectors`` (claims without a vector are left out)."""
         with self.lock:
             rows = [(cid, self.row_of[cid]) for cid in claim_ids if cid in self.row_of]
             if not rows:
