@@ -49,7 +49,9 @@ SHORT_WORDS = frozenset(
 )
 
 _URL_RE = re.compile(r"https?://\S+|www\.\S+|pic\.twitter\.com/\S+|\b\S+\.(?:com|org|net|ly|co)/\S*", re.I)
-_MENTION_RE = re.compile(r"<(?:@[!&]?|#|a?:\w+:)\d+>|@\w+")
+_DISCORD_MARKUP = r"<(?:@[!&]?|#|a?:\w+:)\d+>"  # a mention of a member, role or channel, or a custom emoji
+_DISCORD_MARKUP_RE = re.compile(_DISCORD_MARKUP)
+_MENTION_RE = re.compile(_DISCORD_MARKUP + r"|@\w+")
 # A tweet's trailing signature: "— Name (@handle) January 14, 2020"
 _SIGNATURE_RE = re.compile(r"[—–-]\s*[^—–\n]{0,80}\(@\w+\)\s*\w+\s+\d{1,2},\s*\d{4}\s*$")
 _HASHTAG_RE = re.compile(r"#(\w+)")
@@ -117,9 +119,6 @@ def strip_noise(text: str) -> str:
     text = _URL_RE.sub(" ", text)
     text = _MENTION_RE.sub(" ", text)
     return _HASHTAG_RE.sub(lambda m: " " + _CAMEL_RE.sub(" ", m.group(1)) + " ", text)
-
-
-_DISCORD_MARKUP_RE = re.compile(r"<(?:@[!&]?|#|a?:\w+:)\d+>")
 
 
 def for_embedding(text: str) -> str:
