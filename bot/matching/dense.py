@@ -368,7 +368,15 @@ class DenseIndex:
         """For each claim, how close the text is to public affairs other than the claim's own subject (the mean
         of the closest three ``PUBLIC_AFFAIRS`` statements not within ``AFFAIRS_NEAR`` of the claim)."""
         compared = self._against_affairs(ledger, scope, vector, claim_ids)
-        return {cid: baseline for cid, (_, baseline, _) in compared.items() if baseline is not None}
+        return {cid: float(np.mean(kept[:3])) for cid, (_, kept, _) in compared.items() if len(kept)}
+
+    def closest_affairs(
+        self, ledger: Ledger, scope: str, vector: np.ndarray, claim_ids: list[int]
+    ) -> dict[int, tuple[float, float]]:
+        """For each claim with a vector: the text's cosine with it, and with the closest ``PUBLIC_AFFAIRS``
+        statement that is not about the claim's own subject (-1 when every one is). One read of the vectors."""
+        compared = self._against_affairs(ledger, scope, vector, claim_ids)
+        return {cid: (cosine, float(kept[0]) if len(kept) else -1.0) for cid, (cosine, kept, _) in compared.items()}
 
     def about_margins(
         self, ledger: Ledger, scope: str, vector: np.ndarray, claim_ids: list[int], names: np.ndarray
@@ -377,25 +385,25 @@ class DenseIndex:
         public affairs other than the claim's subject (see ``affairs_baselines``), and the cosine of ``names``
         (the vector of the words taken out of the text) with it. One read of the claims' vectors."""
         everyday = self.baseline(vector)
-        return {
-            cid: (cosine - max(everyday, baseline if baseline is not None else everyday), named)
-            for cid, (cosine, baseline, named) in self._against_affairs(ledger, scope, vector, claim_ids, names).items()
-        }
+        out: dict[int, tuple[float, float]] = {}
+        for cid, (cosine, kept, named) in self._against_affairs(ledger, scope, vector, claim_ids, names).items():
+            out[cid] = (cosine - max(everyday, float(np.mean(kept[:3])) if len(kept) else everyday), named)
+        return out
 
     def _against_affairs(
         self, ledger: Ledger, scope: str, vector: np.ndarray, claim_ids: list[int], other: np.ndarray | None = None
-    ) -> dict[int, tuple[float, float | None, float]]:
-        """(the text's cosine with the claim, its affairs baseline, the ``other`` text's cosine with it, or nan)
-        for each claim with a vector: the texts and the statements are compared with the claims in one read."""
+    ) -> dict[int, tuple[float, np.ndarray, float]]:
+        """(the text's cosine with the claim, its cosines with the public-affairs statements not about the
+        claim's subject, closest first, the ``other`` text's cosine with the claim, or nan) for each claim with
+        a vector: the texts and the statements are compared with the claims in one read."""
         if self._affairs is None:
             self._affairs = self.embedder.encode_passages(list(PUBLIC_AFFAIRS))
         vector = np.asarray(vector, dtype=np.float32)
         other = np.full_like(vector, np.nan) if other is None else np.asarray(other, dtype=np.float32)
         to_text = self._affairs @ vector
-        out: dict[int, tuple[float, float | None, float]] = {}
+        out: dict[int, tuple[float, np.ndarray, float]] = {}
         for cid, row in self.cosines(ledger, scope, np.vstack([vector, other, self._affairs]), claim_ids).items():
-            kept = np.sort(to_text[row[2:] < AFFAIRS_NEAR])[::-1]
-            out[cid] = (float(row[0]), float(np.mean(kept[:3])) if len(kept) else None, float(row[1]))
+            out[cid] = (float(row[0]), np.sort(to_text[row[2:] < AFFAIRS_NEAR])[::-1], float(row[1]))
         return out
 
     def baseline(self, vector: np.ndarray) -> float:

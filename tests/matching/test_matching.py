@@ -335,6 +335,26 @@ def test_short_names_count_in_any_case_unless_they_spell_a_word(
     assert {speakers[sid] for sid in matcher._parse(S, question).speakers} == named
 
 
+@pytest.mark.parametrize(
+    ("question", "named"),
+    [
+        ("who is the coach of ukraine's national football team", set()),  # "national": one word of the NSC's name
+        ("is the white house open to visitors", {"US National Security Council", "Adrienne Watson"}),
+        ("what did the national security council say", {"US National Security Council", "Adrienne Watson"}),
+        ("what did military intelligence say", set()),
+        (
+            "what did ukrainian military intelligence say",
+            {"Main Directorate of Intelligence of Ukraine", "Andriy Yusov"},
+        ),
+    ],
+)
+def test_a_word_that_institutions_are_named_with_names_no_one_alone(
+    matcher: Matcher, question: str, named: set[str]
+) -> None:
+    speakers = {s.id: s.name for s in matcher.ledger.list_speakers(S)}
+    assert {speakers[sid] for sid in matcher._parse(S, question).speakers} == named
+
+
 def test_a_post_spelling_a_word_names_its_holder_only_in_capitals() -> None:
     with Ledger.memory() as ledger:
         ledger.create_speaker(S, name="Dana Moss", role="TV presenter (Channel Nine)", actor="t")

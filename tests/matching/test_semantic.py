@@ -238,3 +238,26 @@ def test_a_question_farther_from_the_claims_than_its_speakers_name_gets_no_answe
         monkeypatch.setattr(matcher_module, "PULL_FLOOR", -9.0)
         monkeypatch.setattr(matcher_module, "PULL_FULL", -8.9)
         assert Matcher(ledger, dense=dense).ask(S, asked).matches
+
+
+def test_a_question_closer_to_another_public_affair_than_to_the_claim_gets_no_answer(
+    embedder: E5Embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Who coaches Russia's hockey team: nearer the claims that mention Russia than everyday statements are, but
+    no nearer them than a national team's new coach is, so meaning alone does not answer it. Without that
+    comparison it was answered; questions about the claims still are."""
+    with Ledger.memory() as ledger:  # a ledger and an index of its own
+        seed_scope(ledger, S)
+        dense = DenseIndex(embedder)
+        dense.sync(ledger, S)
+        asked = "кто тренирует сборную России по хоккею"
+        assert not Matcher(ledger, dense=dense).ask(S, asked).matches
+        pertinent = {
+            "Кто взял на себя ответственность за теракт в Крокус Сити Холле?": ISIS_K,
+            "did kyiv deny involvement": {"crocus-2024-014", "crocus-2024-008"},
+        }
+        for question, expected in pertinent.items():
+            assert expected & {m.claim.ref for m in Matcher(ledger, dense=dense).ask(S, question).matches[:3]}
+        monkeypatch.setattr(matcher_module, "AFFAIRS_FLOOR", -9.0)
+        monkeypatch.setattr(matcher_module, "AFFAIRS_FULL", -8.9)
+        assert Matcher(ledger, dense=dense).ask(S, asked).matches
