@@ -11,7 +11,7 @@ proposes a few times more claims than asked for and their exact cosines order th
 as exact search gives. While a large server's index is being built, questions are answered by exact search.
 
 When the ledger searches its vectors itself (``ledger.vectors.searches_itself``: PostgreSQL with pgvector, see
-``bot.store.pg_vectors``), :meth:`DenseIndex.search` and :meth:`DenseIndex.similarities` ask it, with the same
+``bot.store.pg_vectors``), :meth:`DenseIndex.search` and :meth:`DenseIndex.cosines` ask it, with the same
 exact cosines, and nothing of the server is loaded here; embedding the claims is the same on every path.
 """
 
@@ -166,9 +166,6 @@ class _Scope:
             top = np.argpartition(-sims, k - 1)[:k]
             top = top[np.lexsort((ids[top], -sims[top]))]
             return [(int(ids[i]), float(sims[i])) for i in top]
-
-    def similarities(self, vector: np.ndarray, claim_ids: list[int]) -> dict[int, float]:
-        return {cid: float(row[0]) for cid, row in self.cosines(vector[None, :], claim_ids).items()}
 
     def cosines(self, vectors: np.ndarray, claim_ids: list[int]) -> dict[int, np.ndarray]:
         """Each claim's cosines with the rows of ``vectors`` (claims without a vector are left out)."""
@@ -419,14 +416,6 @@ class DenseIndex:
         if store is not None:
             return store.nearest(scope, self.model_id, np.asarray(vector, dtype=np.float32), k)
         return self._scope(ledger, scope, fresh=fresh).search(np.asarray(vector, dtype=np.float32), k)
-
-    def similarities(self, ledger: Ledger, scope: str, vector: np.ndarray, claim_ids: list[int]) -> dict[int, float]:
-        """Cosine of the question with each of these claims that has a vector."""
-        store = _store_search(ledger)
-        if store is not None:
-            return store.similarities(scope, self.model_id, np.asarray(vector, dtype=np.float32), claim_ids)
-        held = self._scope(ledger, scope, fresh=True)  # search() just checked
-        return held.similarities(np.asarray(vector, dtype=np.float32), claim_ids)
 
     def cosines(self, ledger: Ledger, scope: str, vectors: np.ndarray, claim_ids: list[int]) -> dict[int, np.ndarray]:
         """Cosines of several texts' vectors (the rows of ``vectors``) with each of these claims that has a

@@ -90,10 +90,10 @@ CONTENT_FULL = 0.06
 PULL_FLOOR = -0.05
 PULL_FULL = 0.0
 # Meaning alone answers a question only if it comes closer to the claim than to every public affair that is not
-# the claim's subject ("who coaches Ukraine's football team?" is about as close to a national football team's new
-# coach as to Ukraine's denial): below FLOOR nothing, at FULL no limit. Words the question shares with the claim
-# are not limited. Chosen on the tuning and holdout questions, the largest pair that lost neither a hit (0.01 and
-# 0.04; 0.02 and 0.06 lose tuning hit@3 0.950 -> 0.933).
+# the claim's subject ("who coaches Russia's hockey team?", asked in Russian, is about as close to a national team's
+# new coach as to the claims that mention Russia): below FLOOR nothing, at FULL no limit. The words a question
+# shares with the claim are not limited. Chosen on the tuning and holdout questions, the largest pair that lost
+# neither a hit (0.01 and 0.04; 0.02 and 0.06 lose tuning hit@3 0.950 -> 0.933).
 AFFAIRS_FLOOR = 0.01
 AFFAIRS_FULL = 0.04
 # with an answer, claims down to this share of the threshold are shown (hybrid: the fused rank orders them)

@@ -6,7 +6,8 @@ matcher (:class:`bot.matching.dense.DenseIndex`) loads a server's vectors and ra
 
 With pgvector (``features.hnsw``, see ``bot.store.pg_schema``, migration 9) each row also holds its vector as a
 ``halfvec`` (filled from the bytes by a trigger), and ``searches_itself`` is True: :meth:`PostgresVectors.nearest`
-and :meth:`PostgresVectors.similarities` answer in PostgreSQL and no process holds a server's vectors in memory.
+answers in PostgreSQL, :meth:`PostgresVectors.vectors_of` reads the few claims a question re-scores, and no
+process holds a server's vectors in memory.
 An HNSW index needs a fixed dimension, and a ledger may hold vectors of several models (while it moves to a new
 one), so the column is untyped and each model has a partial index of its own, on ``embedding::halfvec(dim)``
 with cosine distance, ``WHERE model = '<model>'``: made (empty, then growing with the inserts) when the model's
@@ -86,7 +87,7 @@ class PostgresVectors:
 
     @property
     def searches_itself(self) -> bool:
-        """True on the pgvector path: ask :meth:`nearest` / :meth:`similarities`, load nothing."""
+        """True on the pgvector path: ask :meth:`nearest` / :meth:`vectors_of`, load nothing."""
         return bool(self.ledger.features.hnsw)
 
     def missing(self, scope: str, model: str, *, limit: int = 1_000_000) -> list[tuple[int, str]]:
@@ -210,11 +211,6 @@ class PostgresVectors:
                     log.debug("HNSW scan of %s came back short (%d rows); scanning exactly", scope, len(rows))
                     rows = self._exact(conn, scope, model, query, proposed)
         return rescored(rows, query, k)
-
-    def similarities(self, scope: str, model: str, vector: np.ndarray, claim_ids: list[int]) -> dict[int, float]:
-        """Exact cosine of ``vector`` with each of these claims of the scope that has a vector by ``model``."""
-        query = np.asarray(vector, dtype=np.float32)
-        return {cid: float(row @ query) for cid, row in self.vectors_of(scope, model, claim_ids).items()}
 
     def vectors_of(self, scope: str, model: str, claim_ids: list[int]) -> dict[int, np.ndarray]:
         """The float32 vectors by ``model`` of these claims of the scope (claims without one left out)."""

@@ -92,7 +92,7 @@ def test_added_replaced_and_deleted_vectors_are_followed(
     store.db.conn.execute("DELETE FROM claims WHERE id = ?", [deleted])
     hits = dict(dense.search(store, S, vectors[10], 50))
     assert edited not in hits and dense.search(store, S, vectors[20], 1)[0][0] != deleted
-    assert dense.similarities(store, S, vectors[10], [edited, deleted, unchanged]).keys() == {unchanged}
+    assert dense.cosines(store, S, vectors[10][None, :], [edited, deleted, unchanged]).keys() == {unchanged}
 
     # the edited claim's new vector, and a new claim's, are found
     new_vectors = unit(np.random.default_rng(22), 2)
@@ -100,13 +100,13 @@ def test_added_replaced_and_deleted_vectors_are_followed(
     store.vectors.put(S, model, [(edited, new_vectors[0]), (added, new_vectors[1])])
     assert dense.search(store, S, new_vectors[0], 1) == [(edited, pytest.approx(1.0, abs=2e-3))]
     assert dense.search(store, S, new_vectors[1], 1)[0][0] == added
-    assert dense.similarities(store, S, new_vectors[0], [edited])[edited] == pytest.approx(1.0, abs=2e-3)
+    assert dense.cosines(store, S, new_vectors[0][None, :], [edited])[edited][0] == pytest.approx(1.0, abs=2e-3)
     # several texts at once: each row's cosines are those one text at a time gives
     both = dense.cosines(store, S, np.stack([new_vectors[0], vectors[30]]), [edited, deleted, unchanged])
     assert both.keys() == {edited, unchanged}
     for row, text in enumerate((new_vectors[0], vectors[30])):
-        one = dense.similarities(store, S, text, [edited, unchanged])
-        assert all(both[cid][row] == pytest.approx(one[cid], abs=1e-5) for cid in one)
+        one = dense.cosines(store, S, text[None, :], [edited, unchanged])
+        assert all(both[cid][row] == pytest.approx(one[cid][0], abs=1e-5) for cid in one)
     held = dense._scopes[S]
     assert len(held) == CLAIMS  # one deleted, one added
     if held.ann is not None:

@@ -156,9 +156,6 @@ def test_nearest_equals_exact_search(ledger: Any, monkeypatch: pytest.MonkeyPatc
                 )
         assert len(scans) == (0 if exact_limit == 0 else 12)
     wanted = [*ids[:5], 10**9]
-    sims = ledger.vectors.similarities(A, MODEL, queries[0], wanted)
-    assert sorted(sims) == ids[:5]
-    assert all(abs(sims[cid] - float(vectors[ids.index(cid)] @ queries[0])) < 1e-3 for cid in sims)
     stored = ledger.vectors.vectors_of(A, MODEL, wanted)
     assert sorted(stored) == ids[:5]
     assert all(np.allclose(stored[cid], vectors[ids.index(cid)], atol=1e-3) for cid in stored)
@@ -197,7 +194,7 @@ def test_a_server_never_gets_another_servers_claims(ledger: Any, monkeypatch: py
             got = ledger.vectors.nearest(A, MODEL, query, k)
             assert len(got) == min(k, 40) and {cid for cid, _ in got} <= set(ours)
             same_hits(got, exact(ledger, A, MODEL, query, k))
-        assert ledger.vectors.similarities(A, MODEL, query, theirs[:10]) == {}
+        assert ledger.vectors.vectors_of(A, MODEL, theirs[:10]) == {}
         assert {cid for cid, _ in ledger.vectors.nearest(B, MODEL, query, 20)} <= set(theirs)
         assert scans == ([] if exact_limit == 0 else [A, A, A, A, B])
         scans.clear()
@@ -222,7 +219,7 @@ def test_vectors_of_another_model_are_not_mixed_in(ledger: Any) -> None:
         same_hits(
             ledger.vectors.nearest(A, "small-model", small_query, 10), exact(ledger, A, "small-model", small_query, 10)
         )
-        assert ledger.vectors.similarities(A, MODEL, query, second) == {}
+        assert ledger.vectors.vectors_of(A, MODEL, second) == {}
     indexes = ledger._rows(
         "SELECT count(*) AS n FROM pg_indexes WHERE schemaname = %s AND indexname LIKE 'claim_vectors_hnsw_%%'",
         [ledger.schema],
@@ -241,7 +238,7 @@ def test_an_edit_or_a_new_vector_changes_what_is_found(ledger: Any) -> None:
     assert ledger.vectors.nearest(A, MODEL, query, 1)[0][0] == target
     ledger.update_claim(A, target, text="Something else entirely.", actor="t")  # its vector is dropped
     assert target not in {cid for cid, _ in ledger.vectors.nearest(A, MODEL, query, 100)}
-    assert ledger.vectors.similarities(A, MODEL, query, [target]) == {}
+    assert ledger.vectors.vectors_of(A, MODEL, [target]) == {}
     assert [cid for cid, _ in ledger.vectors.missing(A, MODEL)] == [target]
     ledger.vectors.put(A, MODEL, [(target, -query)])  # re-embedded: now the farthest claim
     found = ledger.vectors.nearest(A, MODEL, query, 100)
