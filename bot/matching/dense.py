@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, cast
 
@@ -43,6 +44,7 @@ ANN_MIN = 64
 # it is left out of that claim's comparison (the seed incident's claims come to at most 0.83 of them; claims about
 # a pension law, a new football coach or a delivery of jets come to 0.87-0.92 of theirs)
 AFFAIRS_NEAR = 0.85
+NAMED_KEPT = 1_024  # names whose public-affairs statements are kept embedded
 
 
 def _store_search(ledger: Ledger) -> VectorSearch | None:
@@ -192,6 +194,7 @@ class DenseIndex:
         self._lock = threading.Lock()
         self._background: np.ndarray | None = None
         self._affairs: np.ndarray | None = None
+        self._named_affairs: OrderedDict[str, np.ndarray] = OrderedDict()  # name -> its statements' vectors
 
     @property
     def model_id(self) -> str:
@@ -365,15 +368,39 @@ class DenseIndex:
         """For each claim, how close the text is to public affairs other than the claim's own subject (the mean
         of the closest three ``PUBLIC_AFFAIRS`` statements not within ``AFFAIRS_NEAR`` of the claim)."""
         compared = self._against_affairs(ledger, scope, vector, claim_ids)
-        return {cid: float(np.mean(kept[:3])) for cid, (_, kept, _) in compared.items() if len(kept)}
+        return {cid: float(np.mean(kept[:3])) for cid, (_, kept, _, _) in compared.items() if len(kept)}
 
     def closest_affairs(
-        self, ledger: Ledger, scope: str, vector: np.ndarray, claim_ids: list[int]
-    ) -> dict[int, tuple[float, float]]:
-        """For each claim with a vector: the text's cosine with it, and with the closest ``PUBLIC_AFFAIRS``
-        statement that is not about the claim's own subject (-1 when every one is). One read of the vectors."""
-        compared = self._against_affairs(ledger, scope, vector, claim_ids)
-        return {cid: (cosine, float(kept[0]) if len(kept) else -1.0) for cid, (cosine, kept, _) in compared.items()}
+        self, ledger: Ledger, scope: str, vector: np.ndarray, claim_ids: list[int], names: Sequence[str] = ()
+    ) -> dict[int, tuple[float, float, float]]:
+        """For each claim with a vector: the text's cosine with it; with the closest ``PUBLIC_AFFAIRS`` statement
+        that is not about the claim's own subject; and with the closest of those statements read as news about
+        one of ``names`` ("Ukraine: The national football team named a new head coach..."), so that a question
+        sharing a name with the claim is measured against other news about that name (-1 when there is no such
+        statement, or no name). One read of the claims' vectors."""
+        vector = np.asarray(vector, dtype=np.float32)
+        to_named = None
+        if names:
+            to_named = np.max(np.stack([self.named_affairs(name) @ vector for name in names]), axis=0)
+        out: dict[int, tuple[float, float, float]] = {}
+        compared = self._against_affairs(ledger, scope, vector, claim_ids, also=to_named)
+        for cid, (cosine, kept, _, named) in compared.items():
+            out[cid] = (cosine, float(kept[0]) if len(kept) else -1.0, float(named[0]) if len(named) else -1.0)
+        return out
+
+    def named_affairs(self, name: str) -> np.ndarray:
+        """The ``PUBLIC_AFFAIRS`` statements as news about ``name``, embedded once (the last NAMED_KEPT names)."""
+        with self._lock:
+            held = self._named_affairs.get(name)
+            if held is not None:
+                self._named_affairs.move_to_end(name)
+                return held
+        made = self.embedder.encode_passages([f"{name}: {statement}" for statement in PUBLIC_AFFAIRS])
+        with self._lock:
+            self._named_affairs[name] = made
+            while len(self._named_affairs) > NAMED_KEPT:
+                self._named_affairs.popitem(last=False)
+        return made
 
     def about_margins(
         self, ledger: Ledger, scope: str, vector: np.ndarray, claim_ids: list[int], names: np.ndarray
@@ -383,24 +410,40 @@ class DenseIndex:
         (the vector of the words taken out of the text) with it. One read of the claims' vectors."""
         everyday = self.baseline(vector)
         out: dict[int, tuple[float, float]] = {}
-        for cid, (cosine, kept, named) in self._against_affairs(ledger, scope, vector, claim_ids, names).items():
+        for cid, (cosine, kept, named, _) in self._against_affairs(ledger, scope, vector, claim_ids, names).items():
             out[cid] = (cosine - max(everyday, float(np.mean(kept[:3])) if len(kept) else everyday), named)
         return out
 
     def _against_affairs(
-        self, ledger: Ledger, scope: str, vector: np.ndarray, claim_ids: list[int], other: np.ndarray | None = None
-    ) -> dict[int, tuple[float, np.ndarray, float]]:
+        self,
+        ledger: Ledger,
+        scope: str,
+        vector: np.ndarray,
+        claim_ids: list[int],
+        other: np.ndarray | None = None,
+        *,
+        also: np.ndarray | None = None,
+    ) -> dict[int, tuple[float, np.ndarray, float, np.ndarray]]:
         """(the text's cosine with the claim, its cosines with the public-affairs statements not about the
-        claim's subject, closest first, the ``other`` text's cosine with the claim, or nan) for each claim with
-        a vector: the texts and the statements are compared with the claims in one read."""
+        claim's subject, closest first, the ``other`` text's cosine with the claim, or nan, and the ``also``
+        cosines of those same statements, closest first) for each claim with a vector: the texts and the
+        statements are compared with the claims in one read. ``also``: the text's cosines with other versions
+        of the statements (one each, in their order; none: empty)."""
         if self._affairs is None:
             self._affairs = self.embedder.encode_passages(list(PUBLIC_AFFAIRS))
         vector = np.asarray(vector, dtype=np.float32)
         other = np.full_like(vector, np.nan) if other is None else np.asarray(other, dtype=np.float32)
         to_text = self._affairs @ vector
-        out: dict[int, tuple[float, np.ndarray, float]] = {}
+        to_also = np.empty(0, dtype=np.float32) if also is None else also
+        out: dict[int, tuple[float, np.ndarray, float, np.ndarray]] = {}
         for cid, row in self.cosines(ledger, scope, np.vstack([vector, other, self._affairs]), claim_ids).items():
-            out[cid] = (float(row[0]), np.sort(to_text[row[2:] < AFFAIRS_NEAR])[::-1], float(row[1]))
+            kept = row[2:] < AFFAIRS_NEAR
+            out[cid] = (
+                float(row[0]),
+                np.sort(to_text[kept])[::-1],
+                float(row[1]),
+                np.sort(to_also[kept])[::-1] if len(to_also) else to_also,
+            )
         return out
 
     def baseline(self, vector: np.ndarray) -> float:

@@ -162,6 +162,24 @@ def content_words(text: str) -> list[str]:
     ]
 
 
+_OPENS_SENTENCE_RE = re.compile(r"(?:^|[.!?:;\"“”«»()\[\]])\s*$")
+
+
+@functools.lru_cache(maxsize=16_384)
+def names_written(text: str) -> dict[str, str]:
+    """The words a text writes with a capital inside a sentence, the names of people, places and organisations
+    it mentions ("in Russia on Sunday", "told Reuters"): their normalised form -> the word as written. A
+    sentence's or a quotation's first word is not taken for one."""
+    text = fold(text)
+    found: dict[str, str] = {}
+    for match in _WORD_RE.finditer(text):
+        word = match.group(0)
+        if word[0].isupper() and not _OPENS_SENTENCE_RE.search(text, max(match.start() - 8, 0), match.start()):
+            for part in words(word):
+                found.setdefault(norm(part), word.removesuffix("'s").removesuffix("’s"))
+    return found
+
+
 @functools.lru_cache(maxsize=200_000)
 def norm(word: str) -> str:
     """A light stem so "claims"/"claimed"/"claiming" meet; used for coverage, not for the index."""

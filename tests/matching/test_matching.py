@@ -18,6 +18,7 @@ from bot.matching.textnorm import (
     language_family,
     latin,
     names_word,
+    names_written,
     role_names,
     same_language,
     strip_noise,
@@ -363,3 +364,9 @@ def test_a_post_spelling_a_word_names_its_holder_only_in_capitals() -> None:
         assert matcher._parse(S, "what did the TV host say").speakers
         assert matcher._parse(S, "what did channel nine say").speakers
         assert not matcher._parse(S, "i saw it on tv at 5 pm").speakers
+
+
+def test_the_names_a_text_writes_are_its_capitalised_words_inside_sentences() -> None:
+    written = names_written("Putin said on Sunday that Ukraine's HUR lied. «Ukraine did nothing», Yusov told Reuters.")
+    assert written == {"sunday": "Sunday", "ukraine": "Ukraine", "hur": "HUR", "yusov": "Yusov", "reuter": "Reuters"}
+    assert names_written("Украина тут ни при чём, сказал Юсов.") == {"юсов": "Юсов"}
