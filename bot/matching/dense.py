@@ -44,7 +44,8 @@ ANN_MIN = 64
 # it is left out of that claim's comparison (the seed incident's claims come to at most 0.83 of them; claims about
 # a pension law, a new football coach or a delivery of jets come to 0.87-0.92 of theirs)
 AFFAIRS_NEAR = 0.85
-NAMED_KEPT = 1_024  # names whose public-affairs statements are kept embedded
+NAMED_STATEMENTS = 3  # a question is compared with the public affairs closest to it told about a name it shares
+NAMED_KEPT = 16_384  # public-affairs statements told about a name that are kept embedded
 
 
 def _store_search(ledger: Ledger) -> VectorSearch | None:
@@ -194,7 +195,7 @@ class DenseIndex:
         self._lock = threading.Lock()
         self._background: np.ndarray | None = None
         self._affairs: np.ndarray | None = None
-        self._named_affairs: OrderedDict[str, np.ndarray] = OrderedDict()  # name -> its statements' vectors
+        self._named_affairs: OrderedDict[tuple[str, int], np.ndarray] = OrderedDict()  # (name, statement) -> vector
 
     @property
     def model_id(self) -> str:
@@ -377,30 +378,38 @@ class DenseIndex:
         that is not about the claim's own subject; and with the closest of those statements read as news about
         one of ``names`` ("Ukraine: The national football team named a new head coach..."), so that a question
         sharing a name with the claim is measured against other news about that name (-1 when there is no such
-        statement, or no name). One read of the claims' vectors."""
+        statement, or no name; only the NAMED_STATEMENTS statements closest to the text are read so). One read
+        of the claims' vectors."""
         vector = np.asarray(vector, dtype=np.float32)
         to_named = None
         if names:
-            to_named = np.max(np.stack([self.named_affairs(name) @ vector for name in names]), axis=0)
+            closest = np.argsort(-(self._affairs_vectors() @ vector))[:NAMED_STATEMENTS]
+            to_named = np.full(len(PUBLIC_AFFAIRS), -1.0, dtype=np.float32)
+            for name in names:
+                to_named[closest] = np.maximum(to_named[closest], self.named_affairs(name, closest.tolist()) @ vector)
         out: dict[int, tuple[float, float, float]] = {}
         compared = self._against_affairs(ledger, scope, vector, claim_ids, also=to_named)
         for cid, (cosine, kept, _, named) in compared.items():
             out[cid] = (cosine, float(kept[0]) if len(kept) else -1.0, float(named[0]) if len(named) else -1.0)
         return out
 
-    def named_affairs(self, name: str) -> np.ndarray:
-        """The ``PUBLIC_AFFAIRS`` statements as news about ``name``, embedded once (the last NAMED_KEPT names)."""
+    def named_affairs(self, name: str, statements: list[int]) -> np.ndarray:
+        """These ``PUBLIC_AFFAIRS`` statements (their indexes) as news about ``name``, one row each: each
+        embedded once (the last NAMED_KEPT kept)."""
+        keys = [(name, i) for i in statements]
         with self._lock:
-            held = self._named_affairs.get(name)
-            if held is not None:
-                self._named_affairs.move_to_end(name)
-                return held
-        made = self.embedder.encode_passages([f"{name}: {statement}" for statement in PUBLIC_AFFAIRS])
-        with self._lock:
-            self._named_affairs[name] = made
-            while len(self._named_affairs) > NAMED_KEPT:
-                self._named_affairs.popitem(last=False)
-        return made
+            held = {key: self._named_affairs[key] for key in keys if key in self._named_affairs}
+            for key in held:
+                self._named_affairs.move_to_end(key)
+        missing = [key for key in keys if key not in held]
+        if missing:
+            made = self.embedder.encode_passages([f"{name}: {PUBLIC_AFFAIRS[i]}" for _, i in missing])
+            held.update(zip(missing, made, strict=True))
+            with self._lock:
+                self._named_affairs.update(zip(missing, made, strict=True))
+                while len(self._named_affairs) > NAMED_KEPT:
+                    self._named_affairs.popitem(last=False)
+        return np.stack([held[key] for key in keys])
 
     def about_margins(
         self, ledger: Ledger, scope: str, vector: np.ndarray, claim_ids: list[int], names: np.ndarray
@@ -429,14 +438,13 @@ class DenseIndex:
         cosines of those same statements, closest first) for each claim with a vector: the texts and the
         statements are compared with the claims in one read. ``also``: the text's cosines with other versions
         of the statements (one each, in their order; none: empty)."""
-        if self._affairs is None:
-            self._affairs = self.embedder.encode_passages(list(PUBLIC_AFFAIRS))
+        affairs = self._affairs_vectors()
         vector = np.asarray(vector, dtype=np.float32)
         other = np.full_like(vector, np.nan) if other is None else np.asarray(other, dtype=np.float32)
-        to_text = self._affairs @ vector
+        to_text = affairs @ vector
         to_also = np.empty(0, dtype=np.float32) if also is None else also
         out: dict[int, tuple[float, np.ndarray, float, np.ndarray]] = {}
-        for cid, row in self.cosines(ledger, scope, np.vstack([vector, other, self._affairs]), claim_ids).items():
+        for cid, row in self.cosines(ledger, scope, np.vstack([vector, other, affairs]), claim_ids).items():
             kept = row[2:] < AFFAIRS_NEAR
             out[cid] = (
                 float(row[0]),
@@ -445,6 +453,11 @@ class DenseIndex:
                 np.sort(to_also[kept])[::-1] if len(to_also) else to_also,
             )
         return out
+
+    def _affairs_vectors(self) -> np.ndarray:
+        if self._affairs is None:
+            self._affairs = self.embedder.encode_passages(list(PUBLIC_AFFAIRS))
+        return self._affairs
 
     def baseline(self, vector: np.ndarray) -> float:
         """How close the question is to statements about nothing in particular (the mean of the closest three)."""

@@ -103,7 +103,11 @@ AFFAIRS_FULL = 0.04
 # (people, places, organisations; not the incident asked about) that the claims write with a capital. Chosen on the
 # tuning and holdout questions, the largest pair that lost no hit among -0.02..0 and 0.02..0.03 (-0.01 and 0.02:
 # one more off-topic question declined in tuning; 0 and 0.02 lose tuning hit@1 and hit@3).
+# Only a short question is compared so (at most NAMED_MAX_TERMS words that carry meaning): in a longer text one
+# name weighs less, and each new name costs the model its statements (with all 24 statements and every question,
+# CheckThat's tweets, each naming others, went from 13 to 400-680 ms a question; see DenseIndex.closest_affairs).
 NAMES_COMPARED = 2
+NAMED_MAX_TERMS = 10
 NAMED_FLOOR = -0.01
 NAMED_FULL = 0.02
 # with an answer, claims down to this share of the threshold are shown (hybrid: the fused rank orders them)
@@ -612,7 +616,7 @@ class Matcher:
         claims = self.ledger.get_claims(scope, [cid for cid, _ in candidates])
         compared: dict[int, tuple[float, float, float]] = {}
         if semantic is not None and self.dense is not None:
-            names = self._names_shared(scope, query, claims)
+            names = self._names_shared(scope, query, claims) if len(query.terms) <= NAMED_MAX_TERMS else []
             compared = self.dense.closest_affairs(self.ledger, scope, semantic.vector, [c.id for c in claims], names)
         cosines = {cid: cosine for cid, (cosine, _, _) in compared.items()}
         about = self._about(scope, query, claims, cosines) if semantic is not None and cosines else {}

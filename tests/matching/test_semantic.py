@@ -286,8 +286,8 @@ def test_a_question_sharing_only_a_countrys_name_with_the_claims_gets_no_answer(
 def test_public_affairs_told_about_a_name_are_embedded_once(embedder: E5Embedder) -> None:
     counting = CountingEmbedder(embedder, "counting")
     dense = DenseIndex(counting)
-    first = dense.named_affairs("Ukraine")
-    made = counting.passages
-    assert made > 0 and first.shape == (made, embedder.dim)
-    assert dense.named_affairs("Ukraine") is first and counting.passages == made
-    assert not np.allclose(dense.named_affairs("Russia"), first) and counting.passages == 2 * made
+    first = dense.named_affairs("Ukraine", [0, 5])
+    assert first.shape == (2, embedder.dim) and counting.passages == 2
+    again = dense.named_affairs("Ukraine", [5, 0, 7])  # only the new one is embedded
+    assert counting.passages == 3 and np.allclose(again[:2], first[::-1])
+    assert not np.allclose(dense.named_affairs("Russia", [0])[0], first[0]) and counting.passages == 4
