@@ -9,7 +9,9 @@ import calendar
 import functools
 import re
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 
 STOPWORDS = frozenset(
     """a about above after again against all also am an and any are as at be because been before being below
@@ -166,7 +168,7 @@ _OPENS_SENTENCE_RE = re.compile(r"(?:^|[.!?:;\"“”«»()\[\]])\s*$")
 
 
 @functools.lru_cache(maxsize=16_384)
-def names_written(text: str) -> dict[str, str]:
+def names_written(text: str) -> Mapping[str, str]:
     """The words a text writes with a capital inside a sentence, the names of people, places and organisations
     it mentions ("in Russia on Sunday", "told Reuters"): their normalised form -> the word as written. A
     sentence's or a quotation's first word is not taken for one."""
@@ -177,7 +179,7 @@ def names_written(text: str) -> dict[str, str]:
         if word[0].isupper() and not _OPENS_SENTENCE_RE.search(text, max(match.start() - 8, 0), match.start()):
             for part in words(word):
                 found.setdefault(norm(part), word.removesuffix("'s").removesuffix("’s"))
-    return found
+    return MappingProxyType(found)  # cached: shared by every caller
 
 
 @functools.lru_cache(maxsize=200_000)
