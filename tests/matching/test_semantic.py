@@ -217,69 +217,50 @@ def test_public_affairs_about_a_claims_own_subject_are_left_out_of_its_compariso
     assert baselines[pension.id] < baselines[floods.id]
 
 
-def test_a_question_farther_from_the_claims_than_its_speakers_name_gets_no_answer(
-    embedder: E5Embedder, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("asked", "pertinent", "switch"),
+    [
+        # How old is Putin, in Russian: the whole question is farther from Putin's claims than "Путину" alone is,
+        # so what it asks is not what they say (the pull); questions whose other words bring them nearer a
+        # speaker's claim are still answered.
+        (
+            "Сколько лет Путину?",
+            {
+                "Що Путін сказав про жалобу?": {"crocus-2024-001"},
+                "was hat medwedew über kiew gedroht": {"crocus-2024-005"},
+            },
+            "PULL",
+        ),
+        # Who coaches Russia's hockey team: nearer the claims that mention Russia than everyday statements are,
+        # but no nearer them than a national team's new coach is, so meaning alone does not answer it.
+        (
+            "кто тренирует сборную России по хоккею",
+            {
+                "Кто взял на себя ответственность за теракт в Крокус Сити Холле?": ISIS_K,
+                "did kyiv deny involvement": {"crocus-2024-014", "crocus-2024-008"},
+            },
+            "AFFAIRS",
+        ),
+        # What's the capital of Ukraine: e5 brings any two texts naming Ukraine together, so it is nearer
+        # Ukraine's denial than everyday statements and the plain public affairs are; it is not nearer it than
+        # those affairs told as news about Ukraine.
+        ("what's the capital of ukraine", {"did ukraine deny it": {"crocus-2024-014"}}, "NAMED"),
+    ],
+)
+def test_a_comparison_declines_an_off_topic_question_that_was_answered_without_it(
+    embedder: E5Embedder, monkeypatch: pytest.MonkeyPatch, asked: str, pertinent: dict[str, set[str]], switch: str
 ) -> None:
-    """How old is Putin, in Russian: the whole question is farther from Putin's claims than "Путину" alone is,
-    so what it asks is not what they say (the pull). Without that comparison it was answered; questions whose
-    other words bring them nearer a speaker's claim still are."""
+    """Each of the matcher's comparisons (``switch``: its FLOOR and FULL constants) declines a question that
+    was answered without it, and the questions about the claims are still answered."""
     with Ledger.memory() as ledger:  # a ledger and an index of its own
         seed_scope(ledger, S)
         dense = DenseIndex(embedder)
         dense.sync(ledger, S)
-        asked = "Сколько лет Путину?"
         assert not Matcher(ledger, dense=dense).ask(S, asked).matches
-        pertinent = {
-            "Що Путін сказав про жалобу?": "crocus-2024-001",
-            "was hat medwedew über kiew gedroht": "crocus-2024-005",
-        }
-        for question, ref in pertinent.items():
-            assert ref in [m.claim.ref for m in Matcher(ledger, dense=dense).ask(S, question).matches[:3]]
-        monkeypatch.setattr(matcher_module, "PULL_FLOOR", -9.0)
-        monkeypatch.setattr(matcher_module, "PULL_FULL", -8.9)
-        assert Matcher(ledger, dense=dense).ask(S, asked).matches
-
-
-def test_a_question_closer_to_another_public_affair_than_to_the_claim_gets_no_answer(
-    embedder: E5Embedder, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Who coaches Russia's hockey team: nearer the claims that mention Russia than everyday statements are, but
-    no nearer them than a national team's new coach is, so meaning alone does not answer it. Without that
-    comparison it was answered; questions about the claims still are."""
-    with Ledger.memory() as ledger:  # a ledger and an index of its own
-        seed_scope(ledger, S)
-        dense = DenseIndex(embedder)
-        dense.sync(ledger, S)
-        asked = "кто тренирует сборную России по хоккею"
-        assert not Matcher(ledger, dense=dense).ask(S, asked).matches
-        pertinent = {
-            "Кто взял на себя ответственность за теракт в Крокус Сити Холле?": ISIS_K,
-            "did kyiv deny involvement": {"crocus-2024-014", "crocus-2024-008"},
-        }
         for question, expected in pertinent.items():
             assert expected & {m.claim.ref for m in Matcher(ledger, dense=dense).ask(S, question).matches[:3]}
-        monkeypatch.setattr(matcher_module, "AFFAIRS_FLOOR", -9.0)
-        monkeypatch.setattr(matcher_module, "AFFAIRS_FULL", -8.9)
-        assert Matcher(ledger, dense=dense).ask(S, asked).matches
-
-
-def test_a_question_sharing_only_a_countrys_name_with_the_claims_gets_no_answer(
-    embedder: E5Embedder, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """What's the capital of Ukraine: e5 brings any two texts naming Ukraine together, so it is nearer Ukraine's
-    denial than everyday statements and the plain public affairs are; it is not nearer it than those affairs told
-    as news about Ukraine. Without that comparison it was answered; a question about the denial still is."""
-    with Ledger.memory() as ledger:  # a ledger and an index of its own
-        seed_scope(ledger, S)
-        dense = DenseIndex(embedder)
-        dense.sync(ledger, S)
-        asked = "what's the capital of ukraine"
-        assert not Matcher(ledger, dense=dense).ask(S, asked).matches
-        assert "crocus-2024-014" in [
-            m.claim.ref for m in Matcher(ledger, dense=dense).ask(S, "did ukraine deny it").matches[:3]
-        ]
-        monkeypatch.setattr(matcher_module, "NAMED_FLOOR", -9.0)
-        monkeypatch.setattr(matcher_module, "NAMED_FULL", -8.9)
+        monkeypatch.setattr(matcher_module, f"{switch}_FLOOR", -9.0)
+        monkeypatch.setattr(matcher_module, f"{switch}_FULL", -8.9)
         assert Matcher(ledger, dense=dense).ask(S, asked).matches
 
 
