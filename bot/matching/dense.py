@@ -48,6 +48,12 @@ NAMED_STATEMENTS = 3  # a question is compared with the public affairs closest t
 NAMED_KEPT = 16_384  # public-affairs statements told about a name that are kept embedded
 
 
+def _affairs_baseline(kept: np.ndarray) -> float:
+    """A claim's public-affairs baseline: the mean of the text's three closest statements (``kept``: its cosines
+    with the statements not about the claim's subject, closest first; not empty)."""
+    return float(np.mean(kept[:3]))
+
+
 def _store_search(ledger: Ledger) -> VectorSearch | None:
     """The ledger's vectors when they search themselves (pgvector), else None: search them here."""
     vectors = ledger.vectors
@@ -369,7 +375,7 @@ class DenseIndex:
         """For each claim, how close the text is to public affairs other than the claim's own subject (the mean
         of the closest three ``PUBLIC_AFFAIRS`` statements not within ``AFFAIRS_NEAR`` of the claim)."""
         compared = self._against_affairs(ledger, scope, vector, claim_ids)
-        return {cid: float(np.mean(kept[:3])) for cid, (_, kept, _, _) in compared.items() if len(kept)}
+        return {cid: _affairs_baseline(kept) for cid, (_, kept, _, _) in compared.items() if len(kept)}
 
     def closest_affairs(
         self, ledger: Ledger, scope: str, vector: np.ndarray, claim_ids: list[int], names: Sequence[str] = ()
@@ -420,7 +426,7 @@ class DenseIndex:
         everyday = self.baseline(vector)
         out: dict[int, tuple[float, float]] = {}
         for cid, (cosine, kept, named, _) in self._against_affairs(ledger, scope, vector, claim_ids, names).items():
-            out[cid] = (cosine - max(everyday, float(np.mean(kept[:3])) if len(kept) else everyday), named)
+            out[cid] = (cosine - max(everyday, _affairs_baseline(kept) if len(kept) else everyday), named)
         return out
 
     def _against_affairs(
