@@ -639,16 +639,27 @@ class Matcher:
 
     def _names_shared(self, scope: str, query: _Query, claims: list[Claim]) -> list[str]:
         """The names (people, places, organisations; not the incidents asked about) that the question shares
-        with these claims, as the claims write them, the rarest NAMES_COMPARED of them."""
+        with these claims, as the claims write them, the rarest NAMES_COMPARED of them. A question shares a name
+        in another form of it too, when it writes it in the claims' letters: inflected ("ukrainische",
+        "russian"). One in another script ("Украины") is not compared (its margins run closer, across languages:
+        "кого путін назвав винним" lost Putin's claim)."""
         written: dict[str, str] = {}
         for claim in claims:
             for text in (claim.text, claim.quote or ""):
                 for key, word in names_written(text).items():
                     written.setdefault(key, word)
         incidents = self._vocab[scope].incident_index
-        shared = [t for t in query.terms if t.norm in written and not _words_naming(t, incidents)]
-        shared.sort(key=lambda t: -t.idf)
-        return list(dict.fromkeys(written[t.norm] for t in shared))[:NAMES_COMPARED]
+        shared: list[tuple[float, str]] = []
+        for term in query.terms:
+            if _words_naming(term, incidents):
+                continue
+            key: str | None = term.norm if term.norm in written else None
+            if key is None and latin(term.word) == term.word:
+                key = next((k for k in written if names_word(term.word, k)), None)
+            if key is not None:
+                shared.append((term.idf, written[key]))
+        shared.sort(key=lambda named: -named[0])
+        return list(dict.fromkeys(name for _, name in shared))[:NAMES_COMPARED]
 
     def _topic(self, scope: str, query: _Query, claims: list[Claim], dense_ids: set[int]) -> int | None:
         """The incident a question is about without naming it (see ``topic_incident``); None when it names one."""

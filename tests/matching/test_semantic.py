@@ -245,6 +245,13 @@ def test_public_affairs_about_a_claims_own_subject_are_left_out_of_its_compariso
         # Ukraine's denial than everyday statements and the plain public affairs are; it is not nearer it than
         # those affairs told as news about Ukraine.
         ("what's the capital of ukraine", {"did ukraine deny it": {"crocus-2024-014"}}, "NAMED"),
+        # Who coaches Ukraine's football team, in German: the adjective shares the name ("ukrainische" is a
+        # form of "Ukraine"), so the same comparison declines it.
+        (
+            "Wer trainiert die ukrainische Fußballnationalmannschaft?",
+            {"hat die ukraine eine beteiligung bestritten": {"crocus-2024-014", "crocus-2024-013"}},
+            "NAMED",
+        ),
     ],
 )
 def test_a_comparison_declines_an_off_topic_question_that_was_answered_without_it(
