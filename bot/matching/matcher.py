@@ -646,14 +646,14 @@ class Matcher:
         written: dict[str, str] = {}
         for claim in claims:
             for text in (claim.text, claim.quote or ""):
-                for key, word in names_written(text).items():
-                    written.setdefault(key, word)
+                for written_key, word in names_written(text).items():
+                    written.setdefault(written_key, word)
         incidents = self._vocab[scope].incident_index
         shared: list[tuple[float, str]] = []
         for term in query.terms:
             if _words_naming(term, incidents):
                 continue
-            key: str | None = term.norm if term.norm in written else None
+            key = term.norm if term.norm in written else None
             if key is None and latin(term.word) == term.word:
                 key = next((k for k in written if names_word(term.word, k)), None)
             if key is not None:
