@@ -26,6 +26,7 @@ import itertools
 import math
 import re
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -140,6 +141,7 @@ INCIDENT_RANK = 0.3
 # Ranking: BM25 (normalised within the candidates), question coverage, claim coverage, fuzzy similarity.
 RANK_WEIGHTS = (0.6, 0.2, 0.4, 0.1)
 CLAIM_WORDS_CACHE = 16_384  # claims whose words are kept between questions
+CLAIMS_KEPT = 8_192  # claims kept as read between questions (the oldest go first), each until the ledger changes
 CONTEXT_WORDS_CACHE = 4_096  # claim contexts (speaker, incident, tags, evidence) whose words are kept
 CLOSEST_KEPT = 16_384  # words whose closest key word is kept between questions (per scope, until the ledger changes)
 # A question that names no incident but whose closest claims by meaning gather in one (at least TOPIC_MIN of them,
@@ -350,6 +352,7 @@ class Matcher:
         self.dense = dense
         self._vocab: dict[str, _ScopeVocab] = {}
         self._vectors_seen: dict[str, tuple[int, int]] = {}  # scope -> ledger version when vectors were checked
+        self._claims_kept: OrderedDict[tuple[str, int], tuple[tuple[int, int], Claim]] = OrderedDict()  # _claims
 
     # ------------------------------------------------------------------ caches
 
@@ -613,7 +616,7 @@ class Matcher:
             bm25[claim_id] = max(score, bm25.get(claim_id, 0.0))
         candidates = list(bm25.items())
         top_bm25 = max(bm25.values()) or 1.0
-        claims = self.ledger.get_claims(scope, [cid for cid, _ in candidates])
+        claims = self._claims(scope, [cid for cid, _ in candidates])
         compared: dict[int, tuple[float, float, float]] = {}
         if semantic is not None and self.dense is not None:
             names = self._names_shared(scope, query, claims) if len(query.terms) <= NAMED_MAX_TERMS else []
@@ -636,6 +639,25 @@ class Matcher:
             scored.append((rank, confidence, claim))
         scored.sort(key=lambda item: (-item[0], item[2].id))
         return scored
+
+    def _claims(self, scope: str, ids: list[int]) -> list[Claim]:
+        """The live claims with these ids, in this order; those read for an earlier question at this version of the
+        ledger are not read again (many questions share candidates: a common word's claims)."""
+        version = self._vocab[scope].version
+        kept = self._claims_kept
+        found: dict[int, Claim] = {}
+        for i in ids:
+            entry = kept.get((scope, i))
+            if entry is not None and entry[0] == version:
+                found[i] = entry[1]
+        missing = [i for i in ids if i not in found]
+        if missing:
+            for claim in self.ledger.get_claims(scope, missing):
+                kept[(scope, claim.id)] = (version, claim)
+                found[claim.id] = claim
+            while len(kept) > CLAIMS_KEPT:
+                kept.popitem(last=False)
+        return [found[i] for i in ids if i in found]
 
     def _names_shared(self, scope: str, query: _Query, claims: list[Claim]) -> list[str]:
         """The names (people, places, organisations; not the incidents asked about) that the question shares

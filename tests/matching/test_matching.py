@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from bot.errors import InvalidInputError
 from bot.matching import DEFAULT_THRESHOLD, Matcher
+from bot.matching import matcher as matcher_module
 from bot.matching.matcher import topic_incident
 from bot.matching.textnorm import (
     DateAsked,
@@ -126,6 +127,36 @@ def test_cache_notices_new_speaker_and_claim(seeded: Ledger) -> None:
         actor="t",
     )
     assert refs(matcher, "what did Brzeczyszczykiewic say")[0] == "new-1"
+
+
+def test_claims_read_for_one_question_serve_the_next_until_the_ledger_changes(
+    seeded: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    matcher = Matcher(seeded)
+    read: list[int] = []
+    get_claims = seeded.get_claims
+
+    def counting(scope: str, ids: list[int], **kwargs: object) -> list:
+        read.extend(ids)
+        return get_claims(scope, ids, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(seeded, "get_claims", counting)
+    first = matcher.ask(S, "what did medvedev say").matches[0].claim
+    assert read and first.id in read
+    read.clear()
+    assert matcher.ask(S, "what did medvedev say").matches[0].claim == first and first.id not in read
+    seeded.update_claim(S, first.id, text="Medvedev said something else entirely.", actor="t")
+    assert matcher.ask(S, "what did medvedev say").matches[0].claim.text == "Medvedev said something else entirely."
+    seeded.remove_claim(S, first.id, reason="test", actor="t")
+    assert first.ref not in refs(matcher, "what did medvedev say")
+
+
+def test_claims_kept_between_questions_are_bounded(seeded: Ledger, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(matcher_module, "CLAIMS_KEPT", 3)
+    matcher = Matcher(seeded)
+    for question in ("what did medvedev say", "who claimed responsibility", "did ukraine deny involvement"):
+        assert matcher.ask(S, question).matches
+    assert len(matcher._claims_kept) == 3
 
 
 def test_threshold_is_a_setting(seeded: Ledger) -> None:
