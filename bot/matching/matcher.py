@@ -108,6 +108,10 @@ AFFAIRS_FULL = 0.04
 # name weighs less, and each new name costs the model its statements (with all 24 statements and every question,
 # CheckThat's tweets, each naming others, went from 13 to 400-680 ms a question; see DenseIndex.closest_affairs).
 NAMES_COMPARED = 2
+# What a long question (more than this many words that carry meaning) asks about a speaker is the whole question:
+# the speaker's name is a small part of its meaning, and embedding it again without the name would double the
+# model's time for it (a tweet naming someone; no question of the sets changed)
+ABOUT_WHOLE_TERMS = 10
 NAMED_MAX_TERMS = 10
 NAMED_FLOOR = -0.01
 NAMED_FULL = 0.02
@@ -622,7 +626,7 @@ class Matcher:
             names = self._names_shared(scope, query, claims) if len(query.terms) <= NAMED_MAX_TERMS else []
             compared = self.dense.closest_affairs(self.ledger, scope, semantic.vector, [c.id for c in claims], names)
         cosines = {cid: cosine for cid, (cosine, _, _) in compared.items()}
-        about = self._about(scope, query, claims, cosines) if semantic is not None and cosines else {}
+        about = self._about(scope, query, claims, cosines, semantic.vector) if semantic is not None and cosines else {}
         topic = self._topic(scope, query, claims, dense_ids) if semantic is not None else None
         scored = []
         for claim in claims:
@@ -696,7 +700,7 @@ class Matcher:
         return topic_incident(votes, vocab.incident_sizes, vocab.total_docs)
 
     def _about(
-        self, scope: str, query: _Query, claims: list[Claim], cosines: dict[int, float]
+        self, scope: str, query: _Query, claims: list[Claim], cosines: dict[int, float], whole: np.ndarray
     ) -> dict[int, tuple[float, frozenset[str]]]:
         """For a question that names speakers and asks something about them ("how old is Putin?", "what did
         Zelensky say about the F-16s?"): how close the question is to each claim (0..1) by meaning without the
@@ -706,7 +710,8 @@ class Matcher:
         the claim's subject (Putin's birthday is nearer a biography than his claims about the attack), and the
         whole question no farther from the claim than its names alone ("when was Putin born" is farther from
         Putin's day of mourning than "Putin" is). A question that asks only what they said ("what did Putin
-        say?") has nothing to check."""
+        say?") has nothing to check. A long question stands whole (``whole``, its vector) for what it asks about
+        them (ABOUT_WHOLE_TERMS)."""
         if self.dense is None or not query.about or not claims:
             return {}
         everyone = frozenset(w for named in query.words_naming.values() for w in named)
@@ -718,11 +723,15 @@ class Matcher:
         cuts = list(set(removed.values()))
         rests = [" ".join(w for w in query.asked_words if w not in cut) for cut in cuts]
         named = [" ".join(w for w in query.asked_words if w in cut) for cut in cuts]
-        encoded = self.dense.encode(rests + named)
+        if len(query.terms) > ABOUT_WHOLE_TERMS:  # ``whole``: the question's own vector
+            rest_vectors, named_vectors = np.repeat(whole[None, :], len(cuts), axis=0), self.dense.encode(named)
+        else:
+            encoded = self.dense.encode(rests + named)
+            rest_vectors, named_vectors = encoded[: len(cuts)], encoded[len(cuts) :]
         out: dict[int, tuple[float, frozenset[str]]] = {}
         for i, cut in enumerate(cuts):
             mine = [c.id for c in claims if removed[c.id] == cut]
-            compared = self.dense.about_margins(self.ledger, scope, encoded[i], mine, encoded[len(cuts) + i])
+            compared = self.dense.about_margins(self.ledger, scope, rest_vectors[i], mine, named_vectors[i])
             for cid in mine:  # a claim without a vector: nothing to compare, so not close
                 if cid not in compared or cid not in cosines:
                     out[cid] = (0.0, cut)

@@ -42,8 +42,10 @@ class CountingEmbedder:
         self.model_id = model_id
         self.dim = real.dim
         self.passages = 0
+        self.queried: list[str] = []
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        self.queried += texts
         return self.real.encode_queries(texts)
 
     def encode_passages(self, texts: Sequence[str]) -> np.ndarray:
@@ -279,3 +281,26 @@ def test_public_affairs_told_about_a_name_are_embedded_once(embedder: E5Embedder
     again = dense.named_affairs("Ukraine", [5, 0, 7])  # only the new one is embedded
     assert counting.passages == 3 and np.allclose(again[:2], first[::-1])
     assert not np.allclose(dense.named_affairs("Russia", [0])[0], first[0]) and counting.passages == 4
+
+
+def test_a_long_question_naming_a_speaker_stands_whole_for_what_it_asks(embedder: E5Embedder) -> None:
+    """A short question that names a speaker is embedded again without the name (what it asks about them); a long
+    one is not (the name is a small part of it): only the question itself is embedded, and it is answered."""
+    counting = CountingEmbedder(embedder, "counting")
+    with Ledger.memory() as ledger:
+        seed_scope(ledger, S)
+        dense = DenseIndex(counting)
+        dense.sync(ledger, S)
+        matcher = Matcher(ledger, dense=dense)
+        short = "what did zelensky say about the blame"
+        assert matcher.ask(S, short).matches
+        assert len(counting.queried) == 3  # the question, the question without "zelensky", and "zelensky"
+        counting.queried.clear()
+        long = (
+            "tbh what did zelensky actually say about the blame after the concert hall attack, i missed his video"
+            " on saturday night, can someone sum it up"
+        )
+        answer = matcher.ask(S, long)
+        assert len(counting.queried) == 1  # the question alone ("zelensky" was embedded for the first)
+        assert answer.matches and answer.matches[0].claim.speaker is not None
+        assert "Zelenskiy" in answer.matches[0].claim.speaker.name
