@@ -59,3 +59,22 @@ def test_another_servers_claim_brings_the_token_back(ledger: Ledger) -> None:
     assert [cid for cid, _ in ledger.search.match(B, ["depot"])] == [other]
     assert other not in {cid for cid, _ in ledger.search.match(A, ["depot"], ranked=False)}
     assert ledger.search.match(A, ["depot", "strike"]) == _with_token(ledger, A, ["depot", "strike"])
+
+
+def test_a_server_without_removed_claims_is_searched_without_reading_claim_rows(ledger: Ledger) -> None:
+    """With no removed claim in the server, every row the index finds is a live claim of it: the same rows and
+    scores as the search that reads each claim's row; a removal is seen at the next search; another server's
+    removed claims change nothing for this one."""
+    ids = [ledger.add_claim(A, text=text, actor="t").id for text in TEXTS]
+    other = ledger.add_claim(B, text="A second depot burned after the strike.", actor="t").id
+    gone = ledger.add_claim(B, text="The depot strike was a drill.", actor="t").id
+    ledger.remove_claim(B, gone, reason="duplicate", actor="t")
+    for words in (["refinery"], ["drone", "depot"], ["strike"]):
+        found = ledger.search.match(A, words)
+        assert found and found == _with_token(ledger, A, words)
+        assert sorted(ledger.search.match(A, words, ranked=False)) == sorted(found)
+    assert [cid for cid, _ in ledger.search.match(B, ["depot"])] == [other]
+    ledger.remove_claim(A, ids[0], reason="duplicate", actor="t")
+    found = ledger.search.match(A, ["refinery"])
+    assert found == _with_token(ledger, A, ["refinery"]) and ids[0] not in {cid for cid, _ in found}
+    assert ids[0] not in {cid for cid, _ in ledger.search.match(A, ["refinery"], ranked=False)}
