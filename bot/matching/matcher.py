@@ -389,11 +389,10 @@ class Matcher:
             incident_titles.append(incident.title)
         key = {w for phrase in phrases for w in words(phrase) if len(w) > 2}
         key |= {w for tag in self.ledger.search.tags(scope) for w in words(tag) if len(w) > 2}
-        claim_count = self.ledger.count_claims(scope)
-        if claim_count <= SMALL_LEDGER:
+        total = self.ledger.search.total_claims(scope)  # the live claims, counted once
+        if total <= SMALL_LEDGER:
             for text in self.ledger.search.texts(scope):
                 key |= {w for w in words(text) if len(w) > 3}
-        total = self.ledger.search.total_claims(scope)
         name_index = _name_index(speaker_words)
         vocab = _ScopeVocab(
             version=self.ledger.search.version(),
