@@ -1,14 +1,16 @@
 """Question sets on the bundled incident: hit@1, hit@3 and abstention, by language and kind, lexical vs hybrid.
 
-    python benchmarks/questions.py [--set member|tuning|seed|holdout|final] [--lexical] [--crowded]
-        [--threshold T] [--verbose]
+    python benchmarks/questions.py [--set member|tuning|seed|holdout|final|blind|speaker-topic] [--lexical]
+        [--crowded] [--threshold T] [--verbose]
 
 ``member`` (benchmarks/member_questions.jsonl): questions as members ask them, in English,
 Russian, Ukrainian and German, plus questions the ledger cannot answer. ``tuning`` is the set the semantic
 weights and thresholds were tuned on. ``seed`` is tests/seed_questions.jsonl. ``holdout``
 (benchmarks/holdout_questions.jsonl) and ``final`` (benchmarks/final_questions.jsonl) were written from the
 article by helpers who never ran the matcher; ``holdout``'s misses were then read and it joined the tuning set,
-``final`` is measured only. ``--crowded`` also imports the
+``final`` is measured only. ``speaker-topic`` holds only questions the ledger cannot answer that name one of its
+speakers and ask about another subject ("what did zelensky say about sanctions"), written after that kind was
+seen to fail; measured only. ``--crowded`` also imports the
 10,375 CheckThat! 2020 claims (read from ../shared, never copied) into the same server as other incidents, so
 the bundled incident must hold its own in a crowded ledger; the ledger and its vectors are cached in the
 system's temporary folder, as embedding them takes minutes.
@@ -42,6 +44,7 @@ SETS = {
     "holdout": ROOT / "benchmarks" / "holdout_questions.jsonl",
     "final": ROOT / "benchmarks" / "final_questions.jsonl",
     "blind": ROOT / "benchmarks" / "blind_questions.jsonl",
+    "speaker-topic": ROOT / "benchmarks" / "speaker_topic_questions.jsonl",
 }
 CHECKTHAT = ROOT.parent / "shared" / "bench" / "checkthat-2020" / "verified_claims.docs.tsv"
 CACHE = Path(tempfile.gettempdir()) / "claimledger-bench"  # benchmarks/checkthat.py --db CACHE/checkthat.db
