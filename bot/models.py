@@ -113,6 +113,9 @@ class Match:
     claim: Claim
     score: float
     other_side: bool = False  # brought in to show the other side of a dispute, not for its own relevance
+    # found through the speaker the question names; what it asks about is not clearly this claim's subject
+    # ("what did Zelensky say about sanctions?" and a claim of his about the attack)
+    speaker_only: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,8 @@ from bot.cli import build_parser, main
 from bot.store import DEFAULT_SCOPE, Ledger, backup
 
 MATCH_KEYS = {
-    "claim_id", "ref", "score", "claim", "quote", "speaker", "said_at", "said_where", "evidence", "sources", "incident",
+    "claim_id", "ref", "score", "other_side", "speaker_only", "claim", "quote", "speaker", "said_at", "said_where",
+    "evidence", "sources", "incident",
 }  # fmt: skip
 
 
@@ -42,6 +43,7 @@ def test_ask_json_contract(db_path: Path) -> None:
         assert all(set(s) == {"url", "title"} for s in match["sources"])
     assert data["matches"][0]["speaker"]["name"] == "Islamic State Khorasan"
     assert data["matches"][0]["evidence"]["status"] == "presented"
+    assert data["matches"][0]["other_side"] is False and data["matches"][0]["speaker_only"] is False
 
 
 def test_ask_text_and_empty_result(db_path: Path) -> None:

@@ -115,6 +115,10 @@ ABOUT_WHOLE_TERMS = 10
 NAMED_MAX_TERMS = 10
 NAMED_FLOOR = -0.01
 NAMED_FULL = 0.02
+# A question naming a speaker whose claim's confidence was held down by what it asks about (``Matcher._about``) to
+# below this is answered by the speaker alone: the claim is shown labelled so. Two thirds of the off-topic questions
+# naming a speaker that were answered in the question sets were labelled so, and one in ten answered questions.
+SUBJECT_CLEAR = 0.75
 # with an answer, claims down to this share of the threshold are shown (hybrid: the fused rank orders them)
 SHOW_SHARE_HYBRID = 0.75
 # Words of speakers' names and roles that name no one in particular on their own: countries, offices and the
@@ -297,6 +301,10 @@ def _other_event(asked: list[str], terms: list[_Term]) -> str | None:
 
 def _ramp(value: float, low: float, high: float) -> float:
     return min(max((value - low) / (high - low), 0.0), 1.0)
+
+
+# one claim ranked for one question: (ranking score, confidence, the claim, answered by the speaker alone)
+_Scored = tuple[float, float, Claim, bool]
 
 
 @dataclass
@@ -574,21 +582,21 @@ class Matcher:
         took = (time.perf_counter() - started) * 1000
         return Answer(question=question, matches=tuple(matches[:top]), took_ms=round(took, 2), suggestions=suggestions)
 
-    def _shown(self, scored: list[tuple[float, float, Claim]]) -> list[Match]:
+    def _shown(self, scored: list[_Scored]) -> list[Match]:
         """The claims to show, in order of relevance, each with the score shown beside it.
 
         The question is answered when its best claim's confidence reaches the threshold; then the claims ranked
         above the cut (a share of the threshold) are shown. A shown score never exceeds the one above it, so the
         order on the page follows the scores on it (a lower-ranked claim can be more confident on its own)."""
-        if not scored or max(conf for _, conf, _ in scored) < self.threshold:
+        if not scored or max(conf for _, conf, _, _ in scored) < self.threshold:
             return []
         shown: list[Match] = []
         share = SHOW_SHARE_HYBRID if self.dense is not None else 1.0
         ceiling = 1.0
-        for _, conf, claim in scored:
+        for _, conf, claim, speaker_only in scored:
             if conf >= self.threshold * share:
                 ceiling = min(ceiling, conf)
-                shown.append(Match(claim, round(ceiling, 4)))
+                shown.append(Match(claim, round(ceiling, 4), speaker_only=speaker_only))
         return shown
 
     def _semantic(self, scope: str, question: str) -> _Semantic | None:
@@ -608,7 +616,7 @@ class Matcher:
 
     def _rank(
         self, scope: str, query: _Query, candidates: list[tuple[int, float]], semantic: _Semantic | None = None
-    ) -> list[tuple[float, float, Claim]]:
+    ) -> list[_Scored]:
         if not candidates:
             return []
         bm25: dict[int, float] = {}
@@ -636,10 +644,10 @@ class Matcher:
                     margin *= CROSS_LINGUAL_GAIN
                 cosine, affair, named_affair = compared[claim.id]
                 signal = _Signal(margin, cosine - affair, cosine - named_affair, about.get(claim.id))
-            rank, confidence = self._confidence(query, claim, bm25[claim.id] / top_bm25, signal)
+            rank, confidence, speaker_only = self._confidence(query, claim, bm25[claim.id] / top_bm25, signal)
             if topic is not None and claim.incident is not None and claim.incident.id == topic:
                 rank += TOPIC_RANK
-            scored.append((rank, confidence, claim))
+            scored.append((rank, confidence, claim, speaker_only))
         scored.sort(key=lambda item: (-item[0], item[2].id))
         return scored
 
@@ -746,13 +754,14 @@ class Matcher:
         claim: Claim,
         bm25_norm: float,
         semantic: _Signal | None = None,
-    ) -> tuple[float, float]:
-        """(ranking score, confidence in 0..1) of one claim for one question.
+    ) -> tuple[float, float, bool]:
+        """(ranking score, confidence in 0..1, answered by the speaker alone) of one claim for one question.
 
         ``semantic``: what meaning says (None without semantic search; see ``_Signal``). The margin adds to the
         ranking and can carry the confidence on its own, up to how far the question stands out from public
         affairs that are not the claim's subject; a question close to a claim only through its speaker's name
-        ("how old is Putin?") is not answered by it, however well the name matches."""
+        ("how old is Putin?") is not answered by it, however well the name matches, and one whose confidence that
+        holds below SUBJECT_CLEAR is answered by the speaker alone."""
         speaker_names = [claim.speaker.name, *claim.speaker.aliases] if claim.speaker else []
         incident_names = [claim.incident.title, *claim.incident.aliases] if claim.incident else []
         body = " ".join([claim.text, claim.quote or "", *(s.title for s in claim.sources)])
@@ -780,6 +789,7 @@ class Matcher:
             if "evidence" in claim.tags:
                 bonus += 0.04
         confidence = min(max(confidence + (bonus if q_cov > 0.15 else 0.0), 0.0), 1.0)
+        speaker_only = False
         rank = RANK_WEIGHTS[0] * bm25_norm + RANK_WEIGHTS[1] * q_cov + RANK_WEIGHTS[2] * d_cov
         rank += RANK_WEIGHTS[3] * fuzzy + bonus
         if query.incidents and claim.incident is not None:
@@ -803,10 +813,13 @@ class Matcher:
                 asked = [t for t in query.terms if t.word not in cut and t.word not in ASKING_WORDS]
                 about_idf = sum(t.idf for t in asked) or 1.0
                 shared = sum(t.idf for t in asked if t.norm in doc_norms) / about_idf
-                confidence = min(confidence, max(closeness, shared))
+                subject = max(closeness, shared)
+                if subject < confidence:
+                    confidence = subject
+                    speaker_only = subject < SUBJECT_CLEAR
         if query.other_event:  # about another event: this claim is not what was asked
             confidence = min(confidence, OTHER_EVENT_CONFIDENCE)
-        return rank, confidence
+        return rank, confidence, speaker_only
 
     # ------------------------------------------------------------ suggestions
 
@@ -852,7 +865,7 @@ class Matcher:
         query = self._parse(scope, text)
         prefix = last if last and not text.endswith(" ") and len(last) >= 2 else None
         scored = self._rank(scope, query, self._candidates(scope, query, prefix=prefix))
-        for _, _, claim in scored:
+        for _, _, claim, _ in scored:
             who = claim.speaker.name if claim.speaker else "Unattributed"
             label = f"{who}: {claim.text}"
             out.append((label if len(label) <= 100 else label[:99] + "…", claim.text[:100]))

@@ -15,6 +15,8 @@ def match_json(match: Match) -> dict[str, Any]:
         "claim_id": claim.id,
         "ref": claim.ref,
         "score": match.score,
+        "other_side": match.other_side,
+        "speaker_only": match.speaker_only,
         "claim": claim.text,
         "quote": claim.quote,
         "speaker": {
@@ -61,6 +63,8 @@ def source_line(claim: Claim) -> str:
 def match_label(match: Match) -> str:
     if match.other_side:
         return "other side of a dispute"
+    if match.speaker_only:
+        return f"{confidence_label(match.score)} for the speaker asked about, not clearly for the subject asked"
     return confidence_label(match.score)
 
 

@@ -112,6 +112,17 @@ def test_other_people_a_question_names_are_part_of_what_it_asks(hybrid: Matcher)
     assert [m.claim.ref for m in answer.matches if not m.other_side][:1] == ["crocus-2024-021"]
 
 
+def test_a_claim_found_through_the_speaker_alone_is_marked_so(hybrid: Matcher) -> None:
+    """Asked what Zelensky said about a subject the ledger does not hold, any of his claims shown are marked as
+    found through him alone; asked about one he spoke on, the claim is not."""
+    elsewhere = hybrid.ask(S, "what did zelensky say about eu membership")
+    his = [m for m in elsewhere.matches if m.claim.speaker.name == "Volodymyr Zelenskiy"]
+    assert his and all(m.speaker_only for m in his)
+    on_subject = hybrid.ask(S, "what did zelensky say putin was doing instead of addressing russians")
+    assert on_subject.matches[0].claim.ref == "crocus-2024-021"
+    assert not on_subject.matches[0].speaker_only
+
+
 def test_order_follows_relevance_and_other_sides_are_labelled(hybrid: Matcher) -> None:
     answer = hybrid.ask(S, "did ukraine have anything to do with the attack?")
     ranked = [m.score for m in answer.matches if not m.other_side]

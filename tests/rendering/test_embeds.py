@@ -20,6 +20,7 @@ from bot.rendering.embeds import (
     page_count,
     safe_url,
 )
+from bot.rendering.text import answer_json, match_label, render_answer_text
 from bot.store import DEFAULT_SCOPE, Ledger
 from tests.emulator.rules import masked_links
 
@@ -118,3 +119,18 @@ def test_nothing_matched_offers_did_you_mean() -> None:
     embed = answer_embed(Answer(question="medvedv moon", matches=(), took_ms=1.0, suggestions=("Dmitry Medvedev",)))
     assert "No claim in this server's ledger matches" in embed.description
     assert "Did you mean:** Dmitry Medvedev" in embed.description
+
+
+def test_a_claim_found_through_the_speaker_alone_says_so_in_every_form(seeded: Ledger) -> None:
+    """A member who asked about one subject and got the speaker's claims on another is told which is which."""
+    first, second = seeded.list_claims(DEFAULT_SCOPE)[:2]
+    matches = (Match(first, 0.55, speaker_only=True), Match(second, 0.5))
+    answer = Answer(question="q", matches=matches, took_ms=3.0)
+    assert match_label(matches[0]) == "good match for the speaker asked about, not clearly for the subject asked"
+    assert match_label(matches[1]) == "good match"
+    embed = answer_embed(answer)
+    assert "not clearly for the subject asked" in embed.fields[0].value
+    assert "not clearly for the subject asked" not in embed.fields[1].value
+    text = render_answer_text(answer)
+    assert text.count("not clearly for the subject asked") == 1
+    assert [m["speaker_only"] for m in answer_json(answer)["matches"]] == [True, False]
