@@ -52,9 +52,15 @@ long_text = st.text(min_size=0, max_size=5000)
     name=st.text(max_size=400),
     title=st.text(max_size=400),
     question=st.text(max_size=4000),
+    speaker_only=st.lists(st.booleans(), min_size=9, max_size=9),
 )
-def test_answer_embed_always_within_limits(texts: list, name: str, title: str, question: str) -> None:
-    matches = tuple(Match(make_claim(i, t, q, d, name, title), 0.5) for i, (t, q, d) in enumerate(texts, start=1))
+def test_answer_embed_always_within_limits(
+    texts: list, name: str, title: str, question: str, speaker_only: list[bool]
+) -> None:
+    matches = tuple(
+        Match(make_claim(i, t, q, d, name, title), 0.5, speaker_only=speaker_only[i - 1])
+        for i, (t, q, d) in enumerate(texts, start=1)
+    )
     answer = Answer(question=question or "?", matches=matches, took_ms=1.0)
     for page in range(page_count(answer)):
         embed = answer_embed(answer, page=page)
