@@ -19,7 +19,7 @@ import discord
 
 from bot.models import Answer, Claim, EvidenceStatus, Match, Revision
 from bot.rendering.summary import IncidentSummary
-from bot.rendering.text import match_label, who
+from bot.rendering.text import match_label, speaker_only_note, who
 from bot.validation import format_partial_date
 
 TITLE_LIMIT = 256
@@ -164,6 +164,9 @@ def answer_embed(answer: Answer, *, page: int = 0, per_page: int = PER_PAGE) -> 
     description = ""
     if incidents:
         description = "**Incident:** " + inert(", ".join(incidents)) + "\n"
+    note = speaker_only_note(answer)
+    if note:
+        description += note + "\n"
     description += "Claims are attributed to who made them; the ledger does not rule on truth."
     embed = discord.Embed(
         title=cut("Claims: " + inert(answer.question.replace("\n", " ")), TITLE_LIMIT),

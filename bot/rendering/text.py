@@ -68,6 +68,14 @@ def match_label(match: Match) -> str:
     return confidence_label(match.score)
 
 
+def speaker_only_note(answer: Answer) -> str | None:
+    """What to say above an answer whose best claim was found through the speaker the question names alone."""
+    best = next((m for m in answer.matches if not m.other_side), None)
+    if best is not None and best.speaker_only:
+        return "The best match is by the speaker the question names, but not clearly about what it asks."
+    return None
+
+
 def confidence_label(score: float) -> str:
     if score >= 0.75:
         return "strong match"
@@ -102,6 +110,9 @@ def render_answer_text(answer: Answer, *, width: int = 100) -> str:
         if answer.suggestions:
             out.append("Did you mean: " + ", ".join(answer.suggestions) + "?")
         return "\n".join(out) + "\n"
+    note = speaker_only_note(answer)
+    if note:
+        out.extend([note, ""])
     for number, match in enumerate(answer.matches, start=1):
         ref = f" [{match.claim.ref}]" if match.claim.ref else ""
         out.append(f"{number}. {who(match.claim)} — #{match.claim.id}{ref}, {match_label(match)}")

@@ -140,3 +140,18 @@ def test_a_claim_found_through_the_speaker_alone_says_so_in_every_form(seeded: L
     text = render_answer_text(answer)
     assert text.count("not clearly for the subject asked") == 1
     assert [m["speaker_only"] for m in answer_json(answer)["matches"]] == [True, False]
+    assert "not clearly about what it asks" in embed.description  # the best match is found so
+
+
+def test_an_answer_whose_best_match_is_found_through_the_speaker_alone_says_so_above_its_claims(
+    seeded: Ledger,
+) -> None:
+    first, second, third = seeded.list_claims(DEFAULT_SCOPE)[:3]
+    note = "The best match is by the speaker the question names, but not clearly about what it asks."
+    matches = (Match(first, 0.0, other_side=True), Match(second, 0.55, speaker_only=True), Match(third, 0.5))
+    answer = Answer(question="q", matches=matches, took_ms=3.0)
+    assert note in answer_embed(answer).description
+    assert render_answer_text(answer).splitlines()[2] == note
+    on_subject = Answer(question="q", matches=(matches[2], matches[1]), took_ms=3.0)
+    assert note not in answer_embed(on_subject).description
+    assert note not in render_answer_text(on_subject)
