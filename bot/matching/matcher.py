@@ -33,6 +33,7 @@ import numpy as np
 from rapidfuzz import fuzz, process, utils
 
 from bot.errors import InvalidInputError
+from bot.matching.countries import countries_named, country_asked
 from bot.matching.dense import DenseIndex
 from bot.matching.sides import balance
 from bot.matching.textnorm import (
@@ -181,6 +182,7 @@ class _ScopeVocab:
     speaker_phrases: list[tuple[re.Pattern[str], int]]  # alias/name pattern -> speaker id
     any_phrase: re.Pattern[str] | None  # finds where any of speaker_phrases would (None: there are none)
     spokespeople: dict[int, set[int]]  # speaker id -> speakers whose role names it ("Spokeswoman for the NSC")
+    sides: dict[str, set[int]]  # country -> the speakers whose name, role or aliases name it
     incident_titles: list[str]
     total_docs: int
     incident_sizes: dict[int, int]  # incident id -> its live claims
@@ -348,6 +350,9 @@ class _Query:
     name_words: set[str] = field(default_factory=set)  # the words that name the speakers asked about
     about: list[_Term] = field(default_factory=list)  # what it asks about beyond the names ("born", "f-16")
     words_naming: dict[int, set[str]] = field(default_factory=dict)  # speaker id -> the words that name it
+    # the words of a country asked as a speaker ("the Russians"): they name its speakers, and are not looked
+    # for in claims (a claim about "Ukrainians" is not what Ukrainians said)
+    side_words: set[str] = field(default_factory=set)
     asked_words: list[str] = field(default_factory=list)  # the question's words, in order
     incidents: set[int] = field(default_factory=set)  # the incidents the question names
     other_event: str | None = None  # an event the ledger does not know, named ("the crimean bridge attack")
@@ -391,6 +396,10 @@ class Matcher:
             for pattern, sid in speaker_phrases[: len(own_names)]:
                 if sid != speaker.id and speaker.role and pattern.search(speaker.role):
                     spokespeople.setdefault(sid, set()).add(speaker.id)
+        sides: dict[str, set[int]] = {}
+        for speaker in speakers:
+            for country in countries_named(" ; ".join([speaker.name, speaker.role or "", *speaker.aliases])):
+                sides.setdefault(country, set()).add(speaker.id)
         incident_titles = []
         for incident in incidents:
             phrases += [incident.title, *incident.aliases]
@@ -413,6 +422,7 @@ class Matcher:
             speaker_phrases=speaker_phrases,
             any_phrase=_any_phrase(tuple(phrase_texts)),
             spokespeople=spokespeople,
+            sides=sides,
             incident_titles=incident_titles,
             total_docs=max(total, 1),
             incident_sizes=self.ledger.claims_by_incident(scope),
@@ -447,7 +457,7 @@ class Matcher:
             freqs = self.ledger.search.doc_freqs(scope, [t.correction or "" for t in corrections])
             for term in corrections:
                 term.correction_df = freqs.get(term.correction or "", 0) or 1
-        speakers, words_naming = self._speakers_named(terms, vocab, cleaned)
+        speakers, words_naming, side_words = self._speakers_named(terms, vocab, cleaned)
         name_words = {w for named in words_naming.values() for w in named}
         query = _Query(
             question=question,
@@ -457,6 +467,7 @@ class Matcher:
             speakers=speakers,
             processed=utils.default_process(" ".join(t.word for t in terms)),
             name_words=name_words,
+            side_words=side_words,
         )
         query.norm_set = {t.norm for t in terms} | {norm(t.correction) for t in terms if t.correction}
         query.incidents = {i for t in terms for i in _words_naming(t, vocab.incident_index)}
@@ -490,7 +501,7 @@ class Matcher:
 
     def _speakers_named(
         self, terms: list[_Term], vocab: _ScopeVocab, text: str
-    ) -> tuple[set[int], dict[int, set[str]]]:
+    ) -> tuple[set[int], dict[int, set[str]], set[str]]:
         """Speakers the question names, and for each the question's words that name it: a name or alias as a
         phrase, a distinctive name word (fuzzy-corrected), or one written in Cyrillic ("Путина", "Зеленського").
         A speaker whose role names an organisation asked about speaks for it ("Spokeswoman for the US NSC"), named
@@ -503,11 +514,22 @@ class Matcher:
         for pattern, sid in phrases:
             for match in pattern.finditer(text):
                 naming.setdefault(sid, set()).update(words(match.group(0)))
+        # a country asked as a speaker ("what did the Russians say?", "did Kyiv deny it?") names the speakers who
+        # speak for it, unless the question names someone else ("what did the FSB say about Ukraine?")
+        asked = country_asked(text)
+        side_words: set[str] = set()
+        if asked is not None:
+            country, phrase = asked
+            phrase_words = set(words(phrase))
+            if vocab.sides.get(country) and all(named <= phrase_words for named in naming.values()):
+                side_words = phrase_words
+                for sid in vocab.sides[country]:
+                    naming.setdefault(sid, set()).update(phrase_words)
         # what an organisation said includes what its spokespeople said for it
         for sid in list(naming):
             for person in vocab.spokespeople.get(sid, ()):
                 naming.setdefault(person, set()).update(naming[sid])
-        return set(naming), naming
+        return set(naming), naming, side_words
 
     # ------------------------------------------------------------------ search
 
@@ -518,6 +540,8 @@ class Matcher:
         spent = 0
         total = self._vocab[scope].total_docs
         for term in sorted(query.terms, key=lambda t: (-t.idf, t.word)):
+            if term.word in query.side_words:
+                continue
             for word, weight, df in ((term.word, term.idf, term.df), (term.correction, term.idf * term.similarity,
                                                                        term.correction_df)):  # fmt: skip
                 if not word or not df or word in chosen or df > max(STOPWORD_SHARE * total, POSTINGS_BUDGET):
@@ -535,7 +559,11 @@ class Matcher:
         # Even the rarest word is common: ranking all its claims by BM25 would cost time in proportion
         # to the ledger. Take the claims holding the rarest words together, as the index lists them,
         # and let the re-scoring order them.
-        known = [t.word for t in sorted(query.terms, key=lambda t: (-t.idf, t.word)) if t.df][:3]
+        known = [
+            t.word
+            for t in sorted(query.terms, key=lambda t: (-t.idf, t.word))
+            if t.df and t.word not in query.side_words
+        ][:3]
         found = search.match(scope, known, mode="all", ranked=False, limit=CANDIDATES)
         if not found and len(known) > 1:
             found = search.match(scope, known[:1], ranked=False, limit=CANDIDATES)
@@ -718,8 +746,9 @@ class Matcher:
         whole question no farther from the claim than its names alone ("when was Putin born" is farther from
         Putin's day of mourning than "Putin" is). A question that asks only what they said ("what did Putin
         say?") has nothing to check. A long question stands whole (``whole``, its vector) for what it asks about
-        them (ABOUT_WHOLE_TERMS)."""
-        if self.dense is None or not query.about or not claims:
+        them (ABOUT_WHOLE_TERMS). A country asked as a speaker ("did Ukraine deny it?") is part of what is asked
+        too, so nothing is taken out and the question is compared whole, as any other."""
+        if self.dense is None or not query.about or not claims or query.side_words:
             return {}
         everyone = frozenset(w for named in query.words_naming.values() for w in named)
         removed: dict[int, frozenset[str]] = {}
@@ -771,7 +800,11 @@ class Matcher:
         covered = 0.0
         named = claim.speaker is not None and claim.speaker.id in query.speakers  # by name, or as a spokesperson
         for term in query.terms:
-            if term.norm in doc_norms or (named and (term.word in query.name_words or term.word in ASKING_WORDS)):
+            if named and (term.word in query.name_words or term.word in ASKING_WORDS):
+                covered += term.idf
+            elif term.word in query.side_words:
+                continue
+            elif term.norm in doc_norms:
                 covered += term.idf
             elif term.correction and norm(term.correction) in doc_norms:
                 covered += term.idf * term.similarity
@@ -781,7 +814,9 @@ class Matcher:
         confidence = 0.6 * q_cov + 0.25 * d_cov + 0.15 * fuzzy * min(q_cov * 2, 1.0)
         bonus = 0.0
         if query.speakers:  # a claim of someone else, or of no one, is not what the speaker asked about said
-            bonus += 0.15 if claim.speaker is not None and claim.speaker.id in query.speakers else -0.05
+            # ... but by words alone, a country's own claims in other words are out of reach, and others' claims
+            # about what it said are the answer found ("no Ukrainian involvement" for "did Ukraine deny involvement")
+            bonus += 0.15 if named else (0.0 if query.side_words and self.dense is None else -0.05)
         if query.wants_evidence:
             status = claim.evidence.status
             if status in (EvidenceStatus.PRESENTED, EvidenceStatus.NOT_PRESENTED, EvidenceStatus.PARTIAL):
@@ -816,7 +851,7 @@ class Matcher:
                 subject = max(closeness, shared)
                 if subject < confidence:
                     confidence = subject
-                    speaker_only = subject < SUBJECT_CLEAR
+                    speaker_only = named and subject < SUBJECT_CLEAR
         if query.other_event:  # about another event: this claim is not what was asked
             confidence = min(confidence, OTHER_EVENT_CONFIDENCE)
         return rank, confidence, speaker_only

@@ -28,14 +28,15 @@ STOPWORDS = frozenset(
     # Russian, Ukrainian and German: question and function words, and verbs of saying (as "said" above)
     """что чего чём кто кого как когда где почему зачем ли же это этот эта эти тот та те об о про по на в во
     с со к ко у из за для от до и а но или не ни бы был была были было есть ещё уже там тут вот так
-    сказал сказала сказали сказало говорил говорила говорили говорит заявил заявила заявили заявило ответил
-    ответила ответили
+    сказал сказала сказали сказало говорил говорила говорили говорит говорят заявил заявила заявили заявило
+    заявляет заявляют ответил ответила ответили
     що чого хто кого як коли де чому чи це цей ця ці той та ті про по на в у з із за для від до і й а але
     або не ні би був була були було є ще вже там тут ось так сказав сказала сказали сказало казав казала
-    казали говорив говорила говорить заявив заявила заявили заявило відповів відповіла відповіли
+    казали каже кажуть говорив говорила говорить говорять заявив заявила заявили заявило заявляє заявляють
+    відповів відповіла відповіли
     was wer wen wem wie wann wo warum wieso ob hat haben hatte hatten ist sind war waren der die das dem den
     des ein eine einen einem einer zu zum zur über von vom und oder aber nicht es sich im in an am auf aus
-    mit für bei nach sagt sagte sagten gesagt meint meinte gemeint erklärt erklärte""".split()  # noqa: SIM905
+    mit für bei nach sagt sagte sagten sagen gesagt meint meinte gemeint erklärt erklärte""".split()  # noqa: SIM905
 )
 
 # Short words (and chat shorthands) of the languages members write in, which a short all-caps name (IS, US, WHO,
@@ -276,7 +277,8 @@ def same_consonants(word: str, name_word: str) -> bool:
 ASKING_WORDS = frozenset(
     """claim claimed claims claiming statement statements response respond responded react reacted reaction
     reactions comment comments commented position stance view views opinion take mean meant meaning according
-    per reply replied answer answered speak spoke spoken talk talked talking regarding concerning
+    per reply replied answer answered speak spoke spoken talk talked talking regarding concerning version
+    версия версія
     заявление заявления заява ответ відповідь мнение думка behauptung aussage meinung
     boss chief head leader editor spokesman spokeswoman spokesperson spox official officials representative
     глава главред шеф руководитель представитель пресс-секретарь спикер очільник керівник голова речник

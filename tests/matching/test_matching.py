@@ -401,3 +401,26 @@ def test_the_names_a_text_writes_are_its_capitalised_words_inside_sentences() ->
     written = names_written("Putin said on Sunday that Ukraine's HUR lied. «Ukraine did nothing», Yusov told Reuters.")
     assert written == {"sunday": "Sunday", "ukraine": "Ukraine", "hur": "HUR", "yusov": "Yusov", "reuter": "Reuters"}
     assert names_written("Украина тут ни при чём, сказал Юсов.") == {"юсов": "Юсов"}
+
+
+RUSSIAN_SIDE = {"Vladimir Putin", "Federal Security Service of Russia", "Dmitry Medvedev", "Margarita Simonyan"}
+UKRAINIAN_SIDE = {"Main Directorate of Intelligence of Ukraine", "Andriy Yusov", "Volodymyr Zelenskiy"}
+US_SIDE = {"Adrienne Watson", "US National Security Council"}
+
+
+@pytest.mark.parametrize(
+    ("question", "side"),
+    [
+        ("what did the ukrainians say", UKRAINIAN_SIDE),  # not Simonyan's claim that Ukrainians did it
+        ("what did the russians say", RUSSIAN_SIDE),
+        ("what did the americans say", US_SIDE),
+        ("Что говорит Москва?", RUSSIAN_SIDE),
+        ("what did moscow say", RUSSIAN_SIDE),  # not HUR's claim about the killings in Moscow
+    ],
+)
+def test_a_country_asked_as_a_speaker_is_answered_by_those_who_speak_for_it(
+    matcher: Matcher, question: str, side: set[str]
+) -> None:
+    answer = matcher.ask(S, question)
+    speakers = [m.claim.speaker.name for m in answer.matches if not m.other_side][:3]
+    assert speakers and set(speakers) <= side

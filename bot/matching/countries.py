@@ -1,0 +1,135 @@
+"""Countries as speakers: "what did the Russians say?", "did Kyiv deny it?", "Что говорит Москва?".
+
+Members ask what a side said by naming its country, its people or its capital. A speaker speaks for a country
+when their name, role or aliases name it ("President of Russia", "Ukraine's military intelligence agency",
+"Spokeswoman for the US National Security Council"). A question names a country as a speaker only when it asks
+what that country said: the country comes before the first word of saying (the nearest one: "did Ukraine
+deny…", "what did the Russians claim", "Москва заявила…"), or right after a word of saying that puts the speaker
+after it ("Что говорит Москва?", "was sagt Kiew", "according to Washington"). "Was Ukraine involved?" and "who
+claimed the Moscow attack?" ask about a country, not what it said.
+
+Offices ("the Kremlin", "the White House") are not countries here: they name whoever the ledger gives them to.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+
+from bot.matching.textnorm import fold
+
+# country -> the words naming it, its people or its capital as a speaker, in the languages members ask in; a
+# trailing * takes any ending (Russian, Ukrainian and German inflect). "US" counts only in capitals (or "the us").
+_FORMS: dict[str, tuple[str, ...]] = {
+    "russia": (
+        "russia", "russian", "russians", "moscow", "russland", "russisch*", "russen", "moskau",
+        "росси*", "русски*", "москв*", "росі*", "російськ*", "росіян*",
+    ),
+    "ukraine": (
+        "ukraine", "ukrainian", "ukrainians", "kyiv", "kiev", "ukrainisch*", "ukrainer*", "kiew",
+        "украин*", "киев*", "україн*", "київ*", "києв*",
+    ),
+    "united states": (
+        "united states", "usa", "u.s.", "america", "american", "americans", "washington", "amerika*",
+        "сша", "америк*", "вашингтон*",
+    ),
+    "united kingdom": ("united kingdom", "britain", "british", "london", "großbritannien", "британи*", "лондон*"),
+    "china": ("china", "chinese", "beijing", "chines*", "peking", "кита*", "пекин*", "пекін*"),
+    "belarus": (
+        "belarus", "belarusian", "minsk", "weißrussland", "belarussisch*", "беларус*", "білорус*", "минск*", "мінськ*",
+    ),
+    "israel": ("israel", "israeli", "israelis", "israelisch*", "израил*", "ізраїл*"),
+    "iran": ("iran", "iranian", "iranians", "tehran", "iranisch*", "иран*", "тегеран*"),
+    "france": ("france", "french", "paris", "frankreich", "französisch*", "франци*", "франці*", "париж*"),
+    "germany": (
+        "germany", "german", "berlin", "deutschland", "deutsch*", "германи*", "німеччин*", "берлин*", "берлін*",
+    ),
+    "poland": ("poland", "polish", "warsaw", "polen", "polnisch*", "польш*", "польщ*", "варшав*"),
+    "tajikistan": ("tajikistan", "tajik", "tajiks", "dushanbe", "tadschik*", "таджик*", "душанбе"),
+    "afghanistan": ("afghanistan", "afghan", "kabul", "afghanisch*", "афган*", "кабул*"),
+    "turkey": ("turkey", "turkish", "ankara", "türkei", "türkisch*", "турци*", "туреччин*", "анкар*"),
+}  # fmt: skip
+
+# Words of saying: a country right before or after one of them is asked as a speaker
+_SAYING = (
+    "say", "says", "said", "saying", "claim", "claims", "claimed", "claiming", "deny", "denies", "denied",
+    "denying", "denial", "blame", "blames", "blamed", "blaming", "accuse", "accuses", "accused", "accusing",
+    "respond", "responds", "responded", "response", "react", "reacts", "reacted", "reaction", "think", "thinks",
+    "position", "stance", "version", "statement", "statements", "comment", "comments", "commented", "allege",
+    "alleges", "alleged", "insist", "insists", "insisted", "reply", "replied", "answer", "answered", "according",
+    "tell", "tells", "told", "stated", "admit", "admits", "admitted", "take", "view",
+    "сказ*", "говор*", "заяв*", "ответ*", "отрица*", "обвин*", "счита*", "утвержд*", "верси*", "позици*",
+    "реаги*", "реакци*", "словам", "казав", "казала", "казали", "каже", "кажуть", "відпов*", "запереч*",
+    "звинув*", "вважа*", "стверджу*", "версі*", "позиці*", "реагу*", "реакці*", "словами",
+    "sagt", "sagte", "sagten", "gesagt", "sagen", "behaupt*", "bestreit*", "bestritt*", "erklär*", "reagier*",
+    "reaktion", "position", "stellungnahme", "beschuldig*", "vorwurf", "vorwürfe", "wirft", "meint", "laut",
+    "antwort*", "dementi*", "leugn*",
+)  # fmt: skip
+# ... of them, those a country right after speaks: Russian, Ukrainian and German put the speaker after the verb
+# in questions ("Что говорит Москва?", "was sagt Kiew"), English only after "according to"; after "blame" or
+# "обвинили" it is the one blamed, after "say" in English the subject of what was said ("did anyone say Ukraine
+# helped?")
+_SAYING_THEN_SPEAKER = (
+    "according", "сказ*", "говор*", "заяв*", "ответ*", "отрица*", "утвержд*", "реаги*", "словам", "казав",
+    "казала", "казали", "каже", "кажуть", "відпов*", "запереч*", "стверджу*", "реагу*", "словами", "sagt", "sagte",
+    "sagten", "behaupt*", "bestreit*", "bestritt*", "erklär*", "reagier*", "meint", "laut", "antwort*", "dementi*",
+)  # fmt: skip
+
+
+def _alternatives(forms: tuple[str, ...]) -> str:
+    parts = [re.escape(f[:-1]) + r"\w*" if f.endswith("*") else re.escape(f) for f in forms]
+    return "|".join(sorted(parts, key=len, reverse=True))
+
+
+_COUNTRY_RES = {
+    key: re.compile(r"(?<!\w)(?:" + _alternatives(forms) + r")(?!\w)", re.IGNORECASE) for key, forms in _FORMS.items()
+}
+_US_RE = re.compile(r"(?<!\w)(?:US|U\.S|[Tt]he\s+us)(?!\w)")  # "us" in lowercase is mostly a pronoun
+_SAYING_RE = re.compile(r"(?<!\w)(?:" + _alternatives(_SAYING) + r")(?!\w)", re.IGNORECASE)
+_SAYING_THEN_SPEAKER_RE = re.compile(r"(?<!\w)(?:" + _alternatives(_SAYING_THEN_SPEAKER) + r")(?!\w)", re.IGNORECASE)
+# words that make a country's name a side's: "the Russian government", "the Ukrainian side", "US officials"
+_SIDE_NOUNS = re.compile(
+    r"(?:\s+(?:government|side|authorities|officials|leadership|administration|regime|state|camp|власти|власть|"
+    r"правительство|руководство|сторона|стороны|влада|уряд|керівництво|сторона|regierung|seite|behörden|führung))+",
+    re.IGNORECASE,
+)
+# between a word of saying and the country it is followed by: nothing, or "to" ("according to Washington")
+_JUST_AFTER = re.compile(r"\W*(?:to\s+)?\W*$", re.IGNORECASE)
+
+
+def _mentions(text: str) -> list[tuple[int, int, str]]:
+    """(start, end, country) of each country a text names, in order, with the words that make it a side's
+    ("Russian government")."""
+    found = [(m.start(), m.end(), key) for key, pattern in _COUNTRY_RES.items() for m in pattern.finditer(text)]
+    found += [(m.start(), m.end(), "united states") for m in _US_RE.finditer(text)]
+    out = []
+    for start, end, key in sorted(found):
+        side = _SIDE_NOUNS.match(text, end)
+        out.append((start, side.end() if side else end, key))
+    return out
+
+
+@functools.lru_cache(maxsize=4_096)
+def countries_named(text: str) -> frozenset[str]:
+    """The countries a speaker's name, role or alias names ("President of Russia": russia)."""
+    return frozenset(key for _, _, key in _mentions(fold(text)))
+
+
+def country_asked(question: str) -> tuple[str, str] | None:
+    """(country, the words naming it) when the question asks what a country said (see the module's docstring);
+    None when it asks no country, or about one."""
+    text = fold(question)
+    saying = [m.start() for m in _SAYING_RE.finditer(text)]
+    if not saying:
+        return None
+    mentions = _mentions(text)
+    first_saying = saying[0]
+    before = [m for m in mentions if m[1] <= first_saying]
+    if before:  # the nearest: "was Ukraine involved? what did Russia say"
+        start, end, key = before[-1]
+        return key, text[start:end]
+    speaker_after = [m.end() for m in _SAYING_THEN_SPEAKER_RE.finditer(text)]
+    for start, end, key in mentions:
+        if any(said_end <= start and _JUST_AFTER.match(text[said_end:start]) for said_end in speaker_after):
+            return key, text[start:end]
+    return None

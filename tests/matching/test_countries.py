@@ -1,0 +1,52 @@
+"""Countries asked as speakers ("what did the Russians say?"): which questions ask one, and whose claims answer."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.matching.countries import countries_named, country_asked
+
+
+@pytest.mark.parametrize(
+    ("question", "country", "phrase"),
+    [
+        ("what did the russians say", "russia", "russians"),
+        ("did kyiv deny it", "ukraine", "kyiv"),
+        ("what did the American government say?", "united states", "American government"),
+        ("what did US officials say", "united states", "US officials"),
+        ("according to washington, who did it", "united states", "washington"),
+        ("Что говорит Москва про теракт?", "russia", "Москва"),
+        ("по словам Москвы кто виноват", "russia", "Москвы"),
+        ("Україна заперечує причетність?", "ukraine", "Україна"),
+        ("Що каже Київ?", "ukraine", "Київ"),
+        ("was sagt Kiew dazu", "ukraine", "Kiew"),
+        ("was ukraine involved? what did russia say", "russia", "russia"),  # the nearest before the saying
+        ("Россия обвинила Украину?", "russia", "Россия"),  # the one blamed comes after
+    ],
+)
+def test_a_question_asking_what_a_country_said_names_it(question: str, country: str, phrase: str) -> None:
+    assert country_asked(question) == (country, phrase)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "was ukraine involved?",  # about a country, nothing said
+        "who claimed the moscow attack?",  # the country is not the one claiming
+        "did putin blame ukraine",  # the one blamed
+        "did anyone say ukraine helped them",  # what was said, not who said it
+        "Кто сказал, что Украина причастна?",
+        "tell us what happened",  # "us" in lowercase is a pronoun
+        "what did they say",
+    ],
+)
+def test_a_question_about_a_country_or_naming_none_asks_no_country(question: str) -> None:
+    assert country_asked(question) is None
+
+
+def test_a_speaker_speaks_for_the_countries_their_name_role_or_aliases_name() -> None:
+    assert countries_named("Vladimir Putin ; President of Russia ; Kremlin") == {"russia"}
+    assert countries_named("Adrienne Watson ; Spokeswoman for the US National Security Council") == {"united states"}
+    assert countries_named("Main Directorate of Intelligence of Ukraine ; HUR") == {"ukraine"}
+    assert countries_named("Security analysts ; Security analysts cited in the article") == frozenset()
+    assert countries_named("Islamic State Khorasan ; Militant group affiliated with Islamic State") == frozenset()
