@@ -1,6 +1,6 @@
 """Question sets on the bundled incident: hit@1, hit@3 and abstention, by language and kind, lexical vs hybrid.
 
-    python benchmarks/questions.py [--set member|tuning|seed|holdout|final|blind|speaker-topic] [--lexical]
+    python benchmarks/questions.py [--set member|tuning|seed|holdout|final|blind|speaker-topic|sides] [--lexical]
         [--crowded] [--threshold T] [--verbose]
 
 ``member`` (benchmarks/member_questions.jsonl): questions as members ask them, in English,
@@ -10,7 +10,9 @@ weights and thresholds were tuned on. ``seed`` is tests/seed_questions.jsonl. ``
 article by helpers who never ran the matcher; ``holdout``'s misses were then read and it joined the tuning set,
 ``final`` is measured only. ``speaker-topic`` holds only questions the ledger cannot answer that name one of its
 speakers and ask about another subject ("what did zelensky say about sanctions"), written after that kind was
-seen to fail; measured only. ``--crowded`` also imports the
+seen to fail; measured only. ``sides`` asks what a country said ("what did the Russians say?", "did Kyiv deny
+it?"), written with the matcher's reading of countries as speakers (16 of them while it was built; the other 8
+after). ``--crowded`` also imports the
 10,375 CheckThat! 2020 claims (read from ../shared, never copied) into the same server as other incidents, so
 the bundled incident must hold its own in a crowded ledger; the ledger and its vectors are cached in the
 system's temporary folder, as embedding them takes minutes.
@@ -45,6 +47,7 @@ SETS = {
     "final": ROOT / "benchmarks" / "final_questions.jsonl",
     "blind": ROOT / "benchmarks" / "blind_questions.jsonl",
     "speaker-topic": ROOT / "benchmarks" / "speaker_topic_questions.jsonl",
+    "sides": ROOT / "benchmarks" / "side_questions.jsonl",
 }
 CHECKTHAT = ROOT.parent / "shared" / "bench" / "checkthat-2020" / "verified_claims.docs.tsv"
 CACHE = Path(tempfile.gettempdir()) / "claimledger-bench"  # benchmarks/checkthat.py --db CACHE/checkthat.db

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import re
+from typing import NamedTuple
 
 from bot.matching.textnorm import fold
 
@@ -61,9 +62,10 @@ _SAYING = (
     "сказ*", "говор*", "заяв*", "ответ*", "отрица*", "обвин*", "счита*", "утвержд*", "верси*", "позици*",
     "реаги*", "реакци*", "словам", "казав", "казала", "казали", "каже", "кажуть", "відпов*", "запереч*",
     "звинув*", "вважа*", "стверджу*", "версі*", "позиці*", "реагу*", "реакці*", "словами",
+    "отреаг*", "коммент*", "прокоммент*", "відреаг*", "комент*", "прокомент*",
     "sagt", "sagte", "sagten", "gesagt", "sagen", "behaupt*", "bestreit*", "bestritt*", "erklär*", "reagier*",
     "reaktion", "position", "stellungnahme", "beschuldig*", "vorwurf", "vorwürfe", "wirft", "meint", "laut",
-    "antwort*", "dementi*", "leugn*",
+    "antwort*", "dementi*", "leugn*", "kommentier*",
 )  # fmt: skip
 # ... of them, those a country right after speaks: Russian, Ukrainian and German put the speaker after the verb
 # in questions ("Что говорит Москва?", "was sagt Kiew"), English only after "according to"; after "blame" or
@@ -71,8 +73,9 @@ _SAYING = (
 # helped?")
 _SAYING_THEN_SPEAKER = (
     "according", "сказ*", "говор*", "заяв*", "ответ*", "отрица*", "утвержд*", "реаги*", "словам", "казав",
-    "казала", "казали", "каже", "кажуть", "відпов*", "запереч*", "стверджу*", "реагу*", "словами", "sagt", "sagte",
-    "sagten", "behaupt*", "bestreit*", "bestritt*", "erklär*", "reagier*", "meint", "laut", "antwort*", "dementi*",
+    "казала", "казали", "каже", "кажуть", "відпов*", "запереч*", "стверджу*", "реагу*", "словами", "отреаг*",
+    "коммент*", "прокоммент*", "відреаг*", "комент*", "прокомент*", "sagt", "sagte", "sagten", "sagen", "behaupt*",
+    "bestreit*", "bestritt*", "erklär*", "reagier*", "meint", "laut", "antwort*", "dementi*", "kommentier*",
 )  # fmt: skip
 
 
@@ -93,8 +96,9 @@ _SIDE_NOUNS = re.compile(
     r"правительство|руководство|сторона|стороны|влада|уряд|керівництво|сторона|regierung|seite|behörden|führung))+",
     re.IGNORECASE,
 )
-# between a word of saying and the country it is followed by: nothing, or "to" ("according to Washington")
-_JUST_AFTER = re.compile(r"\W*(?:to\s+)?\W*$", re.IGNORECASE)
+# between a word of saying and the country it is followed by: nothing, "to" ("according to Washington") or a
+# German article ("was sagt die Ukraine", "was sagen die Russen")
+_JUST_AFTER = re.compile(r"\W*(?:(?:to|the|die|der|das|den)\s+)?\W*$", re.IGNORECASE)
 
 
 def _mentions(text: str) -> list[tuple[int, int, str]]:
@@ -115,9 +119,18 @@ def countries_named(text: str) -> frozenset[str]:
     return frozenset(key for _, _, key in _mentions(fold(text)))
 
 
-def country_asked(question: str) -> tuple[str, str] | None:
-    """(country, the words naming it) when the question asks what a country said (see the module's docstring);
-    None when it asks no country, or about one."""
+class CountryAsked(NamedTuple):
+    country: str
+    phrase: str  # the words naming it, as written ("the Russian government" → "Russian government")
+    # when the country comes before the first word of saying (English order), from where that word starts to where
+    # the next one does: whoever is named there is what was said about ("did the Ukrainian side respond to
+    # Putin"); None when the country comes after
+    said: tuple[int, int] | None
+
+
+def country_asked(question: str) -> CountryAsked | None:
+    """The country a question asks what it said (see the module's docstring); None when it asks no country, or
+    about one. Positions are in ``fold(question)``."""
     text = fold(question)
     saying = [m.start() for m in _SAYING_RE.finditer(text)]
     if not saying:
@@ -127,9 +140,9 @@ def country_asked(question: str) -> tuple[str, str] | None:
     before = [m for m in mentions if m[1] <= first_saying]
     if before:  # the nearest: "was Ukraine involved? what did Russia say"
         start, end, key = before[-1]
-        return key, text[start:end]
+        return CountryAsked(key, text[start:end], (first_saying, saying[1] if len(saying) > 1 else len(text)))
     speaker_after = [m.end() for m in _SAYING_THEN_SPEAKER_RE.finditer(text)]
     for start, end, key in mentions:
         if any(said_end <= start and _JUST_AFTER.match(text[said_end:start]) for said_end in speaker_after):
-            return key, text[start:end]
+            return CountryAsked(key, text[start:end], None)
     return None

@@ -43,6 +43,7 @@ from bot.matching.textnorm import (
     asks_for_evidence,
     content_words,
     dates_asked,
+    fold,
     is_date_word,
     latin,
     names_word,
@@ -204,6 +205,15 @@ def _name_index(speaker_words: dict[int, set[str]]) -> dict[str, set[int]]:
         for word in name - GENERIC_NAME_WORDS:
             index.setdefault(word, set()).add(sid)
     return index
+
+
+def _only_within(named: set[str], text: str, span: tuple[int, int]) -> bool:
+    """Whether each of these words first appears in the text within ``span`` (start, end)."""
+    for word in named:
+        found = re.search(r"(?<!\w)" + re.escape(word) + r"(?!\w)", text, re.IGNORECASE)
+        if found is None or not span[0] <= found.start() < span[1]:
+            return False
+    return True
 
 
 @functools.lru_cache(maxsize=CLAIM_WORDS_CACHE)
@@ -518,12 +528,16 @@ class Matcher:
         # speak for it, unless the question names someone else ("what did the FSB say about Ukraine?")
         asked = country_asked(text)
         side_words: set[str] = set()
-        if asked is not None:
-            country, phrase = asked
-            phrase_words = set(words(phrase))
-            if vocab.sides.get(country) and all(named <= phrase_words for named in naming.values()):
+        if asked is not None and vocab.sides.get(asked.country):
+            phrase_words = set(words(asked.phrase))
+            others = {sid: named for sid, named in naming.items() if not named <= phrase_words}
+            if others and asked.said is not None:  # "did the Ukrainian side respond to Putin": what was said
+                folded = fold(text)
+                others = {sid: named for sid, named in others.items() if not _only_within(named, folded, asked.said)}
+            if not others:
                 side_words = phrase_words
-                for sid in vocab.sides[country]:
+                naming = {sid: named for sid, named in naming.items() if named <= phrase_words}
+                for sid in vocab.sides[asked.country]:
                     naming.setdefault(sid, set()).update(phrase_words)
         # what an organisation said includes what its spokespeople said for it
         for sid in list(naming):

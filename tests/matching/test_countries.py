@@ -20,12 +20,14 @@ from bot.matching.countries import countries_named, country_asked
         ("Україна заперечує причетність?", "ukraine", "Україна"),
         ("Що каже Київ?", "ukraine", "Київ"),
         ("was sagt Kiew dazu", "ukraine", "Kiew"),
+        ("Was sagen die Russen?", "russia", "Russen"),
         ("was ukraine involved? what did russia say", "russia", "russia"),  # the nearest before the saying
         ("Россия обвинила Украину?", "russia", "Россия"),  # the one blamed comes after
     ],
 )
 def test_a_question_asking_what_a_country_said_names_it(question: str, country: str, phrase: str) -> None:
-    assert country_asked(question) == (country, phrase)
+    asked = country_asked(question)
+    assert asked is not None and (asked.country, asked.phrase) == (country, phrase)
 
 
 @pytest.mark.parametrize(
@@ -42,6 +44,14 @@ def test_a_question_asking_what_a_country_said_names_it(question: str, country: 
 )
 def test_a_question_about_a_country_or_naming_none_asks_no_country(question: str) -> None:
     assert country_asked(question) is None
+
+
+def test_what_a_country_before_its_saying_said_is_known() -> None:
+    """Whoever is named from the saying to the next one is what was said about ("respond to Putin"); a country
+    after its saying has no such span."""
+    assert country_asked("did the ukrainian side respond to putin") == ("ukraine", "ukrainian side", (23, 39))
+    assert country_asked("russia says one thing, did analysts think so")[2] == (7, 36)  # to "think"
+    assert country_asked("Что ответил Киев?") == ("ukraine", "Киев", None)
 
 
 def test_a_speaker_speaks_for_the_countries_their_name_role_or_aliases_name() -> None:

@@ -416,6 +416,9 @@ US_SIDE = {"Adrienne Watson", "US National Security Council"}
         ("what did the americans say", US_SIDE),
         ("Что говорит Москва?", RUSSIAN_SIDE),
         ("what did moscow say", RUSSIAN_SIDE),  # not HUR's claim about the killings in Moscow
+        ("Was sagen die Russen?", RUSSIAN_SIDE),
+        ("did the ukrainian side respond to putin", UKRAINIAN_SIDE),  # Putin is what they responded to
+        ("what did zelensky say about russia", {"Volodymyr Zelenskiy"}),  # a person named: not the country
     ],
 )
 def test_a_country_asked_as_a_speaker_is_answered_by_those_who_speak_for_it(
