@@ -17,7 +17,7 @@ import functools
 import re
 from typing import NamedTuple
 
-from bot.matching.textnorm import fold
+from bot.matching.textnorm import content_words, fold
 
 # country -> the words naming it, its people or its capital as a speaker, in the languages members ask in; a
 # trailing * takes any ending (Russian, Ukrainian and German inflect). "US" counts only in capitals (or "the us").
@@ -90,10 +90,31 @@ _COUNTRY_RES = {
 _US_RE = re.compile(r"(?<!\w)(?:US|U\.S|[Tt]he\s+us)(?!\w)")  # "us" in lowercase is mostly a pronoun
 _SAYING_RE = re.compile(r"(?<!\w)(?:" + _alternatives(_SAYING) + r")(?!\w)", re.IGNORECASE)
 _SAYING_THEN_SPEAKER_RE = re.compile(r"(?<!\w)(?:" + _alternatives(_SAYING_THEN_SPEAKER) + r")(?!\w)", re.IGNORECASE)
+# adverbs that may stand between a country and its saying ("did Russia really say")
+_ADVERBS = frozenset(
+    """really actually officially publicly ever even already also first initially now still never just again flat
+    immediately quickly formally again later then ever since yet too
+    официально публично уже тоже также сразу снова ещё всё всё-таки действительно вообще реально
+    офіційно публічно вже теж також одразу знову досі справді взагалі
+    offiziell öffentlich schon bereits auch sofort wieder noch dazu damals eigentlich wirklich""".split()  # noqa: SIM905
+)
 # words that make a country's name a side's: "the Russian government", "the Ukrainian side", "US officials"
+# ... those that name the side as a whole (taken with the country's name: "the Russian side" asks Russia's
+# speakers), and those that say which of its speakers ("Kyiv's spies": looked for in the claims as any word)
+SIDE_WORDS = frozenset(
+    """government govt side authorities officials leadership leaders administration regime state camp politicians
+    sources guys people власти власть правительство руководство сторона стороны чиновники влада уряд керівництво
+    посадовці regierung seite behörden führung beamte""".split()  # noqa: SIM905
+)
+_AGENT_WORDS = frozenset(
+    """spies spy intelligence intel military army media press diplomats ministry propaganda tv television
+    разведка спецслужбы сми военные мид пропаганда розвідка спецслужби змі військові мзс geheimdienst
+    geheimdienste medien militär armee""".split()  # noqa: SIM905
+)
 _SIDE_NOUNS = re.compile(
-    r"(?:\s+(?:government|side|authorities|officials|leadership|administration|regime|state|camp|власти|власть|"
-    r"правительство|руководство|сторона|стороны|влада|уряд|керівництво|сторона|regierung|seite|behörden|führung))+",
+    r"(?:['’]s)?(?:\s+(?:"
+    + "|".join(sorted(map(re.escape, SIDE_WORDS | _AGENT_WORDS), key=len, reverse=True))
+    + r"))+",
     re.IGNORECASE,
 )
 # between a word of saying and the country it is followed by: nothing, "to" ("according to Washington") or a
@@ -101,27 +122,38 @@ _SIDE_NOUNS = re.compile(
 _JUST_AFTER = re.compile(r"\W*(?:(?:to|the|die|der|das|den)\s+)?\W*$", re.IGNORECASE)
 
 
-def _mentions(text: str) -> list[tuple[int, int, str]]:
-    """(start, end, country) of each country a text names, in order, with the words that make it a side's
-    ("Russian government")."""
+def _speaks(between: str) -> bool:
+    """Whether a country followed by these words and then a word of saying is who says it: the words between are
+    function words or adverbs ("did Russia really say", "Ukraine has officially denied", "was hat Kiew dazu
+    gesagt"), not a noun it qualifies ("the Ukraine link claim", "Ukraine involvement claims") and not the end of
+    a sentence ("Ukraine? what did they say")."""
+    if any(mark in between for mark in ".?!;:"):
+        return False
+    return all(w.endswith("ly") or w in _ADVERBS for w in content_words(between))
+
+
+def _mentions(text: str) -> list[tuple[int, int, int, str]]:
+    """(start, end of the country's name, end, country) of each country a text names, in order; the end takes in
+    the words that make it a side's ("Russian government", "Kyiv's spies")."""
     found = [(m.start(), m.end(), key) for key, pattern in _COUNTRY_RES.items() for m in pattern.finditer(text)]
     found += [(m.start(), m.end(), "united states") for m in _US_RE.finditer(text)]
     out = []
     for start, end, key in sorted(found):
         side = _SIDE_NOUNS.match(text, end)
-        out.append((start, side.end() if side else end, key))
+        out.append((start, end, side.end() if side else end, key))
     return out
 
 
 @functools.lru_cache(maxsize=4_096)
 def countries_named(text: str) -> frozenset[str]:
     """The countries a speaker's name, role or alias names ("President of Russia": russia)."""
-    return frozenset(key for _, _, key in _mentions(fold(text)))
+    return frozenset(key for *_, key in _mentions(fold(text)))
 
 
 class CountryAsked(NamedTuple):
     country: str
-    phrase: str  # the words naming it, as written ("the Russian government" → "Russian government")
+    phrase: str  # the words naming it as a side, as written ("the Russian government" → "Russian government")
+    name: str  # the country's own words in it ("Russian")
     # when the country comes before the first word of saying (English order), from where that word starts to where
     # the next one does: whoever is named there is what was said about ("did the Ukrainian side respond to
     # Putin"); None when the country comes after
@@ -137,12 +169,15 @@ def country_asked(question: str) -> CountryAsked | None:
         return None
     mentions = _mentions(text)
     first_saying = saying[0]
-    before = [m for m in mentions if m[1] <= first_saying]
+    before = [m for m in mentions if m[2] <= first_saying]
     if before:  # the nearest: "was Ukraine involved? what did Russia say"
-        start, end, key = before[-1]
-        return CountryAsked(key, text[start:end], (first_saying, saying[1] if len(saying) > 1 else len(text)))
+        start, named, end, key = before[-1]
+        if not _speaks(text[end:first_saying]):
+            return None
+        said = (first_saying, saying[1] if len(saying) > 1 else len(text))
+        return CountryAsked(key, text[start:end], text[start:named], said)
     speaker_after = [m.end() for m in _SAYING_THEN_SPEAKER_RE.finditer(text)]
-    for start, end, key in mentions:
+    for start, named, end, key in mentions:
         if any(said_end <= start and _JUST_AFTER.match(text[said_end:start]) for said_end in speaker_after):
-            return CountryAsked(key, text[start:end], None)
+            return CountryAsked(key, text[start:end], text[start:named], None)
     return None

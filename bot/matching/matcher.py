@@ -33,7 +33,7 @@ import numpy as np
 from rapidfuzz import fuzz, process, utils
 
 from bot.errors import InvalidInputError
-from bot.matching.countries import countries_named, country_asked
+from bot.matching.countries import SIDE_WORDS, countries_named, country_asked
 from bot.matching.dense import DenseIndex
 from bot.matching.sides import balance
 from bot.matching.textnorm import (
@@ -529,16 +529,18 @@ class Matcher:
         asked = country_asked(text)
         side_words: set[str] = set()
         if asked is not None and vocab.sides.get(asked.country):
-            phrase_words = set(words(asked.phrase))
-            others = {sid: named for sid, named in naming.items() if not named <= phrase_words}
+            # a speaker named by more than the country's own words ("Ukrainian military intelligence") is theirs;
+            # the words after them ("Kyiv's spies") still say which of the country's speakers is meant
+            country_words = set(words(asked.name)) | (set(words(asked.phrase)) & SIDE_WORDS)
+            others = {sid: named for sid, named in naming.items() if not named <= country_words}
             if others and asked.said is not None:  # "did the Ukrainian side respond to Putin": what was said
                 folded = fold(text)
                 others = {sid: named for sid, named in others.items() if not _only_within(named, folded, asked.said)}
             if not others:
-                side_words = phrase_words
-                naming = {sid: named for sid, named in naming.items() if named <= phrase_words}
+                side_words = country_words
+                naming = {sid: named for sid, named in naming.items() if named <= country_words}
                 for sid in vocab.sides[asked.country]:
-                    naming.setdefault(sid, set()).update(phrase_words)
+                    naming.setdefault(sid, set()).update(country_words)
         # what an organisation said includes what its spokespeople said for it
         for sid in list(naming):
             for person in vocab.spokespeople.get(sid, ()):

@@ -23,6 +23,11 @@ from bot.matching.countries import countries_named, country_asked
         ("Was sagen die Russen?", "russia", "Russen"),
         ("was ukraine involved? what did russia say", "russia", "russia"),  # the nearest before the saying
         ("Россия обвинила Украину?", "russia", "Россия"),  # the one blamed comes after
+        ("did russia really say that", "russia", "russia"),
+        ("did kyiv's spies blame the russian secret services", "ukraine", "kyiv's spies"),
+        ("ukrainian spies blame putins ppl for it?", "ukraine", "ukrainian spies"),
+        ("did anyone from the ukrainian side flat out say they had nothing to do with it", "ukraine", "ukrainian side"),
+        ("Was hat Kiew dazu gesagt?", "ukraine", "Kiew"),
     ],
 )
 def test_a_question_asking_what_a_country_said_names_it(question: str, country: str, phrase: str) -> None:
@@ -40,6 +45,9 @@ def test_a_question_asking_what_a_country_said_names_it(question: str, country: 
         "Кто сказал, что Украина причастна?",
         "tell us what happened",  # "us" in lowercase is a pronoun
         "what did they say",
+        "ukraine involvement claims, any proof?",  # a noun it qualifies: the claims are about Ukraine
+        "is the ukraine link claim true",
+        "ukraine? what did they say about it",
     ],
 )
 def test_a_question_about_a_country_or_naming_none_asks_no_country(question: str) -> None:
@@ -49,9 +57,14 @@ def test_a_question_about_a_country_or_naming_none_asks_no_country(question: str
 def test_what_a_country_before_its_saying_said_is_known() -> None:
     """Whoever is named from the saying to the next one is what was said about ("respond to Putin"); a country
     after its saying has no such span."""
-    assert country_asked("did the ukrainian side respond to putin") == ("ukraine", "ukrainian side", (23, 39))
-    assert country_asked("russia says one thing, did analysts think so")[2] == (7, 36)  # to "think"
-    assert country_asked("Что ответил Киев?") == ("ukraine", "Киев", None)
+    assert country_asked("did the ukrainian side respond to putin") == (
+        "ukraine",
+        "ukrainian side",
+        "ukrainian",
+        (23, 39),
+    )
+    assert country_asked("russia says one thing, did analysts think so").said == (7, 36)  # to "think"
+    assert country_asked("Что ответил Киев?") == ("ukraine", "Киев", "Киев", None)
 
 
 def test_a_speaker_speaks_for_the_countries_their_name_role_or_aliases_name() -> None:
