@@ -93,14 +93,14 @@ _SAYING_THEN_SPEAKER_RE = re.compile(r"(?<!\w)(?:" + _alternatives(_SAYING_THEN_
 # adverbs that may stand between a country and its saying ("did Russia really say")
 _ADVERBS = frozenset(
     """really actually officially publicly ever even already also first initially now still never just again flat
-    immediately quickly formally again later then ever since yet too
+    immediately quickly formally later then since yet too
     официально публично уже тоже также сразу снова ещё всё всё-таки действительно вообще реально
     офіційно публічно вже теж також одразу знову досі справді взагалі
     offiziell öffentlich schon bereits auch sofort wieder noch dazu damals eigentlich wirklich""".split()  # noqa: SIM905
 )
-# words that make a country's name a side's: "the Russian government", "the Ukrainian side", "US officials"
-# ... those that name the side as a whole (taken with the country's name: "the Russian side" asks Russia's
-# speakers), and those that say which of its speakers ("Kyiv's spies": looked for in the claims as any word)
+# Words after a country's name that make it a side's ("the Russian government", "Kyiv's spies"): those that name
+# the side as a whole (taken with the country's name: "the Russian side" asks Russia's speakers), and those that
+# say which of its speakers ("spies", "media": looked for in the claims as any other word)
 SIDE_WORDS = frozenset(
     """government govt side authorities officials leadership leaders administration regime state camp politicians
     sources guys people власти власть правительство руководство сторона стороны чиновники влада уряд керівництво
