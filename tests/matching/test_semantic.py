@@ -123,6 +123,13 @@ def test_a_claim_found_through_the_speaker_alone_is_marked_so(hybrid: Matcher) -
     assert not on_subject.matches[0].speaker_only
 
 
+def test_a_named_speakers_own_claim_comes_before_claims_that_mention_them(hybrid: Matcher) -> None:
+    """Simonyan's claim that the perpetrators were chosen to convince the world "that Isis was responsible" shares
+    every word of the question and comes as close by meaning; ISIS-K's own claim comes first."""
+    answer = hybrid.ask(S, "did isis claim it")
+    assert [m.claim.ref for m in answer.matches if not m.other_side][:1] == ["crocus-2024-002"]
+
+
 def test_order_follows_relevance_and_other_sides_are_labelled(hybrid: Matcher) -> None:
     answer = hybrid.ask(S, "did ukraine have anything to do with the attack?")
     ranked = [m.score for m in answer.matches if not m.other_side]
