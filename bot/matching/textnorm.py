@@ -228,6 +228,26 @@ def asks_for_evidence(tokens: list[str]) -> bool:
     return any(t in EVIDENCE_WORDS for t in tokens)
 
 
+# "which group", "what organisation", "какая группировка", "яке угруповання", "welche Gruppe": the question asks
+# for a group or an organisation, not a person or a state ("which group said they did it?")
+_ASKS_FOR_GROUP = re.compile(
+    r"(?<!\w)(?:(?:which|what)\s+(?:(?:terrorist|terror|militant|islamist|jihadist|armed|extremist)\s+)?"
+    r"(?:group|groups|organi[sz]ations?|outfit|faction|network|cell)"
+    r"|(?:какая|какой|какие|что\s+за)\s+(?:(?:террористическая|исламистская|радикальная)\s+)?"
+    r"(?:группировка|группировки|группа|группы|организация|организации)"
+    r"|(?:яке|яка|які|що\s+за)\s+(?:(?:терористичне|терористична|ісламістське|радикальне)\s+)?"
+    r"(?:угруповання|група|групи|організація|організації)"
+    r"|(?:welche|welcher|was\s+für\s+eine)\s+(?:(?:islamistische|radikale)\s+)?"
+    r"(?:gruppe|gruppierung|organisation|terrorgruppe|terrororganisation|terrormiliz|miliz))(?!\w)",
+    re.IGNORECASE,
+)
+
+
+def asks_for_group(text: str) -> bool:
+    """Whether the question asks which group or organisation (not which person or state) said or did something."""
+    return _ASKS_FOR_GROUP.search(fold(text)) is not None
+
+
 def is_date_word(word: str) -> bool:
     """A month name or a year: part of a date rather than of the question's subject."""
     return word in _MONTHS or (word.isdigit() and len(word) == 4)

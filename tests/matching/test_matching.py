@@ -14,6 +14,7 @@ from bot.matching import matcher as matcher_module
 from bot.matching.matcher import topic_incident
 from bot.matching.textnorm import (
     DateAsked,
+    asks_for_group,
     content_words,
     dates_asked,
     language_family,
@@ -427,3 +428,20 @@ def test_a_country_asked_as_a_speaker_is_answered_by_those_who_speak_for_it(
     answer = matcher.ask(S, question)
     speakers = [m.claim.speaker.name for m in answer.matches if not m.other_side][:3]
     assert speakers and set(speakers) <= side
+
+
+@pytest.mark.parametrize(
+    ("question", "asks"),
+    [
+        ("which group said they did it", True),
+        ("What terrorist organisation claimed the attack?", True),
+        ("Какая группировка взяла ответственность?", True),
+        ("Яке угруповання стоїть за терактом?", True),
+        ("Welche Gruppe steckt hinter dem Anschlag?", True),
+        ("who did it", False),  # anyone
+        ("could ukrainian nationalist groups have helped isis-k", False),  # groups asked about, not for
+        ("which country was behind it", False),
+    ],
+)
+def test_a_question_asking_which_group_is_told(question: str, asks: bool) -> None:
+    assert asks_for_group(question) is asks

@@ -130,6 +130,12 @@ def test_a_named_speakers_own_claim_comes_before_claims_that_mention_them(hybrid
     assert [m.claim.ref for m in answer.matches if not m.other_side][:1] == ["crocus-2024-002"]
 
 
+def test_a_question_asking_which_group_puts_a_groups_claim_first(hybrid: Matcher) -> None:
+    """Simonyan's claim about who was made to look responsible is as close; the question asks for a group."""
+    answer = hybrid.ask(S, "what group took the blame for the massacre")
+    assert [m.claim.ref for m in answer.matches if not m.other_side][:1] == ["crocus-2024-002"]
+
+
 def test_order_follows_relevance_and_other_sides_are_labelled(hybrid: Matcher) -> None:
     answer = hybrid.ask(S, "did ukraine have anything to do with the attack?")
     ranked = [m.score for m in answer.matches if not m.other_side]
