@@ -36,6 +36,7 @@ _ENTRIES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("grenze* границ* кордон*", ("border",)),
     ("festgenommen* festnahme* verhaftet* задержан* задержал* затрима*", ("detained", "detentions", "arrested")),
     ("trauer* staatstrauer* траур* жалоб*", ("mourning",)),
+    ("ausgerufen ausrufen ausrief* verkünd* angekündigt ankündig* объяв* оголос*", ("announced", "declared", "called")),
     ("bestraf* strafe* наказ* покара*", ("punished", "punish")),
     ("droh* gedroht угрож* угроз* погрож* погроз*", ("threatened", "threat")),
     ("geheimdienst* разведк* спецслужб* розвідк* спецслужб*", ("intelligence", "services")),

@@ -30,13 +30,19 @@ STOPWORDS = frozenset(
     с со к ко у из за для от до и а но или не ни бы был была были было есть ещё уже там тут вот так
     сказал сказала сказали сказало говорил говорила говорили говорит говорят заявил заявила заявили заявило
     заявляет заявляют ответил ответила ответили
+    после перед через между пока если тоже также чтобы только вообще ведь очень всё все всех себя свой свою своей
+    его её их нас вас мы вы они он она оно будет может можно нужно тогда потом сейчас теперь
     що чого хто кого як коли де чому чи це цей ця ці той та ті про по на в у з із за для від до і й а але
     або не ні би був була були було є ще вже там тут ось так сказав сказала сказали сказало казав казала
     казали каже кажуть говорив говорила говорить говорять заявив заявила заявили заявило заявляє заявляють
     відповів відповіла відповіли
+    після перед через між також тільки щоб якщо поки взагалі дуже все всі себе свій свою його її їх нас вас ми ви
+    вони він вона буде може можна треба тоді потім зараз тепер
     was wer wen wem wie wann wo warum wieso ob hat haben hatte hatten ist sind war waren der die das dem den
     des ein eine einen einem einer zu zum zur über von vom und oder aber nicht es sich im in an am auf aus
-    mit für bei nach sagt sagte sagten sagen gesagt meint meinte gemeint erklärt erklärte""".split()  # noqa: SIM905
+    mit für bei nach sagt sagte sagten sagen gesagt meint meinte gemeint erklärt erklärte
+    dann wenn weil dass nur schon sehr alle sein seine ihre wir ihr sie er kann muss gibt gab jetzt damals danach
+    vor durch gegen ohne um""".split()  # noqa: SIM905
 )
 
 # Short words (and chat shorthands) of the languages members write in, which a short all-caps name (IS, US, WHO,
@@ -300,6 +306,8 @@ ASKING_WORDS = frozenset(
     per reply replied answer answered speak spoke spoken talk talked talking regarding concerning version
     версия версія
     заявление заявления заява ответ відповідь мнение думка behauptung aussage meinung
+    behauptet behauptete behaupteten behaupten утверждает утверждал утверждала утверждали утверждают стверджує
+    стверджував стверджувала стверджували стверджують
     boss chief head leader editor spokesman spokeswoman spokesperson spox official officials representative
     глава главред шеф руководитель представитель пресс-секретарь спикер очільник керівник голова речник
     chef chefin leiter leiterin sprecher sprecherin""".split()  # noqa: SIM905

@@ -20,6 +20,7 @@ from bot.store import DEFAULT_SCOPE, Ledger
         ("нападавшие", ("attackers", "gunmen", "perpetrators", "shooters")),  # the longest stem: not "напад"
         ("напад", ("attack", "attacks")),
         ("погрожував", ("threatened", "threat")),
+        ("объявили", ("announced", "declared", "called")),
     ],
 )
 def test_a_word_of_the_glossary_reads_as_its_english(word: str, english: tuple[str, ...]) -> None:
@@ -40,6 +41,17 @@ def test_a_question_in_russian_finds_the_claim_by_its_translated_word(
     monkeypatch.setattr(matcher_module, "english_words", lambda word: ())
     refs = [m.claim.ref for m in Matcher(seeded).ask(DEFAULT_SCOPE, question).matches]
     assert refs[:1] != ["crocus-2024-001"]
+
+
+def test_every_english_word_of_a_translation_the_server_holds_covers_it(seeded: Ledger) -> None:
+    """ "Täter" reads as "attackers" (Putin's claim), and the FSB's "gunmen" and "shooters" cover it too: asked what
+    the FSB claimed about the attackers, in German, its claim is found by words."""
+    matcher = Matcher(seeded)
+    terms = {t.word: t for t in matcher._parse(DEFAULT_SCOPE, "Täter?").terms}
+    assert terms["täter"].correction == "attackers"
+    assert {word for word, _ in terms["täter"].alternatives} == {"gunmen", "perpetrators", "shooters"}
+    answer = matcher.ask(DEFAULT_SCOPE, "was behauptet der fsb über die täter")
+    assert answer.matches and answer.matches[0].claim.ref == "crocus-2024-010"
 
 
 def test_a_translation_is_read_only_as_a_word_the_server_holds(seeded: Ledger) -> None:
