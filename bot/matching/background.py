@@ -94,6 +94,7 @@ PUBLIC_AFFAIRS = (
     "The new metro line will open to passengers in the autumn.",
     "Gas exports through the pipeline fell after the contract expired.",
     "The court sentenced the journalist to eight years in a prison colony.",
+    "The opposition politician died in a prison colony, his family said.",
     "Thousands protested in the capital against the new law.",
     "The hospital opened a new ward for children with cancer.",
     "The government extended cheap mortgages for young families.",

@@ -221,6 +221,7 @@ def test_a_question_in_another_language_than_the_claims_has_its_margin_scaled(
         "what did the white house say about the budget deal",
         "is medvedev still the head of his party",
         "Что Путин говорил про повышение пенсионного возраста?",
+        "did putin say anything about navalny dying in prison",  # answered before the statement about a death in prison
     ],
 )
 def test_a_question_naming_a_speaker_about_other_public_affairs_gets_no_answer(hybrid: Matcher, question: str) -> None:
