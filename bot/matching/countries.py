@@ -117,9 +117,10 @@ _SIDE_NOUNS = re.compile(
     + r"))+",
     re.IGNORECASE,
 )
-# between a word of saying and the country it is followed by: nothing, "to" ("according to Washington") or a
-# German article ("was sagt die Ukraine", "was sagen die Russen")
-_JUST_AFTER = re.compile(r"\W*(?:(?:to|the|die|der|das|den)\s+)?\W*$", re.IGNORECASE)
+# between a word of saying and the country it is followed by: nothing, "to" ("according to Washington"), a
+# German article ("was sagt die Ukraine", "was sagen die Russen") or "in" a capital ("Что говорят в Москве?",
+# "Що кажуть у Києві?")
+_JUST_AFTER = re.compile(r"\W*(?:(?:to|the|die|der|das|den|в|во|у|in)\s+)?\W*$", re.IGNORECASE)
 
 
 def _speaks(between: str) -> bool:

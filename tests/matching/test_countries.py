@@ -21,6 +21,8 @@ from bot.matching.countries import countries_named, country_asked
         ("Що каже Київ?", "ukraine", "Київ"),
         ("was sagt Kiew dazu", "ukraine", "Kiew"),
         ("Was sagen die Russen?", "russia", "Russen"),
+        ("Что говорят в Москве о теракте?", "russia", "Москве"),  # "in" a capital
+        ("Що кажуть у Києві?", "ukraine", "Києві"),
         ("was ukraine involved? what did russia say", "russia", "russia"),  # the nearest before the saying
         ("Россия обвинила Украину?", "russia", "Россия"),  # the one blamed comes after
         ("did russia really say that", "russia", "russia"),
