@@ -121,8 +121,8 @@ NAMED_FLOOR = -0.01
 NAMED_FULL = 0.02
 # A question naming a speaker whose claim's confidence was held down by what it asks about (``Matcher._about``) to
 # below this, and none of whose words of what it asks the claim holds, is answered by the speaker alone: the claim
-# is shown labelled so. In the question sets the first claim of 14 of the 24 off-topic questions answered was
-# labelled so, and of 7 of the 321 answerable ones answered (each the right claim).
+# is shown labelled so. In the question sets the first claim of 14 of the 23 off-topic questions answered was
+# labelled so, and of 7 of the 326 answerable ones answered (each the right claim).
 SUBJECT_CLEAR = 0.75
 # The claims of the speakers a question names rank this much higher besides their confidence's bonus, so a claim
 # that only mentions them ("ISIS-K may have had help…", the article's author) does not come first. Chosen on the
