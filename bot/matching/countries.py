@@ -64,7 +64,7 @@ _SAYING = (
     "звинув*", "вважа*", "стверджу*", "версі*", "позиці*", "реагу*", "реакці*", "словами",
     "отреаг*", "коммент*", "прокоммент*", "відреаг*", "комент*", "прокомент*",
     "sagt", "sagte", "sagten", "gesagt", "sagen", "behaupt*", "bestreit*", "bestritt*", "erklär*", "reagier*",
-    "reaktion", "position", "stellungnahme", "beschuldig*", "vorwurf", "vorwürfe", "wirft", "meint", "laut",
+    "reaktion", "stellungnahme", "beschuldig*", "vorwurf", "vorwürfe", "wirft", "meint", "laut",
     "antwort*", "dementi*", "leugn*", "kommentier*",
 )  # fmt: skip
 # ... of them, those a country right after speaks: Russian, Ukrainian and German put the speaker after the verb

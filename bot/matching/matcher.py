@@ -234,9 +234,7 @@ def _covered(term: _Term, doc_norms: frozenset[str]) -> float:
     claim holds what the word was read as (a typo's word, a name written in Cyrillic, a translation)."""
     if term.norm in doc_norms:
         return term.idf
-    if term.correction and norm(term.correction) in doc_norms:
-        return term.idf * term.similarity
-    if any(norm(word) in doc_norms for word, _ in term.alternatives):
+    if term.correction and any(norm(word) in doc_norms for word in (term.correction, *term.alternatives)):
         return term.idf * term.similarity
     return 0.0
 
@@ -381,10 +379,10 @@ class _Term:
     similarity: float = 0.0
     correction_df: int = 0
     guessed: bool = False  # a short word read as the nearest spelling in the ledger ("tall": "hall"), a guess
-    # the glossary's other English words for it that the server holds, with their document frequencies ("Täter":
-    # "gunmen" and "shooters" beside "attackers"): a claim holding one covers the word, but the search looks for
-    # the first only (searching them all put other claims first: tuning hit@1 53 → 51)
-    alternatives: tuple[tuple[str, int], ...] = ()
+    # the glossary's other English words for it that the server holds ("Täter": "gunmen" and "shooters" beside
+    # "attackers"): a claim holding one covers the word, but the search looks for the first only (searching them
+    # all put other claims first: tuning hit@1 53 → 51)
+    alternatives: tuple[str, ...] = ()
 
 
 @dataclass
@@ -522,7 +520,7 @@ class Matcher:
             side_words=side_words,
         )
         query.norm_set = {t.norm for t in terms} | {norm(t.correction) for t in terms if t.correction}
-        query.norm_set |= {norm(word) for t in terms for word, _ in t.alternatives}
+        query.norm_set |= {norm(word) for t in terms for word in t.alternatives}
         query.incidents = {i for t in terms for i in _words_naming(t, vocab.incident_index)}
         if not query.incidents:
             query.other_event = _other_event(asked, terms)
@@ -544,7 +542,7 @@ class Matcher:
             found = [w for w in wanted.get(term.word, ()) if held.get(w)]
             if found:
                 term.correction, term.similarity = found[0], GLOSSARY_SIMILARITY
-                term.alternatives = tuple((w, held[w]) for w in found[1:])
+                term.alternatives = tuple(found[1:])
 
     def _correct(self, terms: list[_Term], vocab: _ScopeVocab) -> None:
         """Unknown words (typos, transliterations) take the closest key word of the ledger, if close enough."""
@@ -927,7 +925,6 @@ class Matcher:
                 closeness, cut = semantic.about
                 asked = [t for t in query.terms if t.word not in cut and t.word not in ASKING_WORDS]
                 about_idf = sum(t.idf for t in asked) or 1.0
-                # words the claim holds, or their translation (not a nearest spelling: "tall" is not "hall")
                 # words the claim holds, as written or as read; a short word's nearest spelling is too much of a
                 # guess here ("how tall is Medvedev": "tall" is spelled like "hall", of Crocus City Hall)
                 shared = sum(_covered(t, doc_norms) for t in asked if not t.guessed) / about_idf
